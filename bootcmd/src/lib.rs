@@ -1,0 +1,1 @@
+//! `bootcmd`: work in progress.

@@ -1,0 +1,1 @@
+//! `iommu-check`: work in progress.

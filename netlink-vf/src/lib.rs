@@ -1,0 +1,1 @@
+//! `netlink-vf`: work in progress.

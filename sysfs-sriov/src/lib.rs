@@ -1,0 +1,1 @@
+//! `sysfs-sriov`: work in progress.
