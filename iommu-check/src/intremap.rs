@@ -1,0 +1,235 @@
+//! Check 6: interrupt remapping. vfio_iommu_type1 refuses to attach a group whose MSIs
+//! are not isolated ("No interrupt remapping support. Use the module param
+//! \"allow_unsafe_interrupts\" ...", drivers/vfio/vfio_iommu_type1.c), and on x86
+//! isolation means interrupt remapping: the kernel then names its irq chips `IR-...`
+//! (`IR-IO-APIC`, `IR-PCI-MSI`, `IR-PCI-MSIX-0000:01:00.0`) in `/proc/interrupts`.
+
+use crate::args::KernelArgs;
+use crate::firmware::{Firmware, DMAR};
+use crate::iommu::{Iommu, CLASS_IOMMU};
+use crate::report::{Check, CheckId, Status};
+use crate::root::{Read, Root};
+
+pub(crate) const INTERRUPTS: &str = "proc/interrupts";
+pub(crate) const UNSAFE_PARAM: &str =
+    "sys/module/vfio_iommu_type1/parameters/allow_unsafe_interrupts";
+
+/// Irq chip names seen in `/proc/interrupts`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Chips {
+    /// Lines on a remapped chip, and the distinct chip names (`IR-PCI-MSI`).
+    pub(crate) remapped_lines: usize,
+    pub(crate) remapped: Vec<String>,
+    /// Lines on an x86 chip that is not remapped (`IO-APIC`, `PCI-MSI`, `PCI-MSIX-...`).
+    pub(crate) plain_lines: usize,
+    pub(crate) plain: Vec<String>,
+}
+
+/// Strips the per-device suffix newer kernels add (`PCI-MSIX-0000:01:00.0`).
+fn chip_family(token: &str) -> String {
+    match token.find("-0000:").or_else(|| {
+        // any domain: `-dddd:bb:dd.f`
+        token
+            .match_indices('-')
+            .map(|(i, _)| i)
+            .find(|&i| token[i + 1..].contains(':') && token[i + 1..].contains('.'))
+    }) {
+        Some(i) => token[..i].to_owned(),
+        None => token.to_owned(),
+    }
+}
+
+impl Chips {
+    pub(crate) fn parse(text: &str) -> Self {
+        let mut chips = Chips::default();
+        for line in text.lines().skip(1) {
+            let mut remapped = None;
+            let mut plain = None;
+            for tok in line.split_ascii_whitespace() {
+                if tok.starts_with("IR-") {
+                    remapped = Some(chip_family(tok));
+                    break;
+                }
+                if tok == "IO-APIC" || tok.starts_with("PCI-MSI") {
+                    plain = Some(chip_family(tok));
+                    break;
+                }
+            }
+            if let Some(name) = remapped {
+                chips.remapped_lines += 1;
+                if !chips.remapped.contains(&name) {
+                    chips.remapped.push(name);
+                }
+            } else if let Some(name) = plain {
+                chips.plain_lines += 1;
+                if !chips.plain.contains(&name) {
+                    chips.plain.push(name);
+                }
+            }
+        }
+        chips
+    }
+}
+
+/// Whether an Intel unit's extended capability register has IR (bit 3).
+fn ecap_ir(root: &Root, unit: &str) -> Option<bool> {
+    let text = root.read(&format!("{CLASS_IOMMU}/{unit}/intel-iommu/ecap"));
+    let value = u64::from_str_radix(text.text()?.trim().trim_start_matches("0x"), 16).ok()?;
+    Some(value & (1 << 3) != 0)
+}
+
+pub(crate) fn check(root: &Root, args: Option<&KernelArgs>, iommu: &Iommu, fw: &Firmware) -> Check {
+    let read = root.read(INTERRUPTS);
+    let src = Root::shown(INTERRUPTS);
+    let Read::Text(text) = &read else {
+        return Check::new(
+            CheckId::InterruptRemapping,
+            Status::Warn,
+            "cannot read the interrupt list, interrupt remapping unknown",
+        )
+        .with_evidence(src, read.describe_absence())
+        .with_remedy("Run the check on the host with /proc mounted.");
+    };
+    let chips = Chips::parse(text);
+    let param = root.read(UNSAFE_PARAM);
+    let unsafe_module = param.text().is_some_and(|t| matches!(t.trim(), "Y" | "1"));
+    let unsafe_cmdline = args.is_some_and(KernelArgs::unsafe_interrupts);
+    let unsafe_allowed = unsafe_module || unsafe_cmdline;
+
+    let mut check = if chips.remapped_lines > 0 {
+        let mut c = Check::new(
+            CheckId::InterruptRemapping,
+            Status::Pass,
+            format!(
+                "interrupts are remapped ({} on {})",
+                chips.remapped_lines,
+                chips.remapped.join(", ")
+            ),
+        );
+        if unsafe_allowed {
+            c.push_finding(
+                Status::Info,
+                "allow_unsafe_interrupts",
+                "allow_unsafe_interrupts is set but not needed here: interrupt remapping works",
+            );
+        }
+        c
+    } else if chips.plain_lines == 0 {
+        Check::new(
+            CheckId::InterruptRemapping,
+            Status::Skip,
+            "no x86 IO-APIC/PCI-MSI interrupt chips listed: remapping cannot be judged from here",
+        )
+    } else {
+        let why = if let Some(p) = args.and_then(KernelArgs::intremap_disabled_by) {
+            format!("interrupt remapping is off because the command line has `{p}`")
+        } else if !iommu.active() {
+            "interrupt remapping is off: there is no IOMMU to do it".to_owned()
+        } else if fw.dmar_flags.is_some_and(|f| !f.intr_remap()) {
+            "interrupt remapping is off: the firmware's DMAR table does not offer it".to_owned()
+        } else {
+            "interrupt remapping is off (the IOMMU or firmware does not provide it)".to_owned()
+        };
+        let chip_text = format!(
+            "{} IRQ line(s) on {}",
+            chips.plain_lines,
+            chips.plain.join(", ")
+        );
+        if unsafe_allowed {
+            Check::new(
+                CheckId::InterruptRemapping,
+                Status::Warn,
+                format!(
+                    "{why}; vfio accepts devices only because allow_unsafe_interrupts is set ({chip_text})"
+                ),
+            )
+            .with_remedy(
+                "A guest with an assigned device can forge MSI writes and inject interrupts into the host: acceptable only for trusted guests. To remove the risk, enable interrupt remapping (VT-d/AMD-Vi and x2APIC in the firmware, no `intremap=off`/`nointremap`) and drop vfio_iommu_type1.allow_unsafe_interrupts.",
+            )
+        } else {
+            Check::new(
+                CheckId::InterruptRemapping,
+                Status::Fail,
+                format!("{why}; vfio will refuse to assign devices ({chip_text})"),
+            )
+            .with_remedy(
+                "Enable interrupt remapping: VT-d/AMD-Vi (and x2APIC, if offered) in the firmware setup, and remove `intremap=off`/`nointremap` from the command line. Or, accepting that a guest can then inject interrupts into the host (trusted guests only): add `vfio_iommu_type1.allow_unsafe_interrupts=1` to the command line, or `options vfio_iommu_type1 allow_unsafe_interrupts=1` in /etc/modprobe.d/vfio.conf.",
+            )
+        }
+    };
+    let observed = match (chips.remapped.is_empty(), chips.plain.is_empty()) {
+        (true, true) => "no IO-APIC/PCI-MSI chips".to_owned(),
+        (false, true) => format!(
+            "{} line(s) on {}",
+            chips.remapped_lines,
+            chips.remapped.join(", ")
+        ),
+        (true, false) => format!(
+            "no IR- chip; {} line(s) on {}",
+            chips.plain_lines,
+            chips.plain.join(", ")
+        ),
+        (false, false) => format!(
+            "{} line(s) on {}; {} on {}",
+            chips.remapped_lines,
+            chips.remapped.join(", "),
+            chips.plain_lines,
+            chips.plain.join(", ")
+        ),
+    };
+    check.push_evidence(src, observed);
+    if let Some(p) = args.and_then(KernelArgs::intremap_disabled_by) {
+        check.push_evidence(Root::shown("proc/cmdline"), p);
+    }
+    if let Some(flags) = fw.dmar_flags {
+        check.push_evidence(Root::shown(DMAR), flags.describe());
+    }
+    for unit in iommu.units.iter().filter(|u| u.starts_with("dmar")) {
+        if let Some(ir) = ecap_ir(root, unit) {
+            check.push_evidence(
+                format!("{}/{unit}/intel-iommu/ecap", Root::shown(CLASS_IOMMU)),
+                if ir {
+                    "IR bit set (unit supports interrupt remapping)"
+                } else {
+                    "IR bit clear (unit cannot remap interrupts)"
+                },
+            );
+        }
+    }
+    if let Read::Text(t) = &param {
+        check.push_evidence(Root::shown(UNSAFE_PARAM), t.trim().to_owned());
+    }
+    if unsafe_cmdline {
+        check.push_evidence(
+            Root::shown("proc/cmdline"),
+            "vfio_iommu_type1.allow_unsafe_interrupts=1",
+        );
+    }
+    check
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Shape of a QEMU q35 guest with intel-iommu,intremap=on (Linux 6.1).
+    const IR: &str = "           CPU0       CPU1       \n  0:         41          0   IR-IO-APIC    2-edge      timer\n  4:          0        312   IR-IO-APIC    4-edge      ttyS0\n 24:          0          0   DMAR-MSI    0-edge      dmar0\n 25:          0         17   IR-PCI-MSIX-0000:01:00.0    0-edge      eth0\nNMI:          0          0   Non-maskable interrupts\n";
+    /// Same guest without an IOMMU (or with intremap=off).
+    const PLAIN: &str = "           CPU0       CPU1       \n  0:         41          0   IO-APIC   2-edge      timer\n 25:          0         17   PCI-MSI-0000:01:00.0    0-edge      eth0\n 26:          0          1   PCI-MSI 524288-edge      virtio0\nLOC:        100        100   Local timer interrupts\n";
+
+    #[test]
+    fn parses_ir_chips() {
+        let c = Chips::parse(IR);
+        assert_eq!(c.remapped_lines, 3);
+        assert_eq!(c.remapped, ["IR-IO-APIC", "IR-PCI-MSIX"]);
+        assert_eq!(c.plain_lines, 0);
+    }
+
+    #[test]
+    fn parses_plain_chips() {
+        let c = Chips::parse(PLAIN);
+        assert_eq!(c.remapped_lines, 0);
+        assert_eq!(c.plain_lines, 3);
+        assert_eq!(c.plain, ["IO-APIC", "PCI-MSI"]);
+    }
+}
