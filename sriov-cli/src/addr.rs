@@ -1,0 +1,184 @@
+//! Small value types the config needs before any library is involved: MAC
+//! addresses, `address/prefix` pairs and interface names. Each is checked once,
+//! when it is parsed.
+
+use std::fmt;
+use std::net::IpAddr;
+use std::str::FromStr;
+
+/// An Ethernet MAC address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Mac(pub [u8; 6]);
+
+impl Mac {
+    /// Multicast bit (I/G) set: the kernel refuses such a VF MAC with EINVAL.
+    pub fn is_multicast(&self) -> bool {
+        self.0[0] & 1 == 1
+    }
+    /// All zeros: "no MAC", the kernel's way of letting the VF pick a random one.
+    pub fn is_zero(&self) -> bool {
+        self.0 == [0; 6]
+    }
+}
+
+impl FromStr for Mac {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let parts: Vec<&str> = s.split(':').collect();
+        if parts.len() != 6 {
+            return Err(format!("`{s}` is not a MAC address (want six hex bytes like 02:00:00:01:00:50)"));
+        }
+        let mut out = [0u8; 6];
+        for (slot, part) in out.iter_mut().zip(&parts) {
+            if part.len() != 2 {
+                return Err(format!("`{s}` is not a MAC address (each byte is two hex digits)"));
+            }
+            *slot = u8::from_str_radix(part, 16)
+                .map_err(|_| format!("`{s}` is not a MAC address (`{part}` is not hex)"))?;
+        }
+        Ok(Mac(out))
+    }
+}
+
+impl fmt::Display for Mac {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let b = self.0;
+        write!(
+            f,
+            "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
+            b[0], b[1], b[2], b[3], b[4], b[5]
+        )
+    }
+}
+
+/// An interface address with its prefix length, as `ip address add` takes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct IpNet {
+    /// The address.
+    pub addr: IpAddr,
+    /// The prefix length (0..=32 for IPv4, 0..=128 for IPv6).
+    pub prefix: u8,
+}
+
+impl FromStr for IpNet {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (a, p) = s
+            .split_once('/')
+            .ok_or_else(|| format!("`{s}` is not an address with prefix (want e.g. 10.0.50.100/24)"))?;
+        let addr: IpAddr = a
+            .parse()
+            .map_err(|_| format!("`{a}` is not an IPv4 or IPv6 address"))?;
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix: u8 = p
+            .parse()
+            .ok()
+            .filter(|n| *n <= max)
+            .ok_or_else(|| format!("prefix length `{p}` out of range 0-{max}"))?;
+        if addr.is_multicast() || addr.is_unspecified() {
+            return Err(format!("`{addr}` cannot be an interface address"));
+        }
+        Ok(IpNet { addr, prefix })
+    }
+}
+
+impl fmt::Display for IpNet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.addr, self.prefix)
+    }
+}
+
+impl IpNet {
+    /// Whether `ip` lies in this address's subnet.
+    pub fn contains(&self, ip: &IpAddr) -> bool {
+        match (self.addr, ip) {
+            (IpAddr::V4(a), IpAddr::V4(b)) => {
+                let m = if self.prefix == 0 { 0 } else { u32::MAX << (32 - u32::from(self.prefix)) };
+                u32::from(a) & m == u32::from(*b) & m
+            }
+            (IpAddr::V6(a), IpAddr::V6(b)) => {
+                let m = if self.prefix == 0 { 0 } else { u128::MAX << (128 - u32::from(self.prefix)) };
+                u128::from(a) & m == u128::from(*b) & m
+            }
+            _ => false,
+        }
+    }
+}
+
+/// Checks a network interface name the way the kernel's `dev_valid_name()` does:
+/// 1..=15 bytes, not `.` or `..`, no `/`, `:` or whitespace.
+///
+/// # Errors
+/// A message naming the rule that failed.
+pub fn check_ifname(name: &str) -> Result<(), String> {
+    if name.is_empty() {
+        return Err("interface name is empty".into());
+    }
+    if name.len() > 15 {
+        return Err(format!(
+            "interface name `{name}` is {} bytes, the kernel allows at most 15",
+            name.len()
+        ));
+    }
+    if name == "." || name == ".." {
+        return Err(format!("`{name}` is not a valid interface name"));
+    }
+    if let Some(c) = name
+        .chars()
+        .find(|c| *c == '/' || *c == ':' || c.is_whitespace() || c.is_control())
+    {
+        return Err(format!(
+            "interface name `{name}` contains {c:?}, which the kernel refuses"
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mac_round_trip_and_errors() {
+        let m: Mac = "02:AB:00:01:00:50".parse().unwrap();
+        assert_eq!(m.to_string(), "02:ab:00:01:00:50");
+        assert!(!m.is_multicast());
+        assert!("03:00:00:00:00:01".parse::<Mac>().unwrap().is_multicast());
+        assert!("02:00:00:00:00".parse::<Mac>().is_err());
+        assert!("02:00:00:00:00:zz".parse::<Mac>().is_err());
+        assert!("002:00:00:00:00:01".parse::<Mac>().is_err());
+    }
+
+    #[test]
+    fn ipnet_parse() {
+        let n: IpNet = "10.0.50.100/24".parse().unwrap();
+        assert_eq!(n.to_string(), "10.0.50.100/24");
+        assert!(n.contains(&"10.0.50.1".parse().unwrap()));
+        assert!(!n.contains(&"10.0.51.1".parse().unwrap()));
+        assert!("10.0.50.100".parse::<IpNet>().is_err());
+        assert!("10.0.50.100/33".parse::<IpNet>().is_err());
+        assert!("fd00::1/64".parse::<IpNet>().is_ok());
+        assert!("224.0.0.1/4".parse::<IpNet>().is_err());
+    }
+
+    #[test]
+    fn ifnames() {
+        assert!(check_ifname("eth1lxc9999v050").is_ok());
+        assert!(check_ifname("eth1lxc9999v0500").is_err());
+        assert!(check_ifname("a/b").is_err());
+        assert!(check_ifname("a b").is_err());
+        assert!(check_ifname("..").is_err());
+        assert!(check_ifname("").is_err());
+    }
+}
+
+macro_rules! serialize_display {
+    ($($t:ty),*) => {$(
+        impl serde::Serialize for $t {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.collect_str(self)
+            }
+        }
+    )*};
+}
+serialize_display!(Mac, IpNet);

@@ -1,0 +1,123 @@
+//! Command-line grammar (clap derive). The names here are the contract of
+//! issue 7: extend, never rename.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// Declarative SR-IOV virtual function setup for Linux and Proxmox VE hosts.
+#[derive(Debug, Parser)]
+#[command(name = "sriov-cli", version, about, long_about = None)]
+pub struct Cli {
+    /// Prefix for every file path read or written (a fixture sysfs tree, a
+    /// mounted image); netlink is not affected and is not used when not `/`.
+    #[arg(long, global = true, value_name = "DIR", default_value = "/")]
+    pub root: PathBuf,
+    /// More detail on stderr (repeat for more).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Config file [default: <root>/etc/sriov-cli/sriov.toml]. An explicit path
+    /// is used as given, not under --root.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Node name selecting a `[node.NAME]` section [default: the hostname].
+    #[arg(long, global = true, value_name = "NAME")]
+    pub node: Option<String>,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Make the host match the config: VF counts, VF attributes, drivers,
+    /// names, links, addresses and routes.
+    Setup {
+        /// Print the plan as a diff and change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Print {"changes": [...]} on stdout instead of text.
+        #[arg(long)]
+        json: bool,
+        /// Allow changing a non-zero VF count to another non-zero count (the
+        /// kernel needs 0 first, which destroys every existing VF).
+        #[arg(long)]
+        allow_recreate: bool,
+    },
+    /// Show PFs and their VFs.
+    Status {
+        /// Only this PF (netdev name or PCI address).
+        pf: Option<String>,
+        /// JSON instead of tables.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Set a PF's VF count back to 0.
+    Reset {
+        /// The PF (netdev name or PCI address).
+        pf: String,
+        /// Also when VFs are in use (bound to vfio-pci, up, or renamed).
+        #[arg(long)]
+        allow_recreate: bool,
+    },
+    /// Is this host ready for VF passthrough? Exit 0 ready, 1 not ready, 2 error.
+    CheckIommu {
+        /// JSON report on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Add the IOMMU options to the kernel command line where the boot loader
+    /// keeps it, and print (or with --yes run) the refresh command.
+    EnableIommu {
+        /// Show what would change, write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Run the boot loader refresh command after editing.
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Print configuration for other tools, derived from the config.
+    #[command(subcommand)]
+    Generate(Generate),
+    /// Per-VF traffic counters from the PFs' netlink VF stats.
+    Stats {
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = StatsFormat::Text)]
+        format: StatsFormat,
+    },
+}
+
+/// `generate` targets.
+#[derive(Debug, Subcommand)]
+pub enum Generate {
+    /// A oneshot `sriov-vfs.service` running `sriov-cli setup` before the network.
+    SystemdUnit {
+        /// Path of the binary in ExecStart.
+        #[arg(long, value_name = "PATH", default_value = "/usr/local/sbin/sriov-cli")]
+        bin: PathBuf,
+    },
+    /// `lxc.net.N.*` lines for the VFs of one container.
+    Lxc {
+        /// Container id.
+        #[arg(long)]
+        ctid: u32,
+    },
+    /// `pvesh create /cluster/mapping/pci ...` commands for vfio-pci VFs.
+    PveMapping,
+    /// `hostpciN:` lines for direct attachment of vfio-pci VFs.
+    Hostpci {
+        /// Only VFs with this `vm` name.
+        #[arg(long)]
+        vm: Option<String>,
+    },
+}
+
+/// `stats --format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StatsFormat {
+    /// A table.
+    Text,
+    /// node_exporter textfile collector format.
+    Prometheus,
+}

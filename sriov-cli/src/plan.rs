@@ -1,0 +1,531 @@
+//! Planning: compare the config with the live state, validate the whole plan,
+//! and list the changes in the order `setup` applies them.
+
+use std::fmt;
+
+use serde::Serialize;
+
+use crate::config::{Config, DriverSpec, PfKey, PfSpec, VfSpec, VlanProto, VlanSpec};
+use crate::state::{HostState, PfState, VfState};
+
+/// The order of application; also the phases of `apply`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Step {
+    /// `sriov_numvfs`.
+    NumVfs,
+    /// PF-side VF attributes, one netlink request per PF.
+    VfAttrs,
+    /// Driver binding.
+    Driver,
+    /// Rename, MTU, promisc, up.
+    Link,
+    /// Interface addresses.
+    Address,
+    /// Default routes.
+    Route,
+}
+
+/// Where a change stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Computed, not applied (`--dry-run`, or not reached yet).
+    Planned,
+    /// Applied and read back as wanted (or not readable back).
+    Applied,
+    /// The kernel or driver refused it (errno and message in `detail`).
+    Refused,
+    /// Accepted, but reading back shows it did not take effect.
+    Ignored,
+    /// Failed for another reason.
+    Failed,
+    /// Not attempted because something it depends on failed.
+    Skipped,
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Status::Planned => "planned",
+            Status::Applied => "applied",
+            Status::Refused => "refused",
+            Status::Ignored => "ignored",
+            Status::Failed => "failed",
+            Status::Skipped => "skipped",
+        })
+    }
+}
+
+/// One change: the unit of `--dry-run` output, `--json` and apply reports.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Change {
+    /// Phase.
+    pub step: Step,
+    /// PF as named in the config.
+    pub pf: String,
+    /// PF PCI address.
+    pub pf_address: String,
+    /// VF index, when the change is about one VF.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vf: Option<u32>,
+    /// What changes: `num_vfs`, `mac`, `vlan`, `trust`, ..., `driver`, `name`,
+    /// `mtu`, `promisc`, `up`, `address`, `route`.
+    pub attr: String,
+    /// Current value; `null` when unknown (netlink unavailable, VF not created yet).
+    pub from: Option<String>,
+    /// Wanted value.
+    pub to: String,
+    /// Where it stands.
+    pub status: Status,
+    /// Why it failed, or a note.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+impl Change {
+    /// Identity of a change across re-plans: same PF, VF and attribute (and
+    /// target, for addresses).
+    pub fn same_target(&self, other: &Change) -> bool {
+        self.pf_address == other.pf_address
+            && self.vf == other.vf
+            && self.attr == other.attr
+            && (self.attr != "address" || self.to == other.to)
+    }
+}
+
+/// A computed plan.
+#[derive(Debug, Clone, Default)]
+pub struct Plan {
+    /// Changes in application order.
+    pub changes: Vec<Change>,
+    /// Things that are allowed but deserve attention.
+    pub warnings: Vec<String>,
+    /// Problems that make the plan invalid (exit 2, nothing applied).
+    pub errors: Vec<String>,
+}
+
+/// Computes the plan for `cfg` against `live`.
+pub fn plan(cfg: &Config, live: &HostState, allow_recreate: bool) -> Plan {
+    let mut p = Plan::default();
+    for spec in &cfg.pfs {
+        let Some(pf) = live.find_pf(&spec.key) else {
+            let what = match &spec.key {
+                PfKey::Name(n) => format!("no network interface `{n}` belongs to an SR-IOV capable PCI device"),
+                PfKey::Pci(a) => format!("no SR-IOV capable PCI device at {a}"),
+            };
+            p.errors.push(format!("PF {}: {what}", spec.key));
+            continue;
+        };
+        plan_pf(spec, pf, live, allow_recreate, &mut p);
+    }
+    p.changes.sort_by_key(|c| c.step);
+    p
+}
+
+fn plan_pf(spec: &PfSpec, pf: &PfState, live: &HostState, allow_recreate: bool, p: &mut Plan) {
+    let pfn = spec.key.to_string();
+    let err_count = p.errors.len();
+    if pf.driver.is_none() {
+        p.errors.push(format!(
+            "PF {pfn} ({}): no driver is bound, so the kernel cannot create VFs (bind its network driver first)",
+            pf.address
+        ));
+    }
+    if pf.total_vfs == 0 {
+        p.errors.push(format!("PF {pfn} ({}): the device reports sriov_totalvfs = 0", pf.address));
+    } else if spec.num_vfs > pf.total_vfs {
+        p.errors.push(format!(
+            "PF {pfn} ({}): num_vfs = {} is above sriov_totalvfs = {}",
+            pf.address, spec.num_vfs, pf.total_vfs
+        ));
+    }
+    let recreate = pf.num_vfs != 0 && spec.num_vfs != 0 && pf.num_vfs != spec.num_vfs;
+    if recreate {
+        let casualties: Vec<String> = pf
+            .vfs
+            .iter()
+            .filter(|v| v.netdev.is_some() || v.driver.as_deref() == Some("vfio-pci"))
+            .map(|v| {
+                let what = match (&v.netdev, v.driver.as_deref()) {
+                    (Some(n), _) => format!("netdev {n}"),
+                    (None, Some(d)) => format!("bound to {d}"),
+                    _ => String::new(),
+                };
+                format!("VF {} {} ({what})", v.index, v.address)
+            })
+            .collect();
+        let lost = if casualties.is_empty() {
+            String::new()
+        } else {
+            format!(": this destroys {}", casualties.join(", "))
+        };
+        if allow_recreate {
+            p.warnings.push(format!(
+                "PF {pfn}: changing num_vfs {} -> {} goes through 0 and recreates every VF{lost}",
+                pf.num_vfs, spec.num_vfs
+            ));
+        } else {
+            p.errors.push(format!(
+                "PF {pfn}: num_vfs is {} and the config wants {}; the kernel only allows this through 0, which destroys every VF{lost}. Re-run with --allow-recreate to do it",
+                pf.num_vfs, spec.num_vfs
+            ));
+        }
+    }
+    if p.errors.len() > err_count {
+        return;
+    }
+    let mk = |step, vf: Option<u32>, attr: &str, from: Option<String>, to: String| Change {
+        step,
+        pf: pfn.clone(),
+        pf_address: pf.address.clone(),
+        vf,
+        attr: attr.to_string(),
+        from,
+        to,
+        status: Status::Planned,
+        detail: None,
+    };
+    if pf.num_vfs != spec.num_vfs {
+        p.changes.push(mk(Step::NumVfs, None, "num_vfs", Some(pf.num_vfs.to_string()), spec.num_vfs.to_string()));
+    }
+    // VFs that exist now and survive the count change keep their state; others are new.
+    let survives = !recreate && spec.num_vfs >= pf.num_vfs;
+    let i40e = pf.driver.as_deref() == Some("i40e");
+    for vs in &spec.vfs {
+        let live_vf = if survives { pf.vf(vs.index) } else { None };
+        check_vf_live(&pfn, spec, vs, live_vf, live, p);
+        trunk_warnings(&pfn, pf, vs, i40e, p);
+        plan_vf(vs, live_vf, &mk, live, p);
+    }
+}
+
+fn check_vf_live(pfn: &str, spec: &PfSpec, vs: &VfSpec, vf: Option<&VfState>, live: &HostState, p: &mut Plan) {
+    let _ = spec;
+    if let Some(name) = &vs.name {
+        let own = vf.and_then(|v| v.netdev.as_deref()) == Some(name.as_str());
+        if !own && live.links.contains(name) {
+            p.errors.push(format!(
+                "VF {} of {pfn}: the name `{name}` is already taken by another network interface",
+                vs.index
+            ));
+        }
+    }
+    let wants_netdev = vs.name.is_some() || vs.up.is_some() || vs.promisc.is_some() || vs.mtu.is_some() || !vs.addresses.is_empty();
+    if let Some(v) = vf {
+        if wants_netdev && vs.driver.is_none() && v.driver.as_deref() == Some("vfio-pci") {
+            p.errors.push(format!(
+                "VF {} of {pfn} is bound to vfio-pci, so it has no netdev for `name`/`up`/`promisc`/`mtu`/`addresses`; set driver = \"default\" to give it back to its network driver",
+                vs.index
+            ));
+        }
+    }
+}
+
+fn trunk_warnings(pfn: &str, pf: &PfState, vs: &VfSpec, i40e: bool, p: &mut Plan) {
+    if !vs.is_trunk() {
+        return;
+    }
+    if vs.driver == Some(DriverSpec::VfioPci) {
+        p.warnings.push(format!(
+            "VF {} of {pfn} goes to a VM without a VLAN: the guest sees every VLAN of the switch port, and a compromised VM gets the whole trunk; set `vlan` unless the VM really routes VLANs",
+            vs.index
+        ));
+    }
+    if vs.trust == Some(false) {
+        p.warnings.push(format!(
+            "VF {} of {pfn} is a promiscuous trunk but trust = false: the PF driver will not deliver other MACs' traffic to it",
+            vs.index
+        ));
+    }
+    if i40e && vs.promisc == Some(true) {
+        p.warnings.push(format!(
+            "VF {} of {pfn}: i40e delivers all VLANs to a promiscuous VF only with the PF-wide private flag: `ethtool --set-priv-flags {} vf-true-promisc-support on` (affects every VF of the port)",
+            vs.index,
+            pf.label()
+        ));
+    }
+}
+
+/// The trust value setup applies: explicit, or on for promiscuous trunks.
+pub fn wanted_trust(vs: &VfSpec) -> Option<bool> {
+    vs.trust.or(if vs.is_trunk() && vs.promisc == Some(true) { Some(true) } else { None })
+}
+
+fn fmt_vlan(v: &VlanSpec) -> String {
+    let mut s = v.vlan.to_string();
+    if v.qos != 0 {
+        s.push_str(&format!(" qos {}", v.qos));
+    }
+    if v.proto == VlanProto::Dot1Ad {
+        s.push_str(" proto 802.1ad");
+    }
+    s
+}
+
+fn onoff(b: bool) -> String {
+    if b { "on" } else { "off" }.to_string()
+}
+
+fn plan_vf<F>(vs: &VfSpec, vf: Option<&VfState>, mk: &F, live: &HostState, p: &mut Plan)
+where
+    F: Fn(Step, Option<u32>, &str, Option<String>, String) -> Change,
+{
+    let i = Some(vs.index);
+    let attrs = vf.and_then(|v| v.attrs.as_ref());
+    let mut attr = |name: &str, cur: Option<String>, want: Option<String>| {
+        if let Some(w) = want {
+            if cur.as_deref() != Some(w.as_str()) {
+                p.changes.push(mk(Step::VfAttrs, i, name, cur, w));
+            }
+        }
+    };
+    attr("mac", attrs.and_then(|a| a.mac).map(|m| m.to_string()), vs.mac.map(|m| m.to_string()));
+    attr(
+        "vlan",
+        attrs.and_then(|a| a.vlan.as_ref()).map(fmt_vlan),
+        vs.vlan.as_ref().map(fmt_vlan),
+    );
+    attr("spoofchk", attrs.and_then(|a| a.spoofchk).map(onoff), vs.spoofchk.map(onoff));
+    attr("trust", attrs.and_then(|a| a.trust).map(onoff), wanted_trust(vs).map(onoff));
+    attr(
+        "link_state",
+        attrs.and_then(|a| a.link_state).map(|s| s.to_string()),
+        vs.link_state.map(|s| s.to_string()),
+    );
+    attr(
+        "min_tx_rate",
+        attrs.and_then(|a| a.min_tx_rate).map(|r| r.to_string()),
+        vs.min_tx_rate.map(|r| r.to_string()),
+    );
+    attr(
+        "max_tx_rate",
+        attrs.and_then(|a| a.max_tx_rate).map(|r| r.to_string()),
+        vs.max_tx_rate.map(|r| r.to_string()),
+    );
+    attr("query_rss", attrs.and_then(|a| a.query_rss).map(onoff), vs.query_rss.map(onoff));
+
+    // Driver.
+    let cur_driver = vf.map(|v| v.driver.clone().unwrap_or_else(|| "(none)".into()));
+    if let Some(d) = &vs.driver {
+        let ok = match (d, vf.and_then(|v| v.driver.as_deref())) {
+            (DriverSpec::VfioPci, Some("vfio-pci")) => true,
+            (DriverSpec::Default, Some(cur)) => cur != "vfio-pci",
+            (DriverSpec::Named(n), Some(cur)) => cur == n,
+            _ => false,
+        };
+        if !ok {
+            p.changes.push(mk(Step::Driver, i, "driver", cur_driver, d.to_string()));
+        }
+    }
+
+    // Netdev side.
+    let link = vf.and_then(|v| v.link.as_ref());
+    let cur_name = vf.and_then(|v| v.netdev.clone());
+    if let Some(n) = &vs.name {
+        if cur_name.as_deref() != Some(n.as_str()) {
+            p.changes.push(mk(Step::Link, i, "name", cur_name.clone(), n.clone()));
+        }
+    }
+    let mut link_attr = |name: &str, cur: Option<String>, want: Option<String>| {
+        if let Some(w) = want {
+            if cur.as_deref() != Some(w.as_str()) {
+                p.changes.push(mk(Step::Link, i, name, cur, w));
+            }
+        }
+    };
+    link_attr("mtu", link.map(|l| l.mtu.to_string()), vs.mtu.map(|m| m.to_string()));
+    link_attr("promisc", link.map(|l| onoff(l.promisc)), vs.promisc.map(onoff));
+    link_attr(
+        "up",
+        link.map(|l| if l.up { "up" } else { "down" }.to_string()),
+        vs.up.map(|u| if u { "up" } else { "down" }.to_string()),
+    );
+    for a in &vs.addresses {
+        let has = link.map(|l| l.addresses.contains(a));
+        if has != Some(true) {
+            let from = link.map(|_| "(absent)".to_string());
+            p.changes.push(mk(Step::Address, i, "address", from, a.to_string()));
+        }
+    }
+    if let Some(gw) = vs.gateway {
+        let dev = vs.name.clone().or(cur_name);
+        let present = live.default_routes.as_ref().map(|routes| {
+            routes
+                .iter()
+                .any(|(g, d)| *g == gw && dev.as_deref() == Some(d.as_str()))
+        });
+        if present != Some(true) {
+            let from = live.default_routes.as_ref().map(|r| {
+                r.iter()
+                    .filter(|(g, _)| g.is_ipv4() == gw.is_ipv4())
+                    .map(|(g, d)| format!("default via {g} dev {d}"))
+                    .next()
+                    .unwrap_or_else(|| "(none)".into())
+            });
+            p.changes.push(mk(Step::Route, i, "route", from, format!("default via {gw}")));
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::config::parse;
+    use crate::state::{LinkInfo, VfAttrs};
+    use std::path::Path;
+
+    /// A host with one igb PF `eno1` of 7 possible VFs, `n` of them created.
+    pub(crate) fn host(n: u32, netlink: bool) -> HostState {
+        let vfs = (0..n)
+            .map(|i| VfState {
+                index: i,
+                address: format!("0000:01:10.{}", i * 2 % 8),
+                driver: Some("igbvf".into()),
+                netdev: Some(format!("eth{}", i + 1)),
+                attrs: netlink.then(|| VfAttrs {
+                    mac: Some("00:00:00:00:00:00".parse().unwrap()),
+                    vlan: Some(VlanSpec { vlan: 0, qos: 0, proto: VlanProto::Dot1Q }),
+                    trust: Some(false),
+                    spoofchk: Some(true),
+                    ..VfAttrs::default()
+                }),
+                link: netlink.then(|| LinkInfo { ifindex: 10 + i, mtu: 1500, ..LinkInfo::default() }),
+                ..VfState::default()
+            })
+            .collect();
+        let mut links: std::collections::BTreeSet<String> = (1..=n).map(|i| format!("eth{i}")).collect();
+        links.insert("eno1".into());
+        links.insert("lo".into());
+        HostState {
+            pfs: vec![PfState {
+                address: "0000:01:00.0".into(),
+                netdevs: vec!["eno1".into()],
+                driver: Some("igb".into()),
+                total_vfs: 7,
+                num_vfs: n,
+                vfs,
+                ..PfState::default()
+            }],
+            links,
+            netlink,
+            default_routes: netlink.then(Vec::new),
+        }
+    }
+
+    fn cfg(t: &str) -> Config {
+        parse(t, Path::new("s.toml"), "h").unwrap()
+    }
+
+    const CFG: &str = "node_id = 1\n[[pf]]\nname = \"eno1\"\nnum_vfs = 4\n[[pf.vf]]\nindex = 1\nvlan = 50\nname = \"eth0pve050\"\nup = true\naddresses = [\"10.0.50.100/24\"]\ngateway = \"10.0.50.1\"\n[[pf.vf]]\nindex = 0\npromisc = true\nvlan = 0\n";
+
+    fn summary(p: &Plan) -> Vec<String> {
+        p.changes
+            .iter()
+            .map(|c| format!("{:?} {:?} {} {:?}->{}", c.step, c.vf, c.attr, c.from, c.to))
+            .collect()
+    }
+
+    #[test]
+    fn fresh_host_plans_everything_in_order() {
+        let p = plan(&cfg(CFG), &host(0, true), false);
+        assert!(p.errors.is_empty(), "{:?}", p.errors);
+        assert_eq!(
+            summary(&p),
+            [
+                "NumVfs None num_vfs Some(\"0\")->4",
+                "VfAttrs Some(0) vlan None->0",
+                "VfAttrs Some(0) trust None->on",
+                "VfAttrs Some(1) vlan None->50",
+                "Link Some(0) promisc None->on",
+                "Link Some(1) name None->eth0pve050",
+                "Link Some(1) up None->up",
+                "Address Some(1) address None->10.0.50.100/24",
+                "Route Some(1) route Some(\"(none)\")->default via 10.0.50.1",
+            ]
+        );
+    }
+
+    #[test]
+    fn converged_host_plans_nothing() {
+        let mut h = host(4, true);
+        let vf0 = &mut h.pfs[0].vfs[0];
+        vf0.attrs.as_mut().unwrap().trust = Some(true);
+        vf0.link.as_mut().unwrap().promisc = true;
+        let vf1 = &mut h.pfs[0].vfs[1];
+        vf1.netdev = Some("eth0pve050".into());
+        vf1.attrs.as_mut().unwrap().vlan = Some(VlanSpec { vlan: 50, qos: 0, proto: VlanProto::Dot1Q });
+        let l = vf1.link.as_mut().unwrap();
+        l.up = true;
+        l.addresses = vec!["10.0.50.100/24".parse().unwrap()];
+        h.links.insert("eth0pve050".into());
+        h.default_routes = Some(vec![("10.0.50.1".parse().unwrap(), "eth0pve050".into())]);
+        let p = plan(&cfg(CFG), &h, false);
+        assert!(p.errors.is_empty() && p.changes.is_empty(), "{:?} {:?}", p.errors, summary(&p));
+    }
+
+    #[test]
+    fn recreate_needs_the_flag_and_names_casualties() {
+        let p = plan(&cfg(CFG), &host(2, true), false);
+        assert_eq!(
+            p.errors,
+            ["PF eno1: num_vfs is 2 and the config wants 4; the kernel only allows this through 0, which destroys every VF: this destroys VF 0 0000:01:10.0 (netdev eth1), VF 1 0000:01:10.2 (netdev eth2). Re-run with --allow-recreate to do it"]
+        );
+        assert!(p.changes.is_empty());
+        let p = plan(&cfg(CFG), &host(2, true), true);
+        assert!(p.errors.is_empty());
+        assert_eq!(p.warnings.len(), 1);
+        assert_eq!(p.changes[0].attr, "num_vfs");
+    }
+
+    #[test]
+    fn live_validation() {
+        let mut h = host(0, true);
+        h.links.insert("eth0pve050".into());
+        h.pfs[0].driver = None;
+        let c = cfg("[[pf]]\nname = \"eno1\"\nnum_vfs = 9\n[[pf.vf]]\nindex = 1\nname = \"eth0pve050\"\n[[pf]]\npci = \"07:00.0\"\nnum_vfs = 1\n");
+        let p = plan(&c, &h, false);
+        assert_eq!(
+            p.errors,
+            [
+                "PF eno1 (0000:01:00.0): no driver is bound, so the kernel cannot create VFs (bind its network driver first)",
+                "PF eno1 (0000:01:00.0): num_vfs = 9 is above sriov_totalvfs = 7",
+                "PF 07:00.0: no SR-IOV capable PCI device at 07:00.0",
+            ]
+        );
+        h.pfs[0].driver = Some("igb".into());
+        let p = plan(&cfg("[[pf]]\nname = \"eno1\"\nnum_vfs = 2\n[[pf.vf]]\nindex = 1\nname = \"eth0pve050\"\n"), &h, false);
+        assert!(p.errors.iter().any(|e| e.contains("already taken")), "{:?}", p.errors);
+    }
+
+    #[test]
+    fn vfio_bound_vf_cannot_take_netdev_keys() {
+        let mut h = host(2, true);
+        h.pfs[0].vfs[1].driver = Some("vfio-pci".into());
+        h.pfs[0].vfs[1].netdev = None;
+        h.pfs[0].driver = Some("igb".into());
+        let p = plan(&cfg("[[pf]]\nname = \"eno1\"\nnum_vfs = 2\n[[pf.vf]]\nindex = 1\nup = true\n"), &h, false);
+        assert_eq!(p.errors.len(), 1, "{:?}", p.errors);
+        assert!(p.errors[0].starts_with("VF 1 of eno1 is bound to vfio-pci"));
+    }
+
+    #[test]
+    fn trunk_to_vm_and_i40e_warn() {
+        let mut h = host(0, false);
+        h.pfs[0].driver = Some("i40e".into());
+        let c = cfg("[[pf]]\nname = \"eno1\"\nnum_vfs = 3\n[[pf.vf]]\nindex = 0\ndriver = \"vfio-pci\"\n[[pf.vf]]\nindex = 1\npromisc = true\n");
+        let p = plan(&c, &h, false);
+        assert_eq!(p.warnings.len(), 2, "{:?}", p.warnings);
+        assert!(p.warnings[0].contains("goes to a VM without a VLAN"));
+        assert!(p.warnings[1].contains("ethtool --set-priv-flags eno1 vf-true-promisc-support on"));
+    }
+
+    #[test]
+    fn unknown_state_plans_with_null_from() {
+        let p = plan(&cfg(CFG), &host(4, false), false);
+        let vlan = p.changes.iter().find(|c| c.attr == "vlan" && c.vf == Some(1)).unwrap();
+        assert_eq!(vlan.from, None);
+        assert!(p.changes.iter().all(|c| c.attr != "num_vfs"));
+    }
+}
