@@ -1,0 +1,135 @@
+# shellcheck shell=sh
+# Guest-side helpers shared by the scenarios (busybox sh). Each check prints one
+# machine-parsable line on the console:  CHECK <name> PASS|FAIL <detail>
+# and appends it to $TB_RESULTS, from which main prints the final RESULT line.
+
+TB_RESULTS=${TB_RESULTS:-/tmp/tb.results}
+
+# busybox-static's sh prefers its own applets over $PATH: name iproute2's ip
+# (the independent reader) explicitly.
+ip() { /tb/bin/ip "$@"; }
+jq() { /tb/bin/jq "$@"; }
+PF=${SRIOV_TESTBED_PF:-}
+PFDEV=/sys/class/net/$PF/device
+
+_record() { # STATUS NAME DETAIL...
+    _st=$1 _n=$2; shift 2
+    _d=$(printf '%s' "$*" | tr '\n' ' ' | cut -c1-300)
+    echo "CHECK $_n $_st $_d"
+    echo "CHECK $_n $_st $_d" >>"$TB_RESULTS"
+}
+pass() { _n=$1; shift; _record PASS "$_n" "$*"; }
+fail() { _n=$1; shift; _record FAIL "$_n" "$*"; }
+
+# check NAME CMD...: PASS when CMD exits 0.
+check() {
+    _n=$1; shift
+    if _o=$("$@" 2>&1); then pass "$_n" "$*"; else fail "$_n" "rc=$? from: $* : $_o"; fi
+}
+
+# expect_eq NAME ACTUAL EXPECTED [CONTEXT]
+expect_eq() {
+    if [ "$2" = "$3" ]; then pass "$1" "= '$3' $4"; else fail "$1" "got '$2', want '$3' $4"; fi
+}
+
+# expect_match NAME TEXT REGEX [CONTEXT]   (grep -E)
+expect_match() {
+    if printf '%s' "$2" | grep -qE -- "$3"; then pass "$1" "matches /$3/ $4"; else
+        fail "$1" "'$(printf '%s' "$2" | tr '\n' ' ' | cut -c1-200)' does not match /$3/ $4"; fi
+}
+
+# note TEXT: diagnostics in the log, never parsed.
+note() { echo "  | $*"; }
+indent() { sed 's/^/  | /' | head -n "${1:-60}"; }
+
+# wait_until SECONDS CMD...: poll (10 ms steps) until CMD succeeds.
+wait_until() {
+    _t=$(( $1 * 100 )); shift
+    while [ "$_t" -gt 0 ]; do
+        "$@" >/dev/null 2>&1 && return 0
+        usleep 10000
+        _t=$((_t - 1))
+    done
+    return 1
+}
+
+# --- independent readers (sysfs and iproute2, never sriov-cli) --------------
+numvfs() { cat "$PFDEV/sriov_numvfs"; }
+vf_addr() { basename "$(readlink "$PFDEV/virtfn$1")"; }
+vf_netdev() { ls "$PFDEV/virtfn$1/net" 2>/dev/null | head -n1; }
+vf_driver() { [ -e "$PFDEV/virtfn$1/driver" ] && basename "$(readlink "$PFDEV/virtfn$1/driver")"; }
+vf_group() { [ -e "$PFDEV/virtfn$1/iommu_group" ] && basename "$(readlink "$PFDEV/virtfn$1/iommu_group")"; }
+count_vf_netdevs() {
+    _c=0; _i=0
+    while [ -e "$PFDEV/virtfn$_i" ]; do
+        [ -n "$(vf_netdev "$_i")" ] && _c=$((_c + 1))
+        _i=$((_i + 1))
+    done
+    echo "$_c"
+}
+all_vf_netdevs() { [ "$(count_vf_netdevs)" = "$1" ]; }
+
+# vf_info IDX FILTER: jq FILTER applied to VF IDX of the PF in `ip -j -d link show`.
+vf_info() { ip -j -d link show dev "$PF" | jq -r ".[0].vfinfo_list[] | select(.vf == $1) | $2"; }
+# link_info DEV FILTER
+link_info() { ip -j -d link show dev "$1" | jq -r ".[0] | $2"; }
+
+# set_numvfs N: the raw kernel interface (0 first when changing a non-zero count).
+set_numvfs() {
+    if [ "$(numvfs)" != "$1" ]; then
+        [ "$(numvfs)" != 0 ] && [ "$1" != 0 ] && echo 0 >"$PFDEV/sriov_numvfs"
+        echo "$1" >"$PFDEV/sriov_numvfs" || return 1
+    fi
+    [ "$1" = 0 ] || wait_until 20 all_vf_netdevs "$1"
+}
+
+# reset_host: the starting point of every scenario: no VFs, PF up, no leftovers.
+reset_host() {
+    echo 1 >"$PFDEV/sriov_drivers_autoprobe" 2>/dev/null
+    [ "$(numvfs)" = 0 ] || echo 0 >"$PFDEV/sriov_numvfs"
+    ip route flush default >/dev/null 2>&1
+    rm -rf /etc/sriov-cli
+    true
+}
+
+# json_true FILE FILTER: FILE holds JSON for which FILTER is true (jq 1.6's -e
+# accepts empty input, hence the explicit comparison).
+json_true() { [ -s "$1" ] && [ "$(jq -r "$2" "$1" 2>/dev/null)" = true ]; }
+
+# --- driving sriov-cli ------------------------------------------------------
+# cli ARGS...: run sriov-cli (with a timeout), leaving $CLI_OUT, $CLI_ERR, $CLI_RC.
+CLI_OUT=/tmp/cli.out
+CLI_ERR=/tmp/cli.err
+cli() {
+    if [ ! -x /tb/bin/sriov-cli ]; then
+        echo "sriov-cli missing from the image" >"$CLI_ERR"; : >"$CLI_OUT"; CLI_RC=127
+        return 127
+    fi
+    timeout 120 /tb/bin/sriov-cli "$@" >"$CLI_OUT" 2>"$CLI_ERR"
+    CLI_RC=$?
+    note "\$ sriov-cli $* -> exit $CLI_RC"
+    indent 40 <"$CLI_OUT"
+    sed 's/^/  ! /' "$CLI_ERR" | head -n 40
+    return $CLI_RC
+}
+cli_err_line() { tr '\n' ' ' <"$CLI_ERR" | cut -c1-200; }
+
+# expect_rc NAME WANT: compare $CLI_RC.
+expect_rc() { expect_eq "$1" "$CLI_RC" "$2" "(stderr: $(cli_err_line))"; }
+
+# snapshot FILE: everything an invalid run must not change (sysfs + iproute2 view).
+snapshot() {
+    {
+        echo "numvfs $(numvfs)"
+        i=0
+        while [ -e "$PFDEV/virtfn$i" ]; do
+            echo "vf$i $(vf_addr $i) drv=$(vf_driver $i) net=$(vf_netdev $i)"
+            i=$((i + 1))
+        done
+        ip -d link show dev "$PF" | grep -E '^ +vf ' | sed 's/ *$//'
+        ip -br link | sort
+        ip -br addr | sort
+        ip route show
+        ls /dev/vfio 2>/dev/null
+    } >"$1"
+}
