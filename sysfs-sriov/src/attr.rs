@@ -1,0 +1,166 @@
+//! Reading and writing single sysfs attribute files and links.
+
+use std::fs;
+use std::io::{self, Write};
+use std::path::Path;
+
+use crate::error::{Error, Result};
+use crate::pci::PciAddress;
+
+pub(crate) fn io_err(op: &'static str, path: &Path, source: io::Error) -> Error {
+    Error::Io {
+        op,
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+fn parse_err(path: &Path, content: &str, expected: &'static str) -> Error {
+    Error::Parse {
+        path: path.to_path_buf(),
+        content: content.chars().take(64).collect(),
+        expected,
+    }
+}
+
+/// The trimmed content of `path`, `None` when it does not exist.
+pub(crate) fn read_opt(path: &Path) -> Result<Option<String>> {
+    match fs::read_to_string(path) {
+        Ok(s) => Ok(Some(s.trim().to_string())),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(io_err("reading", path, e)),
+    }
+}
+
+/// The trimmed content of `path`.
+pub(crate) fn read(path: &Path) -> Result<String> {
+    fs::read_to_string(path)
+        .map(|s| s.trim().to_string())
+        .map_err(|e| io_err("reading", path, e))
+}
+
+/// A decimal number (`sriov_totalvfs`, `ifindex`, `numa_node`, ...).
+pub(crate) fn read_dec<T: std::str::FromStr>(path: &Path) -> Result<T> {
+    let s = read(path)?;
+    s.parse()
+        .map_err(|_| parse_err(path, &s, "a decimal number"))
+}
+
+/// A decimal number, `None` when the file does not exist.
+pub(crate) fn read_dec_opt<T: std::str::FromStr>(path: &Path) -> Result<Option<T>> {
+    match read_opt(path)? {
+        None => Ok(None),
+        Some(s) => s
+            .parse()
+            .map(Some)
+            .map_err(|_| parse_err(path, &s, "a decimal number")),
+    }
+}
+
+/// A 16-bit hex id, with (`vendor`: `0x8086`) or without (`sriov_vf_device`: `154c`)
+/// the `0x` prefix.
+pub(crate) fn read_hex_u16(path: &Path) -> Result<u16> {
+    let s = read(path)?;
+    parse_hex_u16(&s).ok_or_else(|| parse_err(path, &s, "a hex id such as 0x8086"))
+}
+
+pub(crate) fn parse_hex_u16(s: &str) -> Option<u16> {
+    let h = s
+        .strip_prefix("0x")
+        .or_else(|| s.strip_prefix("0X"))
+        .unwrap_or(s);
+    if h.is_empty() || h.len() > 4 {
+        return None;
+    }
+    u16::from_str_radix(h, 16).ok()
+}
+
+/// A 32-bit hex value with or without `0x` (`class`, netdev `flags`).
+pub(crate) fn read_hex_u32_opt(path: &Path) -> Result<Option<u32>> {
+    let Some(s) = read_opt(path)? else {
+        return Ok(None);
+    };
+    let h = s.strip_prefix("0x").unwrap_or(&s);
+    u32::from_str_radix(h, 16)
+        .map(Some)
+        .map_err(|_| parse_err(path, &s, "a hex number such as 0x1003"))
+}
+
+/// The last component of the target of symlink `path`, `None` when there is no
+/// such link.
+pub(crate) fn link_name(path: &Path) -> Result<Option<String>> {
+    match fs::read_link(path) {
+        Ok(t) => match t.file_name().and_then(|n| n.to_str()) {
+            Some(n) => Ok(Some(n.to_string())),
+            None => Err(parse_err(
+                path,
+                &t.to_string_lossy(),
+                "a link to a named entry",
+            )),
+        },
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(io_err("reading link", path, e)),
+    }
+}
+
+/// The PCI address a symlink (`virtfnN`, `physfn`, netdev `device`) points to.
+pub(crate) fn link_address(path: &Path) -> Result<Option<PciAddress>> {
+    match link_name(path)? {
+        None => Ok(None),
+        Some(n) => n
+            .parse()
+            .map(Some)
+            .map_err(|_| parse_err(path, &n, "a link to a PCI device")),
+    }
+}
+
+/// The names in directory `path`, sorted; empty when it does not exist.
+pub(crate) fn list_dir(path: &Path) -> Result<Vec<String>> {
+    let rd = match fs::read_dir(path) {
+        Ok(rd) => rd,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(io_err("listing", path, e)),
+    };
+    let mut out = Vec::new();
+    for ent in rd {
+        let ent = ent.map_err(|e| io_err("listing", path, e))?;
+        if let Some(n) = ent.file_name().to_str() {
+            out.push(n.to_string());
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// Writes `value` to an existing attribute in one `write(2)`, the way
+/// `echo value > file` does, and returns the raw error so callers can map the errno
+/// to what it means for that file. Never creates a file.
+pub(crate) fn write_raw(path: &Path, value: &str) -> io::Result<()> {
+    let mut f = fs::OpenOptions::new()
+        .write(true)
+        .truncate(true)
+        .open(path)?;
+    f.write_all(value.as_bytes())
+}
+
+/// Maps an errno from writing `value` to `path` for the cases every attribute
+/// shares: `EPERM`/`EACCES`, `EINVAL`, and anything else as [`Error::Io`].
+pub(crate) fn write_error(path: &Path, value: &str, e: io::Error, hint: &str) -> Error {
+    match e.raw_os_error() {
+        Some(libc::EPERM) | Some(libc::EACCES) | Some(libc::EROFS) => Error::PermissionDenied {
+            path: path.to_path_buf(),
+            source: e,
+        },
+        Some(libc::EINVAL) => Error::InvalidValue {
+            path: path.to_path_buf(),
+            value: value.trim_end().to_string(),
+            hint: hint.to_string(),
+        },
+        _ => io_err("writing", path, e),
+    }
+}
+
+/// Writes an attribute with the generic errno mapping.
+pub(crate) fn write(path: &Path, value: &str) -> Result<()> {
+    write_raw(path, value).map_err(|e| write_error(path, value, e, ""))
+}

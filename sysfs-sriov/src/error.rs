@@ -1,0 +1,303 @@
+//! The crate's one error type.
+
+use std::io;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::numvfs::Casualty;
+use crate::pci::PciAddress;
+use crate::wait::PendingVf;
+
+/// Everything that can go wrong in this crate.
+///
+/// Variants are named after the failed operation and carry the device, the sysfs
+/// file and, where one exists, the fix. Kernel errnos from sysfs writes map to typed
+/// variants (`EBUSY` -> [`Error::NumVfsBusy`], `ERANGE` -> [`Error::NumVfsOutOfRange`],
+/// `ENOENT` -> [`Error::NoDriver`], `EINVAL` -> [`Error::InvalidValue`],
+/// `EPERM`/`EACCES` -> [`Error::PermissionDenied`]).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// Text that is not a PCI address.
+    #[error("invalid PCI address {input:?}: {reason} (expected e.g. 0000:02:00.0 or 02:00.0)")]
+    InvalidPciAddress {
+        /// The rejected input (cut to 64 characters).
+        input: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+
+    /// A name that would not be a single safe sysfs path component.
+    #[error("invalid {kind} name {name:?}: {reason}")]
+    InvalidName {
+        /// What the name was for (`"netdev"`, `"driver"`).
+        kind: &'static str,
+        /// The rejected name (escaped by `Debug`, cut to 64 characters).
+        name: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+
+    /// No PCI device with this address.
+    #[error("no PCI device {address} ({path} does not exist; check `lspci -D`)")]
+    DeviceNotFound {
+        /// The address looked up.
+        address: PciAddress,
+        /// The sysfs directory that is missing.
+        path: PathBuf,
+    },
+
+    /// No network interface with this name (in the network namespace sysfs shows).
+    #[error("no network interface {name:?} ({path} does not exist; check `ip link`)")]
+    NetdevNotFound {
+        /// The name looked up.
+        name: String,
+        /// The sysfs entry that is missing.
+        path: PathBuf,
+    },
+
+    /// The netdev exists but is not backed by a PCI device.
+    #[error("network interface {name:?} is not a PCI device ({path} is missing or not PCI)")]
+    NetdevNotPci {
+        /// The interface.
+        name: String,
+        /// Its `device` link.
+        path: PathBuf,
+    },
+
+    /// The device has no SR-IOV capability (no `sriov_totalvfs`).
+    #[error("{address} is not an SR-IOV physical function ({path} does not exist){hint}")]
+    NotSriovCapable {
+        /// The device.
+        address: PciAddress,
+        /// The missing `sriov_totalvfs` file.
+        path: PathBuf,
+        /// Extra advice, e.g. that the device is itself a VF (may be empty).
+        hint: String,
+    },
+
+    /// The device is not a virtual function (no `physfn` link).
+    #[error("{address} is not an SR-IOV virtual function ({path} does not exist)")]
+    NotAVf {
+        /// The device.
+        address: PciAddress,
+        /// The missing `physfn` link.
+        path: PathBuf,
+    },
+
+    /// A VF index beyond the VFs the PF has or can have.
+    #[error("PF {pf} has no VF {index} (valid: 0..{limit}); create more with sriov_numvfs")]
+    VfIndexOutOfRange {
+        /// The PF.
+        pf: PciAddress,
+        /// The requested index.
+        index: u32,
+        /// One past the highest valid index.
+        limit: u32,
+    },
+
+    /// The predicted VF address would need a bus number above 255.
+    #[error("VF {index} of {pf} would lie beyond bus ff (offset {offset}, stride {stride})")]
+    VfAddressOverflow {
+        /// The PF.
+        pf: PciAddress,
+        /// The VF index.
+        index: u32,
+        /// `sriov_offset`.
+        offset: u16,
+        /// `sriov_stride`.
+        stride: u16,
+    },
+
+    /// More VFs than `sriov_totalvfs` allows (the kernel answers `ERANGE`).
+    #[error(
+        "cannot set {requested} VFs on {pf}: {path} allows at most {total} (sriov_totalvfs); \
+         ask for {total} or fewer"
+    )]
+    NumVfsOutOfRange {
+        /// The PF.
+        pf: PciAddress,
+        /// The requested count.
+        requested: u32,
+        /// `sriov_totalvfs`.
+        total: u16,
+        /// The `sriov_numvfs` file.
+        path: PathBuf,
+    },
+
+    /// The PF has no driver bound, or one without SR-IOV support (the kernel answers
+    /// `ENOENT`).
+    #[error(
+        "cannot change VFs of {pf}: no driver with SR-IOV support is bound to it \
+         (writing {path} fails with ENOENT); load and bind the PF driver first \
+         (e.g. `modprobe igb`, or echo {pf} > /sys/bus/pci/drivers_probe)"
+    )]
+    NoDriver {
+        /// The PF.
+        pf: PciAddress,
+        /// The `sriov_numvfs` file.
+        path: PathBuf,
+    },
+
+    /// The kernel refused to change the VF count (`EBUSY`): VFs already exist, or
+    /// some are still in use (assigned to a VM).
+    #[error(
+        "the kernel refused to change the VF count of {pf} (writing {path}: EBUSY): \
+         {current} VFs exist; set 0 first (destroys them; allow_recreate does that) \
+         and make sure no VM still uses a VF"
+    )]
+    NumVfsBusy {
+        /// The PF.
+        pf: PciAddress,
+        /// VFs enabled when the write was attempted.
+        current: u16,
+        /// The `sriov_numvfs` file.
+        path: PathBuf,
+    },
+
+    /// Changing between two non-zero VF counts means going through 0, which destroys
+    /// every VF; the caller did not allow that.
+    #[error(
+        "refusing to change {pf} from {from} to {to} VFs: the kernel needs 0 first, \
+         which destroys all {from} VFs{}; pass allow_recreate (CLI: --recreate) to do it",
+        casualty_summary(.casualties)
+    )]
+    RecreateRefused {
+        /// The PF.
+        pf: PciAddress,
+        /// Current count.
+        from: u16,
+        /// Requested count.
+        to: u16,
+        /// Every VF that would be destroyed, with what is in use on it.
+        casualties: Vec<Casualty>,
+    },
+
+    /// Refusing to unbind a device whose netdev is up or carries addresses.
+    #[error(
+        "refusing to unbind {address} from {driver}: netdev {netdev} {reason}; \
+         take it down first (`ip link set {netdev} down`, remove its addresses) or force"
+    )]
+    UnbindRefused {
+        /// The device.
+        address: PciAddress,
+        /// Its current driver.
+        driver: String,
+        /// The busy netdev.
+        netdev: String,
+        /// `"is up"` or `"has addresses a, b"`.
+        reason: String,
+    },
+
+    /// The requested driver is not loaded (no `/sys/bus/pci/drivers/<name>`).
+    #[error("driver {driver} is not loaded ({path} does not exist); run `modprobe {driver}`")]
+    DriverNotLoaded {
+        /// The driver.
+        driver: String,
+        /// The missing directory.
+        path: PathBuf,
+    },
+
+    /// After `drivers_probe`, the device is not bound to the requested driver.
+    #[error(
+        "{address} is bound to {} after drivers_probe, not {wanted}; check `dmesg` \
+         (does {wanted} support this device? is its IOMMU group viable?)",
+        .got.as_deref().unwrap_or("no driver")
+    )]
+    BindFailed {
+        /// The device.
+        address: PciAddress,
+        /// The requested driver.
+        wanted: String,
+        /// The driver actually bound.
+        got: Option<String>,
+    },
+
+    /// Timed out waiting for VFs to appear.
+    #[error(
+        "timed out after {timeout:?} waiting for {} of {expected} VFs of {pf}: {}",
+        .missing.len(),
+        pending_summary(.missing)
+    )]
+    WaitTimeout {
+        /// The PF.
+        pf: PciAddress,
+        /// VFs waited for.
+        expected: u16,
+        /// The timeout.
+        timeout: Duration,
+        /// What each missing VF still lacked.
+        missing: Vec<PendingVf>,
+    },
+
+    /// A sysfs write was refused with `EPERM`/`EACCES`.
+    #[error(
+        "permission denied writing {path}: run as root (CAP_SYS_ADMIN); in a container \
+         /sys is usually read-only"
+    )]
+    PermissionDenied {
+        /// The file.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: io::Error,
+    },
+
+    /// The kernel rejected the value written (`EINVAL`).
+    #[error("the kernel rejected {value:?} written to {path} (EINVAL){hint}")]
+    InvalidValue {
+        /// The file.
+        path: PathBuf,
+        /// The value written.
+        value: String,
+        /// What might help (may be empty).
+        hint: String,
+    },
+
+    /// A sysfs file held something this crate cannot parse.
+    #[error("unexpected content {content:?} in {path} (expected {expected})")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// What it held (cut to 64 characters).
+        content: String,
+        /// What was expected.
+        expected: &'static str,
+    },
+
+    /// Any other I/O failure, with the operation and the path.
+    #[error("{op} {path}")]
+    Io {
+        /// What was being done (`"reading"`, `"writing"`, `"listing"`, ...).
+        op: &'static str,
+        /// The path.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: io::Error,
+    },
+}
+
+fn casualty_summary(c: &[Casualty]) -> String {
+    let in_use: Vec<String> = c
+        .iter()
+        .filter(|c| !c.reasons.is_empty())
+        .map(|c| {
+            let r: Vec<String> = c.reasons.iter().map(ToString::to_string).collect();
+            format!("VF {} ({}): {}", c.index, c.address, r.join(", "))
+        })
+        .collect();
+    if in_use.is_empty() {
+        String::new()
+    } else {
+        format!(" (in use: {})", in_use.join("; "))
+    }
+}
+
+fn pending_summary(p: &[PendingVf]) -> String {
+    let v: Vec<String> = p.iter().map(ToString::to_string).collect();
+    v.join("; ")
+}
+
+/// `Result` with this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,253 @@
+//! Changing `sriov_numvfs` with the kernel's rules, and saying what a re-create
+//! would destroy.
+//!
+//! The rules are those of `sriov_numvfs_store()` in `drivers/pci/pci-sysfs.c`:
+//! a count above `sriov_totalvfs` is `ERANGE`; the same count is a no-op; a PF
+//! without a driver (or whose driver lacks `sriov_configure`) is `ENOENT`; going from
+//! one non-zero count to another is `EBUSY` ("Disable before enabling"), so it needs
+//! a write of 0 first, which removes every VF.
+
+use std::fmt;
+use std::net::IpAddr;
+
+use serde::Serialize;
+
+use crate::attr;
+use crate::error::{Error, Result};
+use crate::netdev::AddressMap;
+use crate::pci::PciAddress;
+use crate::sysfs::Sysfs;
+
+/// What [`Sysfs::set_num_vfs`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum NumVfsOutcome {
+    /// The count was already right; nothing was written.
+    Unchanged {
+        /// The count.
+        num_vfs: u16,
+    },
+    /// The count was changed (through 0 when both are non-zero).
+    Changed {
+        /// Old count.
+        from: u16,
+        /// New count.
+        to: u16,
+    },
+}
+
+/// A VF that re-creating the VFs would destroy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Casualty {
+    /// VF index.
+    pub index: u32,
+    /// VF address.
+    pub address: PciAddress,
+    /// Bound driver.
+    pub driver: Option<String>,
+    /// Its netdevs in this namespace.
+    pub netdevs: Vec<String>,
+    /// What is in use on it; empty when nothing visible is.
+    pub reasons: Vec<InUse>,
+}
+
+/// Why a VF counts as in use.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum InUse {
+    /// Bound to a userspace-I/O driver (vfio-pci, ...): a VM may hold it.
+    Passthrough {
+        /// The driver.
+        driver: String,
+    },
+    /// Its netdev is administratively up.
+    NetdevUp {
+        /// The netdev.
+        netdev: String,
+    },
+    /// Its netdev carries IP addresses.
+    HasAddresses {
+        /// The netdev.
+        netdev: String,
+        /// The addresses.
+        addresses: Vec<IpAddr>,
+    },
+    /// A network driver is bound but no netdev is visible here: it was most likely
+    /// moved into another network namespace (a container).
+    OtherNamespace {
+        /// The driver.
+        driver: String,
+    },
+}
+
+impl fmt::Display for InUse {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Passthrough { driver } => write!(f, "bound to {driver}"),
+            Self::NetdevUp { netdev } => write!(f, "netdev {netdev} is up"),
+            Self::HasAddresses { netdev, addresses } => {
+                let a: Vec<String> = addresses.iter().map(ToString::to_string).collect();
+                write!(f, "netdev {netdev} has addresses {}", a.join(", "))
+            }
+            Self::OtherNamespace { driver } => write!(
+                f,
+                "{driver} bound but no netdev here (moved to another network namespace?)"
+            ),
+        }
+    }
+}
+
+/// Drivers that give a VF to userspace instead of making a netdev.
+pub(crate) fn is_passthrough_driver(driver: &str) -> bool {
+    driver == "pci-stub"
+        || driver == "uio_pci_generic"
+        || driver == "igb_uio"
+        || driver.contains("vfio")
+}
+
+impl Sysfs {
+    /// Sets the number of VFs of the PF at `pf` to `n`, following the kernel's rules:
+    ///
+    /// - `n` equal to the current count: nothing is written ([`NumVfsOutcome::Unchanged`]).
+    /// - `n > sriov_totalvfs`: [`Error::NumVfsOutOfRange`] before anything is written.
+    /// - no driver bound to the PF: [`Error::NoDriver`] before anything is written.
+    /// - current and `n` both non-zero: the kernel needs 0 first, which destroys every
+    ///   VF. Only done when `allow_recreate`; otherwise [`Error::RecreateRefused`]
+    ///   listing every VF and what is in use on it (see [`Sysfs::recreate_impact`]).
+    ///
+    /// The write is synchronous in the kernel: VFs exist when it returns, but their
+    /// drivers and netdevs may still be coming; see [`Sysfs::wait_for_vfs`].
+    ///
+    /// # Errors
+    /// The ones above, [`Error::DeviceNotFound`], [`Error::NotSriovCapable`], and the
+    /// kernel's answers mapped: `EBUSY` -> [`Error::NumVfsBusy`], `ERANGE` ->
+    /// [`Error::NumVfsOutOfRange`], `ENOENT` -> [`Error::NoDriver`], `EINVAL` ->
+    /// [`Error::InvalidValue`], `EPERM`/`EACCES` -> [`Error::PermissionDenied`].
+    pub fn set_num_vfs(
+        &self,
+        pf: &PciAddress,
+        n: u16,
+        allow_recreate: bool,
+    ) -> Result<NumVfsOutcome> {
+        let info = self.sriov_info(pf)?;
+        let path = self.device_file(pf, "sriov_numvfs");
+        if n > info.total_vfs {
+            return Err(Error::NumVfsOutOfRange {
+                pf: *pf,
+                requested: u32::from(n),
+                total: info.total_vfs,
+                path,
+            });
+        }
+        let from = info.num_vfs;
+        if n == from {
+            return Ok(NumVfsOutcome::Unchanged { num_vfs: n });
+        }
+        if self.driver_of(pf)?.is_none() {
+            return Err(Error::NoDriver { pf: *pf, path });
+        }
+        if from != 0 && n != 0 {
+            if !allow_recreate {
+                return Err(Error::RecreateRefused {
+                    pf: *pf,
+                    from,
+                    to: n,
+                    casualties: self.recreate_impact(pf)?,
+                });
+            }
+            self.write_numvfs(pf, 0, from, info.total_vfs)?;
+        }
+        self.write_numvfs(
+            pf,
+            n,
+            if from != 0 && n != 0 { 0 } else { from },
+            info.total_vfs,
+        )?;
+        Ok(NumVfsOutcome::Changed { from, to: n })
+    }
+
+    fn write_numvfs(&self, pf: &PciAddress, n: u16, current: u16, total: u16) -> Result<()> {
+        let path = self.device_file(pf, "sriov_numvfs");
+        let value = n.to_string();
+        attr::write_raw(&path, &value).map_err(|e| match e.raw_os_error() {
+            Some(libc::EBUSY) => Error::NumVfsBusy {
+                pf: *pf,
+                current,
+                path: path.clone(),
+            },
+            Some(libc::ERANGE) => Error::NumVfsOutOfRange {
+                pf: *pf,
+                requested: u32::from(n),
+                total,
+                path: path.clone(),
+            },
+            Some(libc::ENOENT) => Error::NoDriver {
+                pf: *pf,
+                path: path.clone(),
+            },
+            _ => attr::write_error(
+                &path,
+                &value,
+                e,
+                "; the PF driver refused this count (see `dmesg`)",
+            ),
+        })
+    }
+
+    /// Every VF that setting the count to 0 would destroy, each with what is in use
+    /// on it: bound to vfio-pci (or another passthrough driver), netdev up, netdev
+    /// with addresses, or a network driver bound without a visible netdev (moved to
+    /// another namespace). Addresses are only visible for the current network
+    /// namespace.
+    ///
+    /// # Errors
+    /// [`Error::DeviceNotFound`], [`Error::NotSriovCapable`], I/O and parse errors.
+    pub fn recreate_impact(&self, pf: &PciAddress) -> Result<Vec<Casualty>> {
+        let addrs = self.address_map()?;
+        self.vfs(pf)?
+            .into_iter()
+            .map(|vf| {
+                let reasons = self.in_use(&vf.driver, &vf.netdevs, &addrs)?;
+                Ok(Casualty {
+                    index: vf.index,
+                    address: vf.address,
+                    driver: vf.driver,
+                    netdevs: vf.netdevs,
+                    reasons,
+                })
+            })
+            .collect()
+    }
+
+    pub(crate) fn in_use(
+        &self,
+        driver: &Option<String>,
+        netdevs: &[String],
+        addrs: &AddressMap,
+    ) -> Result<Vec<InUse>> {
+        let mut reasons = Vec::new();
+        if let Some(d) = driver {
+            if is_passthrough_driver(d) {
+                reasons.push(InUse::Passthrough { driver: d.clone() });
+            } else if netdevs.is_empty() {
+                reasons.push(InUse::OtherNamespace { driver: d.clone() });
+            }
+        }
+        for name in netdevs {
+            let nd = self.netdev_with(name, addrs)?;
+            if nd.up {
+                reasons.push(InUse::NetdevUp {
+                    netdev: name.clone(),
+                });
+            }
+            if !nd.addresses.is_empty() {
+                reasons.push(InUse::HasAddresses {
+                    netdev: name.clone(),
+                    addresses: nd.addresses,
+                });
+            }
+        }
+        Ok(reasons)
+    }
+}
