@@ -1,1 +1,19 @@
-//! `bootcmd`: work in progress.
+//! `bootcmd`: the Linux kernel command line, parsed exactly like the kernel parses
+//! it, and edited where the boot loader keeps it.
+//!
+//! ```
+//! use bootcmd::{iommu, Cmdline, CpuVendor};
+//!
+//! let mut c = Cmdline::parse("root=ZFS=rpool/ROOT/pve-1 boot=zfs amd_iommu=on\n");
+//! c.apply(&iommu::iommu_edits(CpuVendor::Amd)).unwrap();
+//! assert_eq!(c.to_string(), "root=ZFS=rpool/ROOT/pve-1 boot=zfs iommu=pt\n");
+//! assert!(iommu::lint(&c, Some(CpuVendor::Amd)).is_empty());
+//! ```
+
+pub mod cmdline;
+pub mod error;
+pub mod iommu;
+
+pub use cmdline::{compare, key_kind, Cmdline, Edit, KeyKind, Param, Pending, COMMAND_LINE_SIZE};
+pub use error::{Error, Result};
+pub use iommu::{iommu_edits, iommu_params, lint, CpuVendor, Finding, Recommended, Severity};

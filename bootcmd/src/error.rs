@@ -1,0 +1,207 @@
+//! The crate's one error type.
+
+use std::io;
+use std::path::PathBuf;
+
+/// Everything that can go wrong in `bootcmd`.
+///
+/// Parse and edit errors carry plain data so tests can compare them with
+/// `assert_eq!`; I/O variants compare by path and [`io::ErrorKind`] (see the
+/// `PartialEq` impl).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A parameter name we were asked to write is not a valid kernel parameter name.
+    #[error("invalid kernel parameter name {key:?}: {reason}")]
+    InvalidKey {
+        /// The rejected name.
+        key: String,
+        /// Why it was rejected.
+        reason: &'static str,
+    },
+    /// A parameter value we were asked to write cannot be represented on a kernel command line.
+    #[error("invalid value {value:?} for kernel parameter {key}: {reason}")]
+    InvalidValue {
+        /// The parameter name.
+        key: String,
+        /// The rejected value.
+        value: String,
+        /// Why it was rejected.
+        reason: &'static str,
+    },
+    /// The command line would exceed the kernel's `COMMAND_LINE_SIZE`.
+    #[error("command line is {len} bytes, the kernel keeps at most {max} (COMMAND_LINE_SIZE {size} minus the NUL)")]
+    TooLong {
+        /// Length in bytes.
+        len: usize,
+        /// Largest accepted length.
+        max: usize,
+        /// The `COMMAND_LINE_SIZE` used.
+        size: usize,
+    },
+    /// `/etc/kernel/cmdline` would lose (or does not have) `root=`.
+    #[error("{path}: no root= parameter; proxmox-boot-tool refuses a command line without root=, not writing it")]
+    MissingRoot {
+        /// The file.
+        path: PathBuf,
+    },
+    /// `/etc/kernel/cmdline` has more than one non-empty line.
+    #[error("{path}: line {line} is not empty, but the file must hold one line (proxmox-boot-tool reads only the first); merge it by hand first")]
+    MultiLineCmdline {
+        /// The file.
+        path: PathBuf,
+        /// 1-based number of the first extra non-empty line.
+        line: usize,
+    },
+    /// A shell file (`/etc/default/grub`, a drop-in) could not be tokenized.
+    #[error("{path}:{line}: cannot parse as shell: {reason}")]
+    ShellSyntax {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line.
+        line: usize,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The effective assignment of a GRUB variable is not a literal we can edit safely.
+    #[error("{path}:{line}: {var} is not a plain literal ({reason}); edit it by hand")]
+    NotLiteral {
+        /// The file holding the effective assignment.
+        path: PathBuf,
+        /// 1-based line of the assignment.
+        line: usize,
+        /// The variable name.
+        var: String,
+        /// Why it is not editable (`$VAR`, `$(...)`, backticks, conditional, ...).
+        reason: String,
+    },
+    /// No boot setup could be recognised under the root.
+    #[error("cannot tell how {root} boots: {reasons}")]
+    UnknownBootSetup {
+        /// The root that was inspected.
+        root: PathBuf,
+        /// What was looked at, joined with "; ".
+        reasons: String,
+    },
+    /// The file changed between planning an edit and writing it.
+    #[error("{path} changed since it was read; re-run to plan again")]
+    ChangedSinceRead {
+        /// The file.
+        path: PathBuf,
+    },
+    /// Reading a file failed.
+    #[error("cannot read {path}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: io::Error,
+    },
+    /// Writing a file (temp file, backup, rename, fsync, chown) failed.
+    #[error("cannot write {path} ({step})")]
+    Write {
+        /// The file being written.
+        path: PathBuf,
+        /// Which step failed.
+        step: &'static str,
+        /// The OS error.
+        #[source]
+        source: io::Error,
+    },
+}
+
+impl PartialEq for Error {
+    fn eq(&self, other: &Self) -> bool {
+        use Error::*;
+        match (self, other) {
+            (InvalidKey { key: a, reason: r }, InvalidKey { key: b, reason: s }) => {
+                a == b && r == s
+            }
+            (
+                InvalidValue {
+                    key: a,
+                    value: v,
+                    reason: r,
+                },
+                InvalidValue {
+                    key: b,
+                    value: w,
+                    reason: s,
+                },
+            ) => a == b && v == w && r == s,
+            (
+                TooLong {
+                    len: a,
+                    max: m,
+                    size: s,
+                },
+                TooLong {
+                    len: b,
+                    max: n,
+                    size: t,
+                },
+            ) => a == b && m == n && s == t,
+            (MissingRoot { path: a }, MissingRoot { path: b }) => a == b,
+            (MultiLineCmdline { path: a, line: l }, MultiLineCmdline { path: b, line: m }) => {
+                a == b && l == m
+            }
+            (
+                ShellSyntax {
+                    path: a,
+                    line: l,
+                    reason: r,
+                },
+                ShellSyntax {
+                    path: b,
+                    line: m,
+                    reason: s,
+                },
+            ) => a == b && l == m && r == s,
+            (
+                NotLiteral {
+                    path: a,
+                    line: l,
+                    var: v,
+                    reason: r,
+                },
+                NotLiteral {
+                    path: b,
+                    line: m,
+                    var: w,
+                    reason: s,
+                },
+            ) => a == b && l == m && v == w && r == s,
+            (
+                UnknownBootSetup {
+                    root: a,
+                    reasons: r,
+                },
+                UnknownBootSetup {
+                    root: b,
+                    reasons: s,
+                },
+            ) => a == b && r == s,
+            (ChangedSinceRead { path: a }, ChangedSinceRead { path: b }) => a == b,
+            (Read { path: a, source: e }, Read { path: b, source: f }) => {
+                a == b && e.kind() == f.kind()
+            }
+            (
+                Write {
+                    path: a,
+                    step: s,
+                    source: e,
+                },
+                Write {
+                    path: b,
+                    step: t,
+                    source: f,
+                },
+            ) => a == b && s == t && e.kind() == f.kind(),
+            _ => false,
+        }
+    }
+}
+
+/// `Result` with this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
