@@ -14,6 +14,8 @@
 //! ```
 
 mod addr;
+mod apply;
+mod render;
 mod cli;
 mod config;
 mod plan;

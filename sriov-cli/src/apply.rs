@@ -1,0 +1,520 @@
+//! Applying a plan, phase by phase, with read-back verification.
+//!
+//! Each phase re-reads the host and re-plans, so a phase always works on what
+//! is really there (new VFs after a count change, new names after renames).
+//! Kernel access goes through the [`Host`] trait: [`crate::host::LiveHost`] in
+//! production, a recording fake in tests.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
+
+use crate::addr::IpNet;
+use crate::config::{Config, DriverSpec, LinkState, VfSpec, VlanSpec};
+use crate::addr::Mac;
+use crate::plan::{plan, wanted_trust, Change, Status, Step};
+use crate::state::{HostState, PfState, VfState};
+
+/// PF-side attributes to set on one VF: only those that differ are `Some`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct VfWant {
+    /// VF index.
+    pub index: u32,
+    /// MAC.
+    pub mac: Option<Mac>,
+    /// VLAN.
+    pub vlan: Option<VlanSpec>,
+    /// Spoof checking.
+    pub spoofchk: Option<bool>,
+    /// Trust.
+    pub trust: Option<bool>,
+    /// Link state.
+    pub link_state: Option<LinkState>,
+    /// Min TX rate (set together with max: one kernel attribute).
+    pub min_tx_rate: Option<u32>,
+    /// Max TX rate.
+    pub max_tx_rate: Option<u32>,
+    /// RSS query.
+    pub query_rss: Option<bool>,
+}
+
+/// What `setup` needs from the kernel. Errors are rendered messages (with
+/// their cause chain), reported per change.
+pub trait Host {
+    /// Reads the current state.
+    ///
+    /// # Errors
+    /// When sysfs or netlink cannot be read at all.
+    fn read(&mut self) -> Result<HostState, String>;
+    /// Writes `sriov_numvfs` (through 0 when `allow_recreate`).
+    ///
+    /// # Errors
+    /// The kernel's refusal.
+    fn set_num_vfs(&mut self, pf: &PfState, n: u32, allow_recreate: bool) -> Result<(), String>;
+    /// Waits until `n` VFs exist (and have their drivers), reporting progress.
+    ///
+    /// # Errors
+    /// Timeout.
+    fn wait_for_vfs(&mut self, pf: &PfState, n: u32, progress: &mut dyn FnMut(u32, u32)) -> Result<(), String>;
+    /// Sets PF-side VF attributes, all VFs of `pf` in one request; returns one
+    /// result per attribute that failed, as (VF index, attribute, message).
+    ///
+    /// # Errors
+    /// When the request could not be made at all.
+    fn set_vf_attrs(&mut self, pf: &PfState, wants: &[VfWant]) -> Result<Vec<(u32, String, String)>, String>;
+    /// Binds a VF to a driver.
+    ///
+    /// # Errors
+    /// The sysfs write that failed.
+    fn bind_driver(&mut self, vf: &VfState, target: &DriverSpec) -> Result<(), String>;
+    /// Renames a link (taking it down and back up around the rename if needed).
+    ///
+    /// # Errors
+    /// The kernel's refusal.
+    fn rename(&mut self, from: &str, to: &str) -> Result<(), String>;
+    /// Sets the MTU.
+    ///
+    /// # Errors
+    /// The kernel's refusal.
+    fn set_mtu(&mut self, link: &str, mtu: u32) -> Result<(), String>;
+    /// Sets promiscuous mode.
+    ///
+    /// # Errors
+    /// The kernel's refusal.
+    fn set_promisc(&mut self, link: &str, on: bool) -> Result<(), String>;
+    /// Sets the link up or down.
+    ///
+    /// # Errors
+    /// The kernel's refusal.
+    fn set_up(&mut self, link: &str, up: bool) -> Result<(), String>;
+    /// Adds an address.
+    ///
+    /// # Errors
+    /// The kernel's refusal.
+    fn add_address(&mut self, link: &str, addr: IpNet) -> Result<(), String>;
+    /// Adds a default route via `gateway` on `link`.
+    ///
+    /// # Errors
+    /// The kernel's refusal.
+    fn add_default_route(&mut self, link: &str, gateway: IpAddr) -> Result<(), String>;
+}
+
+/// The outcome of `setup` (not dry-run).
+#[derive(Debug, Default)]
+pub struct Outcome {
+    /// Every change attempted or skipped, with its final status.
+    pub changes: Vec<Change>,
+    /// A failure that stopped setup early (state unreadable).
+    pub fatal: Option<String>,
+}
+
+impl Outcome {
+    /// Whether everything was applied.
+    pub fn converged(&self) -> bool {
+        self.fatal.is_none() && self.changes.iter().all(|c| c.status == Status::Applied)
+    }
+}
+
+fn spec_of<'a>(cfg: &'a Config, state: &HostState, c: &Change) -> Option<&'a VfSpec> {
+    let pf = cfg.pfs.iter().find(|p| state.find_pf(&p.key).is_some_and(|s| s.address == c.pf_address))?;
+    pf.vfs.iter().find(|v| Some(v.index) == c.vf)
+}
+
+fn pf_of<'a>(state: &'a HostState, c: &Change) -> Option<&'a PfState> {
+    state.pfs.iter().find(|p| p.address == c.pf_address)
+}
+
+fn vf_of<'a>(state: &'a HostState, c: &Change) -> Option<&'a VfState> {
+    pf_of(state, c).and_then(|p| c.vf.and_then(|i| p.vf(i)))
+}
+
+/// Applies `cfg` to the host, phase by phase, then reads back and verifies.
+pub fn apply(
+    cfg: &Config,
+    host: &mut dyn Host,
+    allow_recreate: bool,
+    progress: &mut dyn FnMut(&str, u32, u32),
+) -> Outcome {
+    let mut out = Outcome::default();
+    // PFs whose count failed, VFs whose driver/rename failed: later phases skip them.
+    let mut dead_pfs: BTreeSet<String> = BTreeSet::new();
+    let mut dead_vfs: BTreeSet<(String, u32)> = BTreeSet::new();
+    for step in [Step::NumVfs, Step::VfAttrs, Step::Driver, Step::Link, Step::Address, Step::Route] {
+        let state = match host.read() {
+            Ok(s) => s,
+            Err(e) => {
+                out.fatal = Some(e);
+                return out;
+            }
+        };
+        let p = plan(cfg, &state, allow_recreate);
+        if !p.errors.is_empty() {
+            out.fatal = Some(format!("the host changed during setup: {}", p.errors.join("; ")));
+            return out;
+        }
+        let mut todo: Vec<Change> = Vec::new();
+        for mut c in p.changes.into_iter().filter(|c| c.step == step) {
+            let vf_dead = c.vf.is_some_and(|i| dead_vfs.contains(&(c.pf_address.clone(), i)));
+            if dead_pfs.contains(&c.pf_address) || vf_dead {
+                c.status = Status::Skipped;
+                c.detail = Some(if vf_dead {
+                    "an earlier step for this VF failed".into()
+                } else {
+                    "num_vfs of this PF was not applied".into()
+                });
+                out.changes.push(c);
+            } else {
+                todo.push(c);
+            }
+        }
+        match step {
+            Step::NumVfs => {
+                for mut c in todo {
+                    let res = match pf_of(&state, &c) {
+                        None => Err("the PF disappeared".to_string()),
+                        Some(pf) => c.to.parse::<u32>().map_err(|e| e.to_string()).and_then(|n| {
+                            host.set_num_vfs(pf, n, allow_recreate)?;
+                            let label = c.pf.clone();
+                            host.wait_for_vfs(pf, n, &mut |seen, want| progress(&label, seen, want))
+                        }),
+                    };
+                    finish(&mut c, res, Status::Failed);
+                    if c.status != Status::Applied {
+                        dead_pfs.insert(c.pf_address.clone());
+                    }
+                    out.changes.push(c);
+                }
+            }
+            Step::VfAttrs => {
+                let mut by_pf: BTreeMap<String, Vec<Change>> = BTreeMap::new();
+                for c in todo {
+                    by_pf.entry(c.pf_address.clone()).or_default().push(c);
+                }
+                for (addr, mut changes) in by_pf {
+                    let mut wants: BTreeMap<u32, VfWant> = BTreeMap::new();
+                    for c in &changes {
+                        let (Some(i), Some(spec)) = (c.vf, spec_of(cfg, &state, c)) else {
+                            continue;
+                        };
+                        let w = wants.entry(i).or_insert_with(|| VfWant { index: i, ..VfWant::default() });
+                        match c.attr.as_str() {
+                            "mac" => w.mac = spec.mac,
+                            "vlan" => w.vlan = spec.vlan,
+                            "spoofchk" => w.spoofchk = spec.spoofchk,
+                            "trust" => w.trust = wanted_trust(spec),
+                            "link_state" => w.link_state = spec.link_state,
+                            "min_tx_rate" | "max_tx_rate" => {
+                                w.min_tx_rate = spec.min_tx_rate;
+                                w.max_tx_rate = spec.max_tx_rate;
+                            }
+                            "query_rss" => w.query_rss = spec.query_rss,
+                            _ => {}
+                        }
+                    }
+                    let wants: Vec<VfWant> = wants.into_values().collect();
+                    let res = match state.pfs.iter().find(|p| p.address == addr) {
+                        None => Err("the PF disappeared".to_string()),
+                        Some(pf) => host.set_vf_attrs(pf, &wants),
+                    };
+                    for c in &mut changes {
+                        let r = match &res {
+                            Err(e) => Err(e.clone()),
+                            Ok(fails) => {
+                                let rate = c.attr.ends_with("_tx_rate");
+                                match fails.iter().find(|(i, a, _)| {
+                                    Some(*i) == c.vf && (*a == c.attr || (rate && a.ends_with("_tx_rate")) || a == "*")
+                                }) {
+                                    Some((_, _, msg)) => Err(msg.clone()),
+                                    None => Ok(()),
+                                }
+                            }
+                        };
+                        finish(c, r, Status::Refused);
+                    }
+                    out.changes.extend(changes);
+                }
+            }
+            Step::Driver => {
+                for mut c in todo {
+                    let res = match (vf_of(&state, &c), spec_of(cfg, &state, &c).and_then(|s| s.driver.clone())) {
+                        (Some(vf), Some(d)) => host.bind_driver(vf, &d),
+                        _ => Err("the VF does not exist".to_string()),
+                    };
+                    finish(&mut c, res, Status::Failed);
+                    if c.status != Status::Applied {
+                        if let Some(i) = c.vf {
+                            dead_vfs.insert((c.pf_address.clone(), i));
+                        }
+                    }
+                    out.changes.push(c);
+                }
+            }
+            Step::Link | Step::Address | Step::Route => {
+                let mut renamed: BTreeMap<(String, u32), String> = BTreeMap::new();
+                for mut c in todo {
+                    let key = (c.pf_address.clone(), c.vf.unwrap_or(u32::MAX));
+                    if dead_vfs.contains(&key) {
+                        c.status = Status::Skipped;
+                        c.detail = Some("an earlier step for this VF failed".into());
+                        out.changes.push(c);
+                        continue;
+                    }
+                    let name = renamed
+                        .get(&key)
+                        .cloned()
+                        .or_else(|| vf_of(&state, &c).and_then(|v| v.netdev.clone()));
+                    let spec = spec_of(cfg, &state, &c);
+                    let res = match (name, spec) {
+                        (None, _) => Err(match vf_of(&state, &c) {
+                            None => "the VF does not exist".to_string(),
+                            Some(v) => format!(
+                                "the VF has no netdev (driver {})",
+                                v.driver.as_deref().unwrap_or("none")
+                            ),
+                        }),
+                        (Some(_), None) => Err("no config for this VF".to_string()),
+                        (Some(link), Some(spec)) => match c.attr.as_str() {
+                            "name" => host.rename(&link, &c.to).map(|()| {
+                                renamed.insert(key.clone(), c.to.clone());
+                            }),
+                            "mtu" => spec.mtu.map_or(Ok(()), |m| host.set_mtu(&link, m)),
+                            "promisc" => spec.promisc.map_or(Ok(()), |on| host.set_promisc(&link, on)),
+                            "up" => spec.up.map_or(Ok(()), |on| host.set_up(&link, on)),
+                            "address" => c
+                                .to
+                                .parse::<IpNet>()
+                                .and_then(|a| host.add_address(&link, a)),
+                            "route" => spec.gateway.map_or(Ok(()), |g| host.add_default_route(&link, g)),
+                            other => Err(format!("unknown change `{other}`")),
+                        },
+                    };
+                    finish(&mut c, res, Status::Failed);
+                    if c.status != Status::Applied && c.attr == "name" {
+                        dead_vfs.insert(key);
+                    }
+                    out.changes.push(c);
+                }
+            }
+        }
+    }
+    verify(cfg, host, allow_recreate, &mut out);
+    out
+}
+
+fn finish(c: &mut Change, res: Result<(), String>, fail: Status) {
+    match res {
+        Ok(()) => c.status = Status::Applied,
+        Err(e) => {
+            c.status = fail;
+            c.detail = Some(e);
+        }
+    }
+}
+
+/// Reads back: whatever still differs was ignored by the driver (if it was
+/// applied) or failed.
+fn verify(cfg: &Config, host: &mut dyn Host, allow_recreate: bool, out: &mut Outcome) {
+    let state = match host.read() {
+        Ok(s) => s,
+        Err(e) => {
+            out.fatal = Some(format!("reading back failed: {e}"));
+            return;
+        }
+    };
+    let p = plan(cfg, &state, allow_recreate);
+    for r in p.changes {
+        match out.changes.iter_mut().find(|c| c.same_target(&r)) {
+            Some(c) if c.status == Status::Applied => {
+                if r.from.is_none() {
+                    // The kernel does not report it back: nothing to compare.
+                    c.detail = Some("not reported back by the kernel, so not verified".into());
+                } else {
+                    c.status = Status::Ignored;
+                    c.detail = Some(format!(
+                        "accepted, but reads back as {}",
+                        r.from.as_deref().unwrap_or("?")
+                    ));
+                }
+            }
+            Some(_) => {}
+            None => {
+                let mut r = r;
+                r.status = Status::Failed;
+                r.detail = Some("still differs after setup".into());
+                out.changes.push(r);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::config::parse;
+    use crate::plan::tests::host;
+    use crate::state::{LinkInfo, VfAttrs};
+    use std::path::Path;
+
+    /// A simulated igb host: applies what it is told to its `HostState`,
+    /// except what `refuse` / `ignore` name.
+    pub(crate) struct Fake {
+        pub state: HostState,
+        pub log: Vec<String>,
+        pub refuse: Vec<&'static str>,
+        pub ignore: Vec<&'static str>,
+    }
+
+    impl Fake {
+        fn vf_by_name(&mut self, name: &str) -> Option<&mut VfState> {
+            self.state.pfs.iter_mut().flat_map(|p| p.vfs.iter_mut()).find(|v| v.netdev.as_deref() == Some(name))
+        }
+    }
+
+    impl Host for Fake {
+        fn read(&mut self) -> Result<HostState, String> {
+            Ok(self.state.clone())
+        }
+        fn set_num_vfs(&mut self, pf: &PfState, n: u32, _: bool) -> Result<(), String> {
+            self.log.push(format!("numvfs {} {n}", pf.address));
+            let fresh = host(n, true);
+            let p = &mut self.state.pfs[0];
+            for v in &p.vfs {
+                if let Some(n) = &v.netdev {
+                    self.state.links.remove(n);
+                }
+            }
+            p.vfs = fresh.pfs[0].vfs.clone();
+            p.num_vfs = n;
+            self.state.links.extend(fresh.links);
+            Ok(())
+        }
+        fn wait_for_vfs(&mut self, _: &PfState, n: u32, progress: &mut dyn FnMut(u32, u32)) -> Result<(), String> {
+            progress(n, n);
+            Ok(())
+        }
+        fn set_vf_attrs(&mut self, pf: &PfState, wants: &[VfWant]) -> Result<Vec<(u32, String, String)>, String> {
+            self.log.push(format!("setvfs {} {:?}", pf.address, wants.iter().map(|w| w.index).collect::<Vec<_>>()));
+            let mut fails = Vec::new();
+            for w in wants {
+                let vf = &mut self.state.pfs[0].vfs[w.index as usize];
+                let a = vf.attrs.get_or_insert_with(VfAttrs::default);
+                let mut set = |name: &str, f: &mut dyn FnMut()| {
+                    if self.refuse.contains(&name) {
+                        fails.push((w.index, name.to_string(), "Operation not supported (EOPNOTSUPP)".to_string()));
+                    } else if !self.ignore.contains(&name) {
+                        f();
+                    }
+                };
+                if let Some(m) = w.mac { set("mac", &mut || a.mac = Some(m)); }
+                if let Some(v) = w.vlan { set("vlan", &mut || a.vlan = Some(v)); }
+                if let Some(t) = w.trust { set("trust", &mut || a.trust = Some(t)); }
+                if let Some(t) = w.spoofchk { set("spoofchk", &mut || a.spoofchk = Some(t)); }
+                if let Some(t) = w.query_rss { set("query_rss", &mut || a.query_rss = Some(t)); }
+            }
+            Ok(fails)
+        }
+        fn bind_driver(&mut self, vf: &VfState, target: &DriverSpec) -> Result<(), String> {
+            self.log.push(format!("bind {} {target}", vf.address));
+            let name = vf.netdev.clone();
+            let v = self.state.pfs[0].vfs.iter_mut().find(|x| x.address == vf.address).unwrap();
+            v.driver = Some(target.to_string());
+            v.netdev = None;
+            v.link = None;
+            if let Some(n) = name {
+                self.state.links.remove(&n);
+            }
+            Ok(())
+        }
+        fn rename(&mut self, from: &str, to: &str) -> Result<(), String> {
+            self.log.push(format!("rename {from} {to}"));
+            self.vf_by_name(from).unwrap().netdev = Some(to.into());
+            self.state.links.remove(from);
+            self.state.links.insert(to.into());
+            Ok(())
+        }
+        fn set_mtu(&mut self, link: &str, mtu: u32) -> Result<(), String> {
+            self.log.push(format!("mtu {link} {mtu}"));
+            self.vf_by_name(link).unwrap().link.get_or_insert_with(LinkInfo::default).mtu = mtu;
+            Ok(())
+        }
+        fn set_promisc(&mut self, link: &str, on: bool) -> Result<(), String> {
+            self.log.push(format!("promisc {link} {on}"));
+            self.vf_by_name(link).unwrap().link.get_or_insert_with(LinkInfo::default).promisc = on;
+            Ok(())
+        }
+        fn set_up(&mut self, link: &str, up: bool) -> Result<(), String> {
+            self.log.push(format!("up {link} {up}"));
+            self.vf_by_name(link).unwrap().link.get_or_insert_with(LinkInfo::default).up = up;
+            Ok(())
+        }
+        fn add_address(&mut self, link: &str, addr: IpNet) -> Result<(), String> {
+            self.log.push(format!("addr {link} {addr}"));
+            self.vf_by_name(link).unwrap().link.get_or_insert_with(LinkInfo::default).addresses.push(addr);
+            Ok(())
+        }
+        fn add_default_route(&mut self, link: &str, gateway: IpAddr) -> Result<(), String> {
+            self.log.push(format!("route {link} {gateway}"));
+            self.state.default_routes.get_or_insert_with(Vec::new).push((gateway, link.to_string()));
+            Ok(())
+        }
+    }
+
+    const CFG: &str = "[[pf]]\nname = \"eno1\"\nnum_vfs = 4\n[[pf.vf]]\nindex = 0\npromisc = true\nvlan = 0\nname = \"eth0pve0\"\nup = true\n[[pf.vf]]\nindex = 1\nvlan = 50\nname = \"eth0pve050\"\nup = true\naddresses = [\"10.0.50.100/24\"]\ngateway = \"10.0.50.1\"\n[[pf.vf]]\nindex = 3\ndriver = \"vfio-pci\"\nvlan = 60\n";
+
+    fn fake() -> Fake {
+        Fake { state: host(0, true), log: Vec::new(), refuse: Vec::new(), ignore: Vec::new() }
+    }
+
+    #[test]
+    fn applies_in_order_then_converges() {
+        let cfg = parse(CFG, Path::new("s.toml"), "h").unwrap();
+        let mut f = fake();
+        let mut seen = Vec::new();
+        let o = apply(&cfg, &mut f, false, &mut |pf, a, b| seen.push(format!("{pf} {a}/{b}")));
+        assert!(o.converged(), "{:#?}", o.changes);
+        assert_eq!(seen, ["eno1 4/4"]);
+        assert_eq!(
+            f.log,
+            [
+                "numvfs 0000:01:00.0 4",
+                "setvfs 0000:01:00.0 [0, 1, 3]",
+                "bind 0000:01:10.6 vfio-pci",
+                "rename eth1 eth0pve0",
+                "promisc eth0pve0 true",
+                "up eth0pve0 true",
+                "rename eth2 eth0pve050",
+                "up eth0pve050 true",
+                "addr eth0pve050 10.0.50.100/24",
+                "route eth0pve050 10.0.50.1",
+            ]
+        );
+        // Second run: nothing to do.
+        let p = plan(&cfg, &f.state, false);
+        assert!(p.changes.is_empty(), "{:?}", p.changes);
+    }
+
+    #[test]
+    fn refused_and_ignored_are_reported_per_vf_and_the_rest_applies() {
+        let cfg = parse(CFG, Path::new("s.toml"), "h").unwrap();
+        let mut f = fake();
+        f.refuse = vec!["trust"];
+        f.ignore = vec!["vlan"];
+        let o = apply(&cfg, &mut f, false, &mut |_, _, _| {});
+        assert!(!o.converged());
+        let st: Vec<String> = o
+            .changes
+            .iter()
+            .filter(|c| c.status != Status::Applied)
+            .map(|c| format!("{} {:?} {} {}", c.status, c.vf, c.attr, c.detail.clone().unwrap_or_default()))
+            .collect();
+        assert_eq!(
+            st,
+            [
+                "refused Some(0) trust Operation not supported (EOPNOTSUPP)",
+                "ignored Some(1) vlan accepted, but reads back as 0",
+                "ignored Some(3) vlan accepted, but reads back as 0",
+            ]
+        );
+        assert!(f.log.contains(&"route eth0pve050 10.0.50.1".to_string()));
+    }
+}

@@ -1,0 +1,231 @@
+//! Text rendering: the plan as a diff, apply reports, tables, colour.
+//!
+//! Everything here returns strings; `run` decides where they go. Colour is
+//! used only when the caller says stdout is a terminal (and `NO_COLOR` is unset).
+
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use crate::plan::{Change, Status, Step};
+
+/// ANSI colour, or none.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Style {
+    /// Emit ANSI escapes.
+    pub color: bool,
+}
+
+impl Style {
+    fn paint(self, code: &str, s: &str) -> String {
+        if self.color {
+            format!("\x1b[{code}m{s}\x1b[0m")
+        } else {
+            s.to_string()
+        }
+    }
+    /// Red.
+    pub fn red(self, s: &str) -> String {
+        self.paint("31", s)
+    }
+    /// Green.
+    pub fn green(self, s: &str) -> String {
+        self.paint("32", s)
+    }
+    /// Yellow.
+    pub fn yellow(self, s: &str) -> String {
+        self.paint("33", s)
+    }
+    /// Cyan.
+    pub fn cyan(self, s: &str) -> String {
+        self.paint("36", s)
+    }
+    /// Bold.
+    pub fn bold(self, s: &str) -> String {
+        self.paint("1", s)
+    }
+}
+
+fn subject(c: &Change) -> String {
+    match c.vf {
+        Some(i) => format!("PF {} VF {i}", c.pf),
+        None => format!("PF {} ({})", c.pf, c.pf_address),
+    }
+}
+
+/// The plan as a unified-diff-like text: `-` the live value (omitted when
+/// unknown), `+` the wanted one, grouped by PF and VF in application order.
+pub fn diff(changes: &[Change], target: &str, style: Style) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "{}", style.bold("--- live"));
+    let _ = writeln!(out, "{}", style.bold(&format!("+++ {target}")));
+    let mut last: Option<(&str, String)> = None;
+    for c in changes {
+        let head = subject(c);
+        let group = match c.step {
+            Step::NumVfs | Step::VfAttrs => "vf attributes",
+            Step::Driver => "driver",
+            Step::Link => "link",
+            Step::Address | Step::Route => "addresses and routes",
+        };
+        let key = (group, head.clone());
+        if last.as_ref() != Some(&key) {
+            let _ = writeln!(out, "{}", style.cyan(&format!("@@ {head}: {group} @@")));
+            last = Some(key);
+        }
+        if let Some(f) = &c.from {
+            let _ = writeln!(out, "{}", style.red(&format!("-{} {f}", c.attr)));
+        }
+        let _ = writeln!(out, "{}", style.green(&format!("+{} {}", c.attr, c.to)));
+    }
+    out
+}
+
+/// One line per change after apply: status, subject, `from -> to`, detail.
+pub fn report(changes: &[Change], style: Style) -> String {
+    let mut out = String::new();
+    for c in changes {
+        let st = format!("{:<8}", c.status.to_string());
+        let st = match c.status {
+            Status::Applied => style.green(&st),
+            Status::Planned | Status::Skipped => style.yellow(&st),
+            _ => style.red(&st),
+        };
+        let from = c.from.as_deref().unwrap_or("?");
+        let _ = write!(out, "{st} {}: {} {from} -> {}", subject(c), c.attr, c.to);
+        if let Some(d) = &c.detail {
+            let _ = write!(out, ": {d}");
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// `--json` output of `setup`.
+#[derive(Debug, Serialize)]
+pub struct ChangesJson<'a> {
+    /// One entry per change; empty when converged.
+    pub changes: &'a [Change],
+    /// Warnings (also printed on stderr).
+    pub warnings: &'a [String],
+    /// Validation errors (exit 2, nothing applied).
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    pub errors: &'a [String],
+}
+
+/// Serializes `v` as pretty JSON with a trailing newline.
+pub fn json<T: Serialize>(v: &T) -> String {
+    let mut s = serde_json::to_string_pretty(v).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
+    s.push('\n');
+    s
+}
+
+/// A left-aligned text table with a header row; empty cells show as `-`.
+pub fn table(header: &[&str], rows: &[Vec<String>], style: Style) -> String {
+    let mut width: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for r in rows {
+        for (i, c) in r.iter().enumerate() {
+            if let Some(w) = width.get_mut(i) {
+                *w = (*w).max(c.chars().count().max(1));
+            }
+        }
+    }
+    let mut out = String::new();
+    let line = |cells: Vec<String>, out: &mut String| {
+        let n = cells.len();
+        for (i, c) in cells.into_iter().enumerate() {
+            let c = if c.is_empty() { "-".to_string() } else { c };
+            if i + 1 == n {
+                out.push_str(&c);
+            } else {
+                let pad = width.get(i).copied().unwrap_or(0).saturating_sub(c.chars().count());
+                out.push_str(&c);
+                out.push_str(&" ".repeat(pad + 2));
+            }
+        }
+        out.push('\n');
+    };
+    let h: Vec<String> = header.iter().map(|h| h.to_string()).collect();
+    let hs = {
+        let mut s = String::new();
+        line(h, &mut s);
+        s
+    };
+    out.push_str(&style.bold(hs.trim_end()));
+    out.push('\n');
+    for r in rows {
+        line(r.clone(), &mut out);
+    }
+    out
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    fn ch(step: Step, vf: Option<u32>, attr: &str, from: Option<&str>, to: &str) -> Change {
+        Change {
+            step,
+            pf: "eno1".into(),
+            pf_address: "0000:01:00.0".into(),
+            vf,
+            attr: attr.into(),
+            from: from.map(str::to_string),
+            to: to.into(),
+            status: Status::Planned,
+            detail: None,
+        }
+    }
+
+    #[test]
+    fn diff_groups_by_subject() {
+        let c = [
+            ch(Step::NumVfs, None, "num_vfs", Some("0"), "4"),
+            ch(Step::VfAttrs, Some(1), "vlan", None, "50"),
+            ch(Step::VfAttrs, Some(1), "trust", Some("off"), "on"),
+            ch(Step::Link, Some(1), "name", Some("eth2"), "eth0pve050"),
+        ];
+        assert_eq!(
+            diff(&c, "s.toml", Style::default()),
+            "--- live\n+++ s.toml\n\
+             @@ PF eno1 (0000:01:00.0): vf attributes @@\n-num_vfs 0\n+num_vfs 4\n\
+             @@ PF eno1 VF 1: vf attributes @@\n+vlan 50\n-trust off\n+trust on\n\
+             @@ PF eno1 VF 1: link @@\n-name eth2\n+name eth0pve050\n"
+        );
+    }
+
+    #[test]
+    fn report_lines() {
+        let mut c = ch(Step::VfAttrs, Some(2), "query_rss", Some("off"), "on");
+        c.status = Status::Refused;
+        c.detail = Some("Operation not supported (EOPNOTSUPP)".into());
+        assert_eq!(
+            report(&[c], Style::default()),
+            "refused  PF eno1 VF 2: query_rss off -> on: Operation not supported (EOPNOTSUPP)\n"
+        );
+    }
+
+    #[test]
+    fn json_shape() {
+        let c = [ch(Step::VfAttrs, Some(1), "vlan", None, "50")];
+        let s = json(&ChangesJson { changes: &c, warnings: &[], errors: &[] });
+        let v: serde_json::Value = serde_json::from_str(&s).unwrap();
+        assert_eq!(v["changes"][0]["status"], "planned");
+        assert_eq!(v["changes"][0]["from"], serde_json::Value::Null);
+        assert_eq!(v["changes"][0]["step"], "vf_attrs");
+        assert!(v.get("errors").is_none());
+    }
+
+    #[test]
+    fn table_aligns() {
+        let t = table(&["A", "LONGER"], &[vec!["xyz".into(), String::new()]], Style::default());
+        assert_eq!(t, "A    LONGER\nxyz  -\n");
+    }
+
+    #[test]
+    fn colour_only_when_asked() {
+        assert_eq!(Style { color: true }.red("x"), "\x1b[31mx\x1b[0m");
+        assert_eq!(Style { color: false }.red("x"), "x");
+    }
+}
