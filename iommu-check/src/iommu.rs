@@ -62,7 +62,6 @@ impl Iommu {
         }
     }
 
-    #[allow(dead_code)] // used by the device check
     pub(crate) fn group(&self, number: u32) -> Option<&Group> {
         self.groups.iter().find(|g| g.number == number)
     }

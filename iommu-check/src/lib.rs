@@ -34,6 +34,7 @@ mod args;
 mod cmdline;
 mod container;
 mod cpu;
+mod devices;
 mod error;
 mod firmware;
 mod intremap;
@@ -85,11 +86,7 @@ pub fn check(root: impl AsRef<Path>) -> Result<Report> {
         iommu::check_mode(&iommu),
         intremap::check(&root, args, &iommu, &fw),
         vfio::check(&root),
-        Check::new(
-            CheckId::Devices,
-            Status::Skip,
-            "SR-IOV device checks are not implemented yet",
-        ),
+        devices::check(&root, &iommu, in_container),
         container::check(container.as_ref()),
     ];
     Ok(Report::from_checks(checks, container.map(|c| c.manager)))

@@ -90,16 +90,6 @@ impl Root {
         names.sort_by(|a, b| natural_cmp(a, b));
         Some(names)
     }
-
-    /// Target file name of a symlink (`driver` -> `vfio-pci`).
-    #[allow(dead_code)] // used by the device check
-    pub(crate) fn link_name(&self, rel: &str) -> Option<String> {
-        let target = std::fs::read_link(self.path(rel)).ok()?;
-        target
-            .file_name()
-            .and_then(|n| n.to_str())
-            .map(str::to_owned)
-    }
 }
 
 pub(crate) fn read_path(p: &Path) -> Read {

@@ -50,7 +50,10 @@ fn names_in(list: Option<&str>) -> Vec<String> {
     .unwrap_or_default()
 }
 
-pub(crate) fn states(root: &Root) -> (Vec<(&'static str, ModState)>, Vec<(String, String)>) {
+/// Each module's state, and the evidence (path, observation) behind them.
+type States = (Vec<(&'static str, ModState)>, Vec<(String, String)>);
+
+pub(crate) fn states(root: &Root) -> States {
     let mut evidence = Vec::new();
     let proc_modules = root.read(PROC_MODULES);
     let loaded: Vec<String> = proc_modules

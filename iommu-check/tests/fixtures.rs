@@ -1,0 +1,313 @@
+//! Whole-report tests on fixture hosts: the exact status of every check and the
+//! verdict.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+mod common;
+
+use common::Host;
+use iommu_check::{check, CheckId, Report, Status, Verdict};
+
+use CheckId::*;
+use Status::*;
+
+fn statuses(report: &Report) -> Vec<(CheckId, Status)> {
+    report.checks.iter().map(|c| (c.id, c.status)).collect()
+}
+
+/// Compares every check's status, printing the report on mismatch.
+fn assert_statuses(report: &Report, expected: [Status; 9]) {
+    let want: Vec<(CheckId, Status)> = CheckId::ALL.iter().copied().zip(expected).collect();
+    assert_eq!(
+        statuses(report),
+        want,
+        "\n{}",
+        iommu_check::render(report, iommu_check::RenderOptions::new(false).verbose(true))
+    );
+}
+
+fn summary(report: &Report, id: CheckId) -> &str {
+    &report.get(id).unwrap().summary
+}
+
+fn remedy(report: &Report, id: CheckId) -> &str {
+    report.get(id).unwrap().remedy.as_deref().unwrap_or("")
+}
+
+#[test]
+fn intel_with_pt_is_ready() {
+    let h = Host::intel_pt();
+    let r = check(h.root()).unwrap();
+    assert_statuses(&r, [Pass, Pass, Pass, Pass, Pass, Pass, Pass, Info, Pass]);
+    assert_eq!(r.verdict, Verdict::Ready);
+    assert!(summary(&r, Cpu).contains("GenuineIntel"));
+    assert!(summary(&r, KernelIommu).contains("dmar0, dmar1"));
+    assert!(summary(&r, DmaMode).contains("3 group(s) identity"));
+    assert!(summary(&r, InterruptRemapping).contains("IR-IO-APIC, IR-PCI-MSIX"));
+    let ir = r.get(InterruptRemapping).unwrap();
+    assert!(ir
+        .evidence
+        .iter()
+        .any(|e| e.source == "/sys/firmware/acpi/tables/DMAR"
+            && e.observed.contains("INTR_REMAP set")));
+    assert!(ir
+        .evidence
+        .iter()
+        .any(|e| e.source == "/sys/class/iommu/dmar0/intel-iommu/ecap"
+            && e.observed.starts_with("IR bit set")));
+    let cmd = r.get(Cmdline).unwrap();
+    assert_eq!(cmd.finding("iommu=pt").map(|f| f.status), Some(Info));
+    assert_eq!(r.container, None);
+}
+
+#[test]
+fn amd_without_interrupt_remapping_fails_and_says_why() {
+    let h = Host::amd_no_ir();
+    let r = check(h.root()).unwrap();
+    assert_statuses(&r, [Pass, Pass, Pass, Warn, Pass, Fail, Pass, Info, Pass]);
+    assert_eq!(r.verdict, Verdict::NotReady);
+    assert!(summary(&r, Cpu).contains("AuthenticAMD"));
+    assert!(summary(&r, Firmware).contains("IVRS"));
+    let ir = summary(&r, InterruptRemapping);
+    assert!(
+        ir.contains("off because the command line has `intremap=off`"),
+        "{ir}"
+    );
+    assert!(ir.contains("vfio will refuse"), "{ir}");
+    let fix = remedy(&r, InterruptRemapping);
+    assert!(
+        fix.contains("vfio_iommu_type1.allow_unsafe_interrupts=1"),
+        "{fix}"
+    );
+    assert!(fix.contains("inject interrupts"), "{fix}");
+    assert_eq!(
+        r.get(Cmdline)
+            .unwrap()
+            .finding("intremap=off")
+            .map(|f| f.status),
+        Some(Warn)
+    );
+}
+
+#[test]
+fn amd_with_unsafe_interrupts_allowed_only_warns() {
+    let h = Host::amd_no_ir();
+    h.cmdline("console=ttyS0 iommu=pt intremap=off vfio_iommu_type1.allow_unsafe_interrupts=1");
+    let r = check(h.root()).unwrap();
+    assert_statuses(&r, [Pass, Pass, Pass, Warn, Pass, Warn, Pass, Info, Pass]);
+    assert_eq!(r.verdict, Verdict::Ready);
+    assert!(summary(&r, InterruptRemapping).contains("allow_unsafe_interrupts"));
+    assert!(remedy(&r, InterruptRemapping).contains("forge MSI"));
+    let f = r
+        .get(Cmdline)
+        .unwrap()
+        .finding("vfio_iommu_type1.allow_unsafe_interrupts")
+        .unwrap();
+    assert_eq!(f.status, Warn);
+}
+
+#[test]
+fn unsafe_interrupts_from_the_module_parameter() {
+    let h = Host::amd_no_ir();
+    h.file(
+        "sys/module/vfio_iommu_type1/parameters/allow_unsafe_interrupts",
+        "Y\n",
+    );
+    let r = check(h.root()).unwrap();
+    assert_eq!(r.status(InterruptRemapping), Warn);
+    assert!(r
+        .get(InterruptRemapping)
+        .unwrap()
+        .evidence
+        .iter()
+        .any(|e| e.source.ends_with("allow_unsafe_interrupts") && e.observed == "Y"));
+}
+
+#[test]
+fn no_iommu_is_not_ready() {
+    let h = Host::no_iommu();
+    let r = check(h.root()).unwrap();
+    assert_statuses(&r, [Pass, Fail, Fail, Pass, Skip, Fail, Warn, Info, Pass]);
+    assert_eq!(r.verdict, Verdict::NotReady);
+    assert!(remedy(&r, Firmware).contains("Intel VT-d"));
+    assert!(remedy(&r, KernelIommu).contains("firmware"));
+    assert!(summary(&r, InterruptRemapping).contains("there is no IOMMU"));
+    assert!(summary(&r, Vfio).contains("vfio_pci installed, not loaded"));
+    assert!(remedy(&r, Vfio).contains("modprobe vfio vfio-pci vfio-iommu-type1"));
+    assert_eq!(
+        r.get(Cmdline)
+            .unwrap()
+            .finding("intel_iommu")
+            .map(|f| f.status),
+        Some(Info)
+    );
+    assert_eq!(r.counts.fail, 3);
+    assert_eq!(r.counts.warn, 1);
+}
+
+#[test]
+fn no_iommu_with_firmware_table_asks_for_intel_iommu_on() {
+    let h = Host::no_iommu();
+    h.dmar(0x01);
+    let r = check(h.root()).unwrap();
+    assert_eq!(r.status(Firmware), Pass);
+    assert_eq!(r.status(KernelIommu), Fail);
+    assert!(remedy(&r, KernelIommu).contains("Add `intel_iommu=on iommu=pt`"));
+}
+
+#[test]
+fn iommu_disabled_on_the_command_line() {
+    let h = Host::no_iommu();
+    h.dmar(0x01)
+        .cmdline("BOOT_IMAGE=/boot/vmlinuz root=/dev/sda1 ro intel_iommu=off iommu=pt");
+    let r = check(h.root()).unwrap();
+    assert_statuses(&r, [Pass, Pass, Fail, Fail, Skip, Fail, Warn, Info, Pass]);
+    assert_eq!(r.verdict, Verdict::NotReady);
+    assert!(summary(&r, KernelIommu).contains("`intel_iommu=off`"));
+    assert!(remedy(&r, KernelIommu).contains("Remove `intel_iommu=off`"));
+    let cmd = r.get(Cmdline).unwrap();
+    assert_eq!(cmd.finding("intel_iommu=off").map(|f| f.status), Some(Fail));
+    assert!(cmd
+        .remedy
+        .as_deref()
+        .unwrap()
+        .contains("Remove `intel_iommu=off`"));
+}
+
+#[test]
+fn iommu_off_and_lint_flags() {
+    let h = Host::amd_no_ir();
+    h.empty_iommu()
+        .remove("sys/class/iommu/ivhd0")
+        .remove("sys/kernel/iommu_groups/0")
+        .remove("sys/kernel/iommu_groups/1")
+        .cmdline(
+            "root=/dev/sda1 amd_iommu=on iommu=off pcie_acs_override=downstream,multifunction",
+        );
+    let r = check(h.root()).unwrap();
+    let cmd = r.get(Cmdline).unwrap();
+    assert_eq!(cmd.status, Fail);
+    assert_eq!(cmd.finding("iommu=off").map(|f| f.status), Some(Fail));
+    assert_eq!(cmd.finding("amd_iommu=on").map(|f| f.status), Some(Warn));
+    assert_eq!(
+        cmd.finding("pcie_acs_override").map(|f| f.status),
+        Some(Warn)
+    );
+    assert!(cmd
+        .finding("pcie_acs_override")
+        .unwrap()
+        .message
+        .contains("fakes isolation"));
+    assert!(remedy(&r, KernelIommu).contains("Remove `iommu=off`"));
+}
+
+#[test]
+fn translated_dma_warns_and_recommends_pt() {
+    let h = Host::intel_pt();
+    h.group(0, "DMA-FQ", &["0000:00:00.0"])
+        .group(1, "DMA-FQ", &["0000:00:01.0"])
+        .group(2, "DMA", &["0000:00:1f.0"])
+        .group(3, "unmanaged", &["0000:01:10.0"])
+        .cmdline("BOOT_IMAGE=/boot/vmlinuz root=/dev/sda1 intel_iommu=on");
+    let r = check(h.root()).unwrap();
+    assert_eq!(r.status(DmaMode), Warn);
+    assert_eq!(r.verdict, Verdict::Ready);
+    assert!(summary(&r, DmaMode).contains("1 owned by vfio"));
+    assert!(remedy(&r, DmaMode).contains("iommu=pt"));
+}
+
+#[test]
+fn vfio_built_in_passes() {
+    let h = Host::intel_pt();
+    h.remove("sys/module").vfio_builtin();
+    let r = check(h.root()).unwrap();
+    assert_eq!(r.status(Vfio), Pass);
+    assert!(
+        summary(&r, Vfio).contains("vfio built in, vfio_pci built in, vfio_iommu_type1 built in")
+    );
+}
+
+#[test]
+fn vfio_missing_fails() {
+    let h = Host::intel_pt();
+    h.remove("sys/module")
+        .file("proc/modules", "igb 1 0 - Live 0x0\n");
+    let r = check(h.root()).unwrap();
+    assert_eq!(r.status(Vfio), Fail);
+    assert_eq!(r.verdict, Verdict::NotReady);
+}
+
+#[test]
+fn container_limits_conclusions() {
+    let h = Host::intel_pt();
+    h.lxc().remove("sys/firmware");
+    let r = check(h.root()).unwrap();
+    assert_statuses(&r, [Pass, Info, Pass, Pass, Pass, Pass, Pass, Info, Warn]);
+    assert_eq!(r.container.as_deref(), Some("lxc"));
+    assert_eq!(r.verdict, Verdict::Ready);
+    assert!(summary(&r, Container).contains("inside a container (lxc)"));
+    assert_eq!(
+        r.get(Cmdline)
+            .unwrap()
+            .finding("pending-reboot")
+            .map(|f| f.status),
+        Some(Skip)
+    );
+    let c = r.get(Container).unwrap();
+    assert!(c
+        .evidence
+        .iter()
+        .any(|e| e.source == "/proc/1/environ" && e.observed == "container=lxc"));
+}
+
+#[test]
+fn container_without_ir_visibility_skips_firmware() {
+    let h = Host::no_iommu();
+    h.remove("sys/firmware").file("/.dockerenv", "");
+    let r = check(h.root()).unwrap();
+    assert_eq!(r.container.as_deref(), Some("docker"));
+    assert_eq!(r.status(Firmware), Skip);
+    assert_eq!(r.status(Container), Warn);
+}
+
+#[test]
+fn docker_cgroup_is_a_container() {
+    let h = Host::intel_pt();
+    h.file(
+        "proc/1/cgroup",
+        "12:pids:/docker/0123abcd\n0::/docker/0123abcd\n",
+    );
+    let r = check(h.root()).unwrap();
+    assert_eq!(r.container.as_deref(), Some("docker"));
+}
+
+#[test]
+fn empty_root_reports_instead_of_failing() {
+    let h = Host::new();
+    let r = check(h.root()).unwrap();
+    assert_statuses(&r, [Warn, Warn, Fail, Warn, Skip, Warn, Fail, Info, Pass]);
+    assert_eq!(r.verdict, Verdict::NotReady);
+}
+
+#[test]
+fn root_must_be_a_directory() {
+    let h = Host::new();
+    h.file("f", "");
+    let err = check(h.path("f")).unwrap_err();
+    assert!(matches!(err, iommu_check::Error::RootNotADirectory { .. }));
+}
+
+#[test]
+fn json_shape() {
+    let h = Host::amd_no_ir();
+    let r = check(h.root()).unwrap();
+    let v: serde_json::Value = serde_json::to_value(&r).unwrap();
+    assert_eq!(v["verdict"], "not-ready");
+    assert_eq!(v["checks"][5]["id"], "interrupt-remapping");
+    assert_eq!(v["checks"][5]["status"], "fail");
+    assert!(v["checks"][5]["remedy"].is_string());
+    assert_eq!(v["checks"][5]["evidence"][0]["source"], "/proc/interrupts");
+    assert_eq!(v["counts"]["fail"], 1);
+    let back: Report = serde_json::from_value(v).unwrap();
+    assert_eq!(back, r);
+}
