@@ -1,0 +1,188 @@
+//! Links (netdevs) as RTM_NEWLINK reports them.
+
+use netlink_packet_core::NlasIterator;
+use serde::Serialize;
+
+use crate::error::Op;
+use crate::types::{IfName, MacAddr};
+use crate::vf::{parse_vfinfo_list, VfState, IFLA_VFINFO_LIST};
+use crate::Error;
+
+const IFLA_ADDRESS: u16 = 1;
+const IFLA_IFNAME: u16 = 3;
+const IFLA_MTU: u16 = 4;
+const IFLA_LINK: u16 = 5;
+const IFLA_MASTER: u16 = 10;
+const IFLA_OPERSTATE: u16 = 16;
+const IFLA_LINKINFO: u16 = 18;
+const IFLA_NUM_VF: u16 = 21;
+const IFLA_PROMISCUITY: u16 = 30;
+const IFLA_PERM_ADDRESS: u16 = 54;
+const IFLA_PARENT_DEV_NAME: u16 = 56;
+const IFLA_PARENT_DEV_BUS_NAME: u16 = 57;
+const IFLA_INFO_KIND: u16 = 1;
+
+pub(crate) const IFF_UP: u32 = libc::IFF_UP as u32;
+pub(crate) const IFF_PROMISC: u32 = libc::IFF_PROMISC as u32;
+const IFF_LOWER_UP: u32 = 0x1_0000;
+
+/// RFC 2863 operational state (IFLA_OPERSTATE).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OperState {
+    /// IF_OPER_UNKNOWN.
+    Unknown,
+    /// IF_OPER_NOTPRESENT.
+    NotPresent,
+    /// IF_OPER_DOWN.
+    Down,
+    /// IF_OPER_LOWERLAYERDOWN.
+    LowerLayerDown,
+    /// IF_OPER_TESTING.
+    Testing,
+    /// IF_OPER_DORMANT.
+    Dormant,
+    /// IF_OPER_UP.
+    Up,
+    /// A value newer than this crate.
+    Other(u8),
+}
+
+impl OperState {
+    fn from_raw(v: u8) -> Self {
+        match v {
+            0 => OperState::Unknown,
+            1 => OperState::NotPresent,
+            2 => OperState::Down,
+            3 => OperState::LowerLayerDown,
+            4 => OperState::Testing,
+            5 => OperState::Dormant,
+            6 => OperState::Up,
+            o => OperState::Other(o),
+        }
+    }
+}
+
+/// One network interface.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Link {
+    /// Interface index.
+    pub index: u32,
+    /// Interface name.
+    pub name: IfName,
+    /// Raw `IFF_*` flags.
+    pub flags: u32,
+    /// IFF_UP (administratively up).
+    pub up: bool,
+    /// IFF_LOWER_UP (carrier).
+    pub lower_up: bool,
+    /// IFF_PROMISC set, or the promiscuity counter above zero.
+    pub promisc: bool,
+    /// MTU.
+    pub mtu: Option<u32>,
+    /// Hardware address, when it is a 6-byte MAC.
+    pub mac: Option<MacAddr>,
+    /// Permanent hardware address (IFLA_PERM_ADDRESS).
+    pub perm_mac: Option<MacAddr>,
+    /// Operational state.
+    pub operstate: Option<OperState>,
+    /// `IFLA_LINKINFO`/`IFLA_INFO_KIND` (`veth`, `bridge`, ...); `None` for
+    /// hardware netdevs.
+    pub kind: Option<String>,
+    /// IFLA_LINK: the peer or lower device's index (veth peer, VLAN parent).
+    pub link: Option<u32>,
+    /// IFLA_MASTER.
+    pub master: Option<u32>,
+    /// IFLA_NUM_VF: number of VFs (PFs only, when asked with RTEXT_FILTER_VF).
+    pub num_vfs: Option<u32>,
+    /// IFLA_PARENT_DEV_NAME: e.g. the PCI address `0000:01:00.0`.
+    pub parent_dev: Option<String>,
+    /// IFLA_PARENT_DEV_BUS_NAME: e.g. `pci`.
+    pub parent_bus: Option<String>,
+    /// The VF table, when it was requested (RTEXT_FILTER_VF).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vfs: Option<Vec<VfState>>,
+}
+
+fn u32_of(v: &[u8]) -> Option<u32> {
+    Some(u32::from_ne_bytes(v.get(..4)?.try_into().ok()?))
+}
+
+fn c_string(v: &[u8]) -> String {
+    let end = v.iter().position(|&b| b == 0).unwrap_or(v.len());
+    String::from_utf8_lossy(&v[..end]).into_owned()
+}
+
+/// Parses an RTM_NEWLINK payload (`struct ifinfomsg` + attributes).
+///
+/// Only the attributes this crate models are decoded; everything else is
+/// skipped, so new kernel attributes can never break parsing.
+///
+/// # Errors
+/// [`Error::Decode`] when the header or an attribute header is malformed.
+pub fn parse_link(payload: &[u8]) -> Result<Link, Error> {
+    parse_link_op(payload, Op::GetLink)
+}
+
+pub(crate) fn parse_link_op(payload: &[u8], op: Op) -> Result<Link, Error> {
+    if payload.len() < 16 {
+        return Err(Error::decode(op, "short ifinfomsg"));
+    }
+    let index = u32_of(&payload[4..8]).unwrap_or(0);
+    let flags = u32_of(&payload[8..12]).unwrap_or(0);
+    let mut name: Option<IfName> = None;
+    let mut l = Link {
+        index,
+        name: IfName::new("?").map_err(|e| Error::decode(op, e.to_string()))?,
+        flags,
+        up: flags & IFF_UP != 0,
+        lower_up: flags & IFF_LOWER_UP != 0,
+        promisc: flags & IFF_PROMISC != 0,
+        mtu: None,
+        mac: None,
+        perm_mac: None,
+        operstate: None,
+        kind: None,
+        link: None,
+        master: None,
+        num_vfs: None,
+        parent_dev: None,
+        parent_bus: None,
+        vfs: None,
+    };
+    for nla in NlasIterator::new(&payload[16..]) {
+        let nla = nla.map_err(|e| Error::decode(op, format!("link attribute: {e}")))?;
+        let v = nla.value();
+        match nla.kind() {
+            IFLA_IFNAME => {
+                let s = c_string(v);
+                name = Some(
+                    IfName::new(&s)
+                        .map_err(|e| Error::decode(op, format!("kernel link name: {e}")))?,
+                );
+            }
+            IFLA_ADDRESS if v.len() == 6 => l.mac = MacAddr::from_slice(v),
+            IFLA_PERM_ADDRESS if v.len() == 6 => l.perm_mac = MacAddr::from_slice(v),
+            IFLA_MTU => l.mtu = u32_of(v),
+            IFLA_LINK => l.link = u32_of(v),
+            IFLA_MASTER => l.master = u32_of(v),
+            IFLA_OPERSTATE => l.operstate = v.first().map(|b| OperState::from_raw(*b)),
+            IFLA_NUM_VF => l.num_vfs = u32_of(v),
+            IFLA_PROMISCUITY if u32_of(v).unwrap_or(0) > 0 => l.promisc = true,
+            IFLA_PARENT_DEV_NAME => l.parent_dev = Some(c_string(v)),
+            IFLA_PARENT_DEV_BUS_NAME => l.parent_bus = Some(c_string(v)),
+            IFLA_LINKINFO => {
+                for inner in NlasIterator::new(v) {
+                    let Ok(inner) = inner else { break };
+                    if inner.kind() == IFLA_INFO_KIND {
+                        l.kind = Some(c_string(inner.value()));
+                    }
+                }
+            }
+            IFLA_VFINFO_LIST => l.vfs = Some(parse_vfinfo_list(v)?),
+            _ => {}
+        }
+    }
+    l.name = name.ok_or_else(|| Error::decode(op, format!("link {index} without IFLA_IFNAME")))?;
+    Ok(l)
+}
