@@ -1,54 +1,28 @@
 //! Check 1: the CPU vendor from `vendor_id` (firmware can hide `vmx`/`svm`, but not the
 //! vendor) and the virtualization flags.
 
-use serde::{Deserialize, Serialize};
+pub use bootcmd::CpuVendor;
 
 use crate::report::{Check, CheckId, Status};
 use crate::root::{Read, Root};
 
 const CPUINFO: &str = "proc/cpuinfo";
 
-/// CPU vendor as far as IOMMU setup is concerned.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-#[non_exhaustive]
-pub enum CpuVendor {
-    /// `GenuineIntel`: VT-x and VT-d (ACPI DMAR, `intel_iommu=`).
-    Intel,
-    /// `AuthenticAMD` or `HygonGenuine`: AMD-V and AMD-Vi (ACPI IVRS, `amd_iommu=`).
-    Amd,
-    /// Anything else, or unknown.
-    Other,
+/// The IOMMU's marketing name (`VT-d`, `AMD-Vi`, `IOMMU`).
+pub(crate) fn iommu_name(vendor: CpuVendor) -> &'static str {
+    match vendor {
+        CpuVendor::Intel => "VT-d",
+        CpuVendor::Amd => "AMD-Vi",
+        _ => "IOMMU",
+    }
 }
 
-impl CpuVendor {
-    /// Maps a `/proc/cpuinfo` `vendor_id` value.
-    #[must_use]
-    pub fn from_vendor_id(id: &str) -> Self {
-        match id.trim() {
-            "GenuineIntel" => CpuVendor::Intel,
-            "AuthenticAMD" | "HygonGenuine" => CpuVendor::Amd,
-            _ => CpuVendor::Other,
-        }
-    }
-
-    /// The IOMMU's marketing name (`VT-d`, `AMD-Vi`, `IOMMU`).
-    #[must_use]
-    pub fn iommu_name(self) -> &'static str {
-        match self {
-            CpuVendor::Intel => "VT-d",
-            CpuVendor::Amd => "AMD-Vi",
-            CpuVendor::Other => "IOMMU",
-        }
-    }
-
-    /// Name of the firmware setup option that enables the IOMMU.
-    pub(crate) fn firmware_option(self) -> &'static str {
-        match self {
-            CpuVendor::Intel => "\"Intel VT-d\" (\"Virtualization Technology for Directed I/O\")",
-            CpuVendor::Amd => "\"IOMMU\" / \"AMD-Vi\" (often next to \"SVM Mode\")",
-            CpuVendor::Other => "the IOMMU (VT-d on Intel, AMD-Vi/IOMMU on AMD)",
-        }
+/// Name of the firmware setup option that enables the IOMMU.
+pub(crate) fn firmware_option(vendor: CpuVendor) -> &'static str {
+    match vendor {
+        CpuVendor::Intel => "\"Intel VT-d\" (\"Virtualization Technology for Directed I/O\")",
+        CpuVendor::Amd => "\"IOMMU\" / \"AMD-Vi\" (often next to \"SVM Mode\")",
+        _ => "the IOMMU (VT-d on Intel, AMD-Vi/IOMMU on AMD)",
     }
 }
 
@@ -149,9 +123,9 @@ pub(crate) fn check(info: &CpuInfo, read: &Read) -> Check {
     let (needed_flag, tech) = match vendor {
         CpuVendor::Intel => ("vmx", "Intel VT-x"),
         CpuVendor::Amd => ("svm", "AMD-V (SVM)"),
-        CpuVendor::Other => ("", ""),
+        _ => ("", ""),
     };
-    let mut check = if vendor == CpuVendor::Other {
+    let mut check = if !matches!(vendor, CpuVendor::Intel | CpuVendor::Amd) {
         Check::new(
             CheckId::Cpu,
             Status::Warn,
@@ -166,7 +140,7 @@ pub(crate) fn check(info: &CpuInfo, read: &Read) -> Check {
             Status::Pass,
             format!(
                 "{vendor_id} with {tech} ({needed_flag}); the IOMMU to expect is {}",
-                vendor.iommu_name()
+                iommu_name(vendor)
             ),
         )
     } else if info.hypervisor {
@@ -214,7 +188,9 @@ mod tests {
 
     #[test]
     fn hygon_is_amd() {
-        assert_eq!(CpuVendor::from_vendor_id("HygonGenuine"), CpuVendor::Amd);
-        assert_eq!(CpuVendor::from_vendor_id(" CentaurHauls"), CpuVendor::Other);
+        let info = CpuInfo::parse("vendor_id\t: HygonGenuine\nflags\t: svm\n");
+        assert_eq!(info.vendor(), CpuVendor::Amd);
+        let info = CpuInfo::parse("vendor_id\t: CentaurHauls\n");
+        assert_eq!(info.vendor(), CpuVendor::Other);
     }
 }

@@ -1,6 +1,6 @@
 //! Check 2: the firmware describes an IOMMU in ACPI: DMAR (Intel VT-d) or IVRS (AMD-Vi).
 
-use crate::cpu::CpuVendor;
+use crate::cpu::{firmware_option, iommu_name, CpuVendor};
 use crate::report::{Check, CheckId, Status};
 use crate::root::Root;
 
@@ -126,12 +126,12 @@ pub(crate) fn check(
             Status::Fail,
             format!(
                 "no ACPI DMAR or IVRS table: the firmware does not expose an IOMMU ({} is off or absent)",
-                vendor.iommu_name()
+                iommu_name(vendor)
             ),
         )
         .with_remedy(format!(
             "Enable {} in the firmware (BIOS/UEFI) setup, then boot again. If the setup has no such option, the board does not support passthrough.",
-            vendor.firmware_option()
+            firmware_option(vendor)
         ))
     };
     let tables = Root::shown(TABLES);

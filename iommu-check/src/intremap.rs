@@ -4,7 +4,9 @@
 //! isolation means interrupt remapping: the kernel then names its irq chips `IR-...`
 //! (`IR-IO-APIC`, `IR-PCI-MSI`, `IR-PCI-MSIX-0000:01:00.0`) in `/proc/interrupts`.
 
-use crate::args::KernelArgs;
+use bootcmd::Cmdline;
+
+use crate::args::{intremap_disabled_by, unsafe_interrupts};
 use crate::firmware::{Firmware, DMAR};
 use crate::iommu::{Iommu, CLASS_IOMMU};
 use crate::report::{Check, CheckId, Status};
@@ -78,7 +80,7 @@ fn ecap_ir(root: &Root, unit: &str) -> Option<bool> {
     Some(value & (1 << 3) != 0)
 }
 
-pub(crate) fn check(root: &Root, args: Option<&KernelArgs>, iommu: &Iommu, fw: &Firmware) -> Check {
+pub(crate) fn check(root: &Root, args: Option<&Cmdline>, iommu: &Iommu, fw: &Firmware) -> Check {
     let read = root.read(INTERRUPTS);
     let src = Root::shown(INTERRUPTS);
     let Read::Text(text) = &read else {
@@ -93,7 +95,7 @@ pub(crate) fn check(root: &Root, args: Option<&KernelArgs>, iommu: &Iommu, fw: &
     let chips = Chips::parse(text);
     let param = root.read(UNSAFE_PARAM);
     let unsafe_module = param.text().is_some_and(|t| matches!(t.trim(), "Y" | "1"));
-    let unsafe_cmdline = args.is_some_and(KernelArgs::unsafe_interrupts);
+    let unsafe_cmdline = args.is_some_and(unsafe_interrupts);
     let unsafe_allowed = unsafe_module || unsafe_cmdline;
 
     let mut check = if chips.remapped_lines > 0 {
@@ -121,7 +123,7 @@ pub(crate) fn check(root: &Root, args: Option<&KernelArgs>, iommu: &Iommu, fw: &
             "no x86 IO-APIC/PCI-MSI interrupt chips listed: remapping cannot be judged from here",
         )
     } else {
-        let why = if let Some(p) = args.and_then(KernelArgs::intremap_disabled_by) {
+        let why = if let Some(p) = args.and_then(intremap_disabled_by) {
             format!("interrupt remapping is off because the command line has `{p}`")
         } else if !iommu.active() {
             "interrupt remapping is off: there is no IOMMU to do it".to_owned()
@@ -178,7 +180,7 @@ pub(crate) fn check(root: &Root, args: Option<&KernelArgs>, iommu: &Iommu, fw: &
         ),
     };
     check.push_evidence(src, observed);
-    if let Some(p) = args.and_then(KernelArgs::intremap_disabled_by) {
+    if let Some(p) = args.and_then(intremap_disabled_by) {
         check.push_evidence(Root::shown("proc/cmdline"), p);
     }
     if let Some(flags) = fw.dmar_flags {

@@ -3,8 +3,10 @@
 
 use std::collections::BTreeMap;
 
-use crate::args::KernelArgs;
-use crate::cpu::CpuVendor;
+use bootcmd::Cmdline;
+
+use crate::args::iommu_disabled_by;
+use crate::cpu::{firmware_option, CpuVendor};
 use crate::firmware::Firmware;
 use crate::report::{Check, CheckId, Status};
 use crate::root::{Read, Root};
@@ -82,8 +84,8 @@ fn list_short(items: &[String], max: usize) -> String {
 }
 
 /// What to tell someone whose kernel has no IOMMU running.
-pub(crate) fn enable_remedy(vendor: CpuVendor, fw: &Firmware, args: Option<&KernelArgs>) -> String {
-    if let Some(param) = args.and_then(KernelArgs::iommu_disabled_by) {
+pub(crate) fn enable_remedy(vendor: CpuVendor, fw: &Firmware, args: Option<&Cmdline>) -> String {
+    if let Some(param) = args.and_then(iommu_disabled_by) {
         return format!(
             "Remove `{param}` from the boot command line (`sriov-cli enable-iommu` edits the right file), refresh the boot loader and reboot."
         );
@@ -91,14 +93,12 @@ pub(crate) fn enable_remedy(vendor: CpuVendor, fw: &Firmware, args: Option<&Kern
     if fw.tables_visible && !fw.any() {
         return format!(
             "Enable {} in the firmware setup first; the kernel needs the firmware's DMAR/IVRS table.",
-            vendor.firmware_option()
+            firmware_option(vendor)
         );
     }
     match vendor {
         CpuVendor::Intel => {
-            let has_on = args
-                .and_then(|a| a.last_option_among("intel_iommu", &["on", "off"]))
-                .is_some_and(|v| v == "on");
+            let has_on = args.is_some_and(|a| a.has_option("intel_iommu", "on"));
             if has_on {
                 "The kernel was asked for intel_iommu=on but registered no DMAR unit: check `dmesg | grep -e DMAR -e IOMMU` for firmware errors, and that the kernel has CONFIG_INTEL_IOMMU.".to_owned()
             } else {
@@ -106,7 +106,7 @@ pub(crate) fn enable_remedy(vendor: CpuVendor, fw: &Firmware, args: Option<&Kern
             }
         }
         CpuVendor::Amd => "AMD-Vi is on by default when the firmware has an IVRS table: check `dmesg | grep -e AMD-Vi -e IOMMU` for firmware errors, and that the kernel has CONFIG_AMD_IOMMU. Add `iommu=pt` for host performance (`sriov-cli enable-iommu`).".to_owned(),
-        CpuVendor::Other => "Enable the platform IOMMU in the firmware and the kernel (see its documentation), then reboot.".to_owned(),
+        _ => "Enable the platform IOMMU in the firmware and the kernel (see its documentation), then reboot.".to_owned(),
     }
 }
 
@@ -114,7 +114,7 @@ pub(crate) fn check_kernel(
     iommu: &Iommu,
     vendor: CpuVendor,
     fw: &Firmware,
-    args: Option<&KernelArgs>,
+    args: Option<&Cmdline>,
 ) -> Check {
     let units = &iommu.units;
     let groups = iommu.groups.len();
@@ -131,7 +131,7 @@ pub(crate) fn check_kernel(
         (true, true) => Check::new(
             CheckId::KernelIommu,
             Status::Fail,
-            match args.and_then(KernelArgs::iommu_disabled_by) {
+            match args.and_then(iommu_disabled_by) {
                 Some(p) => format!("no IOMMU in the running kernel: the command line has `{p}`"),
                 None => "no IOMMU in the running kernel: no units registered, no IOMMU groups".to_owned(),
             },

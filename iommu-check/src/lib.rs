@@ -76,7 +76,7 @@ pub fn check(root: impl AsRef<Path>) -> Result<Report> {
     let fw = firmware::Firmware::load(&root);
     let iommu = iommu::Iommu::load(&root);
     let (running, cmdline_read) = cmdline::load(&root);
-    let args = running.as_ref().map(|r| &r.args);
+    let args = running.as_ref().map(|r| &r.cmdline);
 
     let checks = vec![
         cpu::check(&cpu, &cpu_read),

@@ -172,3 +172,73 @@ pub fn write_report(
     w.write_all(render(report, opts).as_bytes())
         .map_err(crate::Error::Write)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::{Check, CheckId};
+
+    fn sample() -> Report {
+        let mut cmd = Check::new(CheckId::Cmdline, Status::Warn, "attention: intremap=off")
+            .with_evidence("/proc/cmdline", "iommu=pt intremap=off")
+            .with_remedy("Remove `intremap=off`.");
+        cmd.push_finding(Status::Warn, "intremap=off", "disables interrupt remapping");
+        Report::from_checks(
+            vec![
+                Check::new(
+                    CheckId::Cpu,
+                    Status::Pass,
+                    "GenuineIntel with Intel VT-x (vmx)",
+                )
+                .with_evidence("/proc/cpuinfo", "vendor_id: GenuineIntel"),
+                cmd,
+                Check::new(CheckId::InterruptRemapping, Status::Fail, "off")
+                    .with_evidence("/proc/interrupts", "no IR- chip")
+                    .with_remedy("Enable it."),
+            ],
+            None,
+        )
+    }
+
+    #[test]
+    fn plain_text_is_aligned_with_remedies_under_problems() {
+        let text = render(&sample(), RenderOptions::new(false));
+        assert_eq!(
+            text,
+            "PASS  CPU                  GenuineIntel with Intel VT-x (vmx)\n\
+             WARN  Kernel command line  attention: intremap=off\n\
+             \x20     warn intremap=off: disables interrupt remapping\n\
+             \x20     /proc/cmdline: iommu=pt intremap=off\n\
+             \x20     fix: Remove `intremap=off`.\n\
+             FAIL  Interrupt remapping  off\n\
+             \x20     /proc/interrupts: no IR- chip\n\
+             \x20     fix: Enable it.\n\
+             \n\
+             PCI passthrough: NOT READY (1 failure, 1 warning)\n"
+        );
+        assert!(!text.contains('\x1b'));
+    }
+
+    #[test]
+    fn verbose_shows_evidence_of_passing_checks() {
+        let text = render(&sample(), RenderOptions::new(false).verbose(true));
+        assert!(text.contains("      /proc/cpuinfo: vendor_id: GenuineIntel\n"));
+    }
+
+    #[test]
+    fn colour_only_when_asked() {
+        let text = render(&sample(), RenderOptions::new(true));
+        assert!(text.starts_with("\x1b[32mPASS\x1b[0m  CPU"));
+        assert!(text.contains("\x1b[31mNOT READY\x1b[0m"));
+    }
+
+    #[test]
+    fn writes_to_any_writer() {
+        let mut out = Vec::new();
+        write_report(&mut out, &sample(), RenderOptions::default()).unwrap();
+        assert_eq!(
+            out,
+            render(&sample(), RenderOptions::default()).into_bytes()
+        );
+    }
+}

@@ -101,7 +101,7 @@ fn amd_with_unsafe_interrupts_allowed_only_warns() {
     let f = r
         .get(Cmdline)
         .unwrap()
-        .finding("vfio_iommu_type1.allow_unsafe_interrupts")
+        .finding("vfio_iommu_type1.allow_unsafe_interrupts=1")
         .unwrap();
     assert_eq!(f.status, Warn);
 }
@@ -189,15 +189,19 @@ fn iommu_off_and_lint_flags() {
     assert_eq!(cmd.status, Fail);
     assert_eq!(cmd.finding("iommu=off").map(|f| f.status), Some(Fail));
     assert_eq!(cmd.finding("amd_iommu=on").map(|f| f.status), Some(Warn));
-    assert_eq!(
-        cmd.finding("pcie_acs_override").map(|f| f.status),
-        Some(Warn)
+    let acs = cmd
+        .finding("pcie_acs_override=downstream,multifunction")
+        .unwrap();
+    assert_eq!(acs.status, Warn);
+    assert!(
+        acs.message.contains("pretend devices are isolated"),
+        "{}",
+        acs.message
     );
-    assert!(cmd
-        .finding("pcie_acs_override")
-        .unwrap()
-        .message
-        .contains("fakes isolation"));
+    let fix = cmd.remedy.as_deref().unwrap();
+    assert!(fix.starts_with("Drop `amd_iommu=on`"), "{fix}");
+    assert!(fix.contains("remove `iommu=off`"), "{fix}");
+    assert!(fix.contains("sriov-cli enable-iommu"), "{fix}");
     assert!(remedy(&r, KernelIommu).contains("Remove `iommu=off`"));
 }
 
