@@ -490,9 +490,13 @@ impl Handle {
             .into_result()
     }
 
-    /// Renames a link (`ip link set dev OLD name NEW`). The kernel refuses to
-    /// rename a running link (EBUSY), so an up link is taken down, renamed and
-    /// brought back up; the up state is restored even when the rename fails.
+    /// Renames a link (`ip link set dev OLD name NEW`).
+    ///
+    /// Kernels before 6.2 refuse to rename a running link (EBUSY, see
+    /// `dev_change_name()` and IFF_LIVE_RENAME_OK); newer ones allow it. The
+    /// rename is tried as is first; on EBUSY an up link is taken down, renamed
+    /// and brought back up, and the up state is restored even when the rename
+    /// then fails.
     ///
     /// # Errors
     /// [`Error::Exists`] when the name is taken, [`Error::NoDevice`], ...
@@ -501,8 +505,9 @@ impl Handle {
         if &link.name == name {
             return Ok(());
         }
-        if !link.up {
-            return self.execute(Request::set_name(index, name));
+        match self.execute(Request::set_name(index, name)) {
+            Err(Error::Busy(_)) if link.up => {}
+            other => return other,
         }
         self.execute(Request::set_up(index, false))?;
         let renamed = self.execute(Request::set_name(index, name));

@@ -1,0 +1,547 @@
+//! Real-kernel tests: every test runs in its own private network namespace
+//! (unshare(CLONE_NEWNET) on its own thread), makes veth pairs, and checks the
+//! result through the client *and* through `ip -j` run inside the same namespace.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::net::IpAddr;
+use std::os::fd::AsFd;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use common::{in_netns, ip, ip_flags, ip_json, ip_link, name, veth};
+use netlink_vf::{
+    Error, Handle, IpPrefix, LinkEvent, LinkEvents, LinkState, MacAddr, Request, RouteSpec, VfAttr,
+    VfConfig, VlanConfig, VlanId, VlanProto,
+};
+
+#[test]
+fn ip_child_process_sees_the_test_namespace() {
+    require_root!();
+    in_netns(|| {
+        let mut h = Handle::new().unwrap();
+        veth(&mut h, "nsprobe0", "nsprobe1");
+        let links = ip_json(&["link", "show"]);
+        let names: Vec<&str> = links
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l["ifname"].as_str().unwrap())
+            .collect();
+        // lo + the pair, nothing of the host
+        assert_eq!(names.len(), 3, "{names:?}");
+        assert!(names.contains(&"nsprobe0") && names.contains(&"nsprobe1"));
+        let ours: Vec<String> = h
+            .links()
+            .unwrap()
+            .into_iter()
+            .map(|l| l.name.to_string())
+            .collect();
+        assert_eq!(ours.len(), 3, "{ours:?}");
+    });
+}
+
+#[test]
+fn name_index_up_promisc_mtu_mac() {
+    require_root!();
+    in_netns(|| {
+        let mut h = Handle::new().unwrap();
+        let (a, b) = veth(&mut h, "va0", "va1");
+        assert_eq!(h.name_of(a).unwrap().as_str(), "va0");
+        assert_eq!(h.index_of(&name("va1")).unwrap(), b);
+        assert_eq!(ip_link("va0")["ifindex"], a);
+        let l = h.link_by_index(a).unwrap();
+        assert_eq!(l.kind.as_deref(), Some("veth"));
+        assert_eq!(l.link, Some(b));
+        assert!(!l.up);
+
+        h.set_up(a, true).unwrap();
+        h.set_up(b, true).unwrap();
+        assert!(h.link_by_index(a).unwrap().up);
+        assert!(ip_flags("va0").contains(&"UP".to_string()));
+
+        h.set_promisc(a, true).unwrap();
+        assert!(h.link_by_index(a).unwrap().promisc);
+        assert!(ip_flags("va0").contains(&"PROMISC".to_string()));
+        h.set_promisc(a, false).unwrap();
+        assert!(!h.link_by_index(a).unwrap().promisc);
+        assert!(!ip_flags("va0").contains(&"PROMISC".to_string()));
+
+        h.set_mtu(a, 9000).unwrap();
+        assert_eq!(h.link_by_index(a).unwrap().mtu, Some(9000));
+        assert_eq!(ip_link("va0")["mtu"], 9000);
+        let e = h.set_mtu(a, 10).unwrap_err();
+        assert!(matches!(e, Error::InvalidArgument(_)), "{e:?}");
+        // NETLINK_EXT_ACK is on: the kernel's reason comes back with the errno
+        let ext = e.ext_ack().unwrap_or_default().to_ascii_lowercase();
+        assert!(ext.contains("mtu"), "ext ack: {e}");
+        assert!(e.to_string().contains("EINVAL"), "{e}");
+
+        let mac: MacAddr = "02:00:00:aa:bb:01".parse().unwrap();
+        h.set_mac(a, mac).unwrap();
+        assert_eq!(h.link_by_index(a).unwrap().mac, Some(mac));
+        assert_eq!(ip_link("va0")["address"], "02:00:00:aa:bb:01");
+        let e = h
+            .set_mac(a, "01:00:5e:00:00:01".parse().unwrap())
+            .unwrap_err();
+        assert!(e.kernel().is_some(), "{e:?}");
+
+        h.set_up(a, false).unwrap();
+        assert!(!h.link_by_index(a).unwrap().up);
+        assert!(!ip_flags("va0").contains(&"UP".to_string()));
+
+        let e = h.link_by_name(&name("nosuch0")).unwrap_err();
+        assert!(matches!(e, Error::NoDevice(_)), "{e:?}");
+        assert!(e.to_string().contains("nosuch0"), "{e}");
+        let e = h.set_up(9999, true).unwrap_err();
+        assert!(matches!(e, Error::NoDevice(_)), "{e:?}");
+    });
+}
+
+#[test]
+fn rename_restores_up_state() {
+    require_root!();
+    in_netns(|| {
+        let mut h = Handle::new().unwrap();
+        let (a, _b) = veth(&mut h, "rn0", "rn1");
+        // down link: plain rename
+        h.set_name(a, &name("renamed0")).unwrap();
+        assert_eq!(h.name_of(a).unwrap().as_str(), "renamed0");
+        assert!(!h.link_by_index(a).unwrap().up);
+        // up link: kernels before 6.2 refuse a live rename (EBUSY), newer
+        // ones allow it; either way set_name ends renamed and up.
+        h.set_up(a, true).unwrap();
+        match h.execute(Request::set_name(a, &name("direct0"))) {
+            Ok(()) => h.set_name(a, &name("renamed0")).unwrap(),
+            Err(e) => assert!(matches!(e, Error::Busy(_)), "{e:?}"),
+        }
+        h.set_name(a, &name("eth1lxc9999v050")).unwrap();
+        let l = h.link_by_index(a).unwrap();
+        assert_eq!(l.name.as_str(), "eth1lxc9999v050");
+        assert!(l.up);
+        let j = ip_link("eth1lxc9999v050");
+        assert_eq!(j["ifindex"], a);
+        assert!(ip_flags("eth1lxc9999v050").contains(&"UP".to_string()));
+        // name taken: typed EEXIST, and the link is still up under its old name
+        let e = h.set_name(a, &name("rn1")).unwrap_err();
+        assert!(matches!(e, Error::Exists(_)), "{e:?}");
+        let l = h.link_by_index(a).unwrap();
+        assert_eq!(l.name.as_str(), "eth1lxc9999v050");
+        assert!(l.up);
+    });
+}
+
+fn ip_addrs(dev: &str) -> Vec<String> {
+    let v = ip_json(&["addr", "show", "dev", dev]);
+    v[0]["addr_info"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| format!("{}/{}", a["local"].as_str().unwrap(), a["prefixlen"]))
+        .collect()
+}
+
+#[test]
+fn ipv4_and_ipv6_addresses() {
+    require_root!();
+    in_netns(|| {
+        let mut h = Handle::new().unwrap();
+        let (a, _) = veth(&mut h, "ad0", "ad1");
+        let v4: IpPrefix = "10.0.50.100/24".parse().unwrap();
+        let v6: IpPrefix = "fd00:50::100/64".parse().unwrap();
+        h.add_address(a, &v4).unwrap();
+        h.add_address(a, &v6).unwrap();
+        let mine: Vec<IpPrefix> = h
+            .addresses(Some(a))
+            .unwrap()
+            .into_iter()
+            .map(|x| x.prefix)
+            .collect();
+        assert!(mine.contains(&v4) && mine.contains(&v6), "{mine:?}");
+        let theirs = ip_addrs("ad0");
+        assert!(theirs.contains(&v4.to_string()), "{theirs:?}");
+        assert!(theirs.contains(&v6.to_string()), "{theirs:?}");
+
+        let e = h.add_address(a, &v4).unwrap_err();
+        assert!(matches!(e, Error::Exists(_)), "{e:?}");
+        assert!(!h.ensure_address(a, &v4).unwrap());
+        let extra: IpPrefix = "10.0.51.1/24".parse().unwrap();
+        assert!(h.ensure_address(a, &extra).unwrap());
+
+        h.del_address(a, &v4).unwrap();
+        h.del_address(a, &v6).unwrap();
+        let theirs = ip_addrs("ad0");
+        assert!(
+            !theirs.contains(&v4.to_string()) && !theirs.contains(&v6.to_string()),
+            "{theirs:?}"
+        );
+        assert!(theirs.contains(&extra.to_string()));
+        let e = h.del_address(a, &v4).unwrap_err();
+        assert!(matches!(e, Error::NotFound(_)), "{e:?}");
+        // addresses(None) lists every link's
+        assert!(h
+            .addresses(None)
+            .unwrap()
+            .iter()
+            .any(|x| x.prefix == extra && x.index == a));
+    });
+}
+
+#[test]
+fn routes_default_and_via_gateway() {
+    require_root!();
+    in_netns(|| {
+        let mut h = Handle::new().unwrap();
+        let (a, b) = veth(&mut h, "rt0", "rt1");
+        h.set_up(a, true).unwrap();
+        h.set_up(b, true).unwrap();
+        h.add_address(a, &"10.1.0.1/24".parse().unwrap()).unwrap();
+        h.add_address(a, &"fd01::1/64".parse().unwrap()).unwrap();
+
+        let gw: IpAddr = "10.1.0.254".parse().unwrap();
+        let def = RouteSpec::default_via(gw, Some(a));
+        h.add_route(&def).unwrap();
+        let net = RouteSpec::via(
+            "10.2.0.0/24".parse().unwrap(),
+            "10.1.0.2".parse().unwrap(),
+            None,
+        );
+        h.add_route(&net).unwrap();
+        let gw6: IpAddr = "fd01::fe".parse().unwrap();
+        let def6 = RouteSpec::default_via(gw6, Some(a));
+        h.add_route(&def6).unwrap();
+        let dev = RouteSpec::dev("10.3.0.0/16".parse().unwrap(), a);
+        h.add_route(&dev).unwrap();
+
+        let routes = h.routes().unwrap();
+        for spec in [&def, &net, &def6, &dev] {
+            assert!(
+                routes.iter().any(|r| r.matches(spec)),
+                "{spec:?} not in {routes:?}"
+            );
+        }
+        let d = routes
+            .iter()
+            .find(|r| r.is_default() && r.gateway == Some(gw))
+            .unwrap();
+        assert_eq!(d.oif, Some(a));
+        let n = routes.iter().find(|r| r.matches(&net)).unwrap();
+        assert_eq!(n.oif, Some(a), "kernel resolved the output device");
+
+        // independent reader
+        let j = ip_json(&["route", "show"]);
+        let arr = j.as_array().unwrap();
+        assert!(
+            arr.iter().any(|r| r["dst"] == "default"
+                && r["gateway"] == "10.1.0.254"
+                && r["dev"] == "rt0"),
+            "{j}"
+        );
+        assert!(
+            arr.iter()
+                .any(|r| r["dst"] == "10.2.0.0/24" && r["gateway"] == "10.1.0.2"),
+            "{j}"
+        );
+        assert!(
+            arr.iter()
+                .any(|r| r["dst"] == "10.3.0.0/16" && r["dev"] == "rt0" && r["scope"] == "link"),
+            "{j}"
+        );
+        let j6 = ip_json(&["-6", "route", "show"]);
+        assert!(
+            j6.as_array()
+                .unwrap()
+                .iter()
+                .any(|r| r["dst"] == "default" && r["gateway"] == "fd01::fe"),
+            "{j6}"
+        );
+
+        // idempotence: typed EEXIST, ensure_route reports "already there"
+        let e = h.add_route(&def).unwrap_err();
+        assert!(matches!(e, Error::Exists(_)), "{e:?}");
+        assert!(!h.ensure_route(&def).unwrap());
+        assert!(!h.ensure_route(&net).unwrap());
+
+        // unreachable gateway
+        let bad = RouteSpec::via(
+            "10.9.0.0/24".parse().unwrap(),
+            "192.0.2.1".parse().unwrap(),
+            None,
+        );
+        let e = h.add_route(&bad).unwrap_err();
+        assert_eq!(e.errno(), Some(libc::ENETUNREACH), "{e:?}");
+
+        h.del_route(&net).unwrap();
+        h.del_route(&def).unwrap();
+        let e = h.del_route(&net).unwrap_err();
+        assert!(matches!(e, Error::NotFound(_)), "{e:?}");
+        let routes = h.routes().unwrap();
+        assert!(!routes.iter().any(|r| r.matches(&net)));
+        assert!(h.ensure_route(&def).unwrap());
+    });
+}
+
+#[test]
+fn vf_requests_to_a_veth_are_typed_eopnotsupp() {
+    require_root!();
+    in_netns(|| {
+        let mut h = Handle::new().unwrap();
+        let (a, _) = veth(&mut h, "vf0", "vf1");
+        // reference: iproute2 gets the same answer
+        let (ok, stderr) = ip(&["link", "set", "vf0", "vf", "0", "vlan", "5"]);
+        assert!(!ok);
+        assert!(stderr.contains("Operation not supported"), "{stderr}");
+
+        let single = h.set_vf(
+            a,
+            &VfConfig::new(0).vlan(VlanConfig::new(VlanId::new(5).unwrap())),
+        );
+        let e = single.unwrap_err();
+        assert!(matches!(e, Error::NotSupported(_)), "{e:?}");
+        assert_eq!(e.errno(), Some(libc::EOPNOTSUPP));
+
+        let cfgs = [
+            VfConfig::new(0)
+                .mac("02:00:00:00:00:10".parse().unwrap())
+                .vlan(VlanConfig::new(VlanId::new(50).unwrap()).qos("3".parse().unwrap()))
+                .trust(true),
+            VfConfig::new(1)
+                .spoofchk(false)
+                .link_state(LinkState::Disable),
+            VfConfig::new(2)
+                .vlan(VlanConfig::new(VlanId::new(7).unwrap()).proto(VlanProto::Dot1Ad))
+                .max_tx_rate(100)
+                .min_tx_rate(10)
+                .query_rss(true),
+            VfConfig::new(3), // empty: ignored
+        ];
+        let r = h.set_vfs(a, &cfgs).unwrap();
+        assert!(!r.is_ok());
+        assert_eq!(r.vfs.len(), 3);
+        assert_eq!(r.applied(), 0);
+        // 1 combined + 3 per VF + 8 per attribute
+        assert_eq!(r.requests, 1 + 3 + 8);
+        let failures: Vec<_> = r.failures().collect();
+        assert_eq!(failures.len(), 8);
+        for (vf, _attr, e) in &failures {
+            assert!(matches!(e, Error::NotSupported(_)), "vf {vf}: {e:?}");
+            assert!(e.to_string().contains(&format!("vf {vf}")), "{e}");
+        }
+        assert!(r.vf(2).unwrap().get(VfAttr::Rate).unwrap().error.is_some());
+        let json = serde_json::to_value(&r).unwrap();
+        assert_eq!(
+            json["vfs"][0]["attrs"][0]["error"]["errno_name"],
+            "EOPNOTSUPP"
+        );
+
+        // reading the VF table of a link without VFs: empty, not an error
+        assert!(h.vfs(a, true).unwrap().is_empty());
+        assert!(h.vfs(a, false).unwrap().is_empty());
+        // only max_tx_rate: the current min is looked up first (none here -> 0)
+        let r = h.set_vfs(a, &[VfConfig::new(0).max_tx_rate(5)]).unwrap();
+        assert!(matches!(
+            r.failures().next(),
+            Some((0, VfAttr::Rate, Error::NotSupported(_)))
+        ));
+    });
+}
+
+/// Runs a second namespace on its own thread; `f` receives the commands.
+fn other_netns() -> (
+    u32,
+    mpsc::Sender<&'static str>,
+    mpsc::Receiver<(Vec<String>, Vec<String>)>,
+    std::thread::JoinHandle<()>,
+) {
+    let (tid_tx, tid_rx) = mpsc::channel();
+    let (cmd_tx, cmd_rx) = mpsc::channel::<&'static str>();
+    let (res_tx, res_rx) = mpsc::channel();
+    let t = std::thread::spawn(move || {
+        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET).unwrap();
+        tid_tx.send(common::gettid()).unwrap();
+        while let Ok(cmd) = cmd_rx.recv() {
+            if cmd == "quit" {
+                break;
+            }
+            let mut h = Handle::new().unwrap();
+            let mine: Vec<String> = h
+                .links()
+                .unwrap()
+                .into_iter()
+                .map(|l| l.name.to_string())
+                .collect();
+            let theirs: Vec<String> = ip_json(&["link", "show"])
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|l| l["ifname"].as_str().unwrap().to_owned())
+                .collect();
+            res_tx.send((mine, theirs)).unwrap();
+        }
+    });
+    let tid = tid_rx.recv().unwrap();
+    (tid, cmd_tx, res_rx, t)
+}
+
+#[test]
+fn move_links_to_another_netns_by_fd_and_pid() {
+    require_root!();
+    in_netns(|| {
+        let (tid, cmd, res, t) = other_netns();
+        let mut h = Handle::new().unwrap();
+        let (a, b) = veth(&mut h, "mv0", "mv1");
+        let (c, _) = veth(&mut h, "mv2", "mv3");
+
+        // by fd: /proc/self/task/<tid>/ns/net of the other thread
+        let ns = std::fs::File::open(format!("/proc/self/task/{tid}/ns/net")).unwrap();
+        h.move_to_netns_fd(b, ns.as_fd()).unwrap();
+        // by pid (a thread id works: the kernel looks the task up)
+        h.move_to_netns_pid(c, tid).unwrap();
+
+        assert!(matches!(
+            h.link_by_index(b).unwrap_err(),
+            Error::NoDevice(_)
+        ));
+        assert!(matches!(
+            h.link_by_name(&name("mv2")).unwrap_err(),
+            Error::NoDevice(_)
+        ));
+        assert!(h.link_by_index(a).is_ok());
+        let here: Vec<String> = ip_json(&["link", "show"])
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l["ifname"].as_str().unwrap().to_owned())
+            .collect();
+        assert!(
+            !here.contains(&"mv1".to_string()) && !here.contains(&"mv2".to_string()),
+            "{here:?}"
+        );
+
+        cmd.send("list").unwrap();
+        let (mine, theirs) = res.recv().unwrap();
+        for n in ["mv1", "mv2"] {
+            assert!(mine.contains(&n.to_string()), "{mine:?}");
+            assert!(theirs.contains(&n.to_string()), "{theirs:?}");
+        }
+        // lo cannot move
+        let lo = h.index_of(&name("lo")).unwrap();
+        let e = h.move_to_netns_pid(lo, tid).unwrap_err();
+        assert!(e.kernel().is_some(), "{e:?}");
+        // unknown pid
+        let e = h.move_to_netns_pid(a, 0x7fff_fff0).unwrap_err();
+        assert!(matches!(e, Error::NotFound(_)), "{e:?}");
+        cmd.send("quit").unwrap();
+        t.join().unwrap();
+    });
+}
+
+#[test]
+fn link_events_for_new_renamed_and_deleted_links() {
+    require_root!();
+    in_netns(|| {
+        let mut ev = LinkEvents::new().unwrap();
+        let mut h = Handle::new().unwrap();
+        // nothing yet: a timeout is Ok(None)
+        assert!(ev.next(Some(Duration::from_millis(50))).unwrap().is_none());
+
+        let (a, _) = veth(&mut h, "ev0", "ev1");
+        let e = ev
+            .wait_for(
+                Duration::from_secs(5),
+                |e| matches!(e, LinkEvent::New(l) if l.name.as_str() == "ev0"),
+            )
+            .unwrap();
+        assert_eq!(e.link().index, a);
+
+        h.set_name(a, &name("ev0renamed")).unwrap();
+        let e = ev
+            .wait_for(Duration::from_secs(5), |e| matches!(e, LinkEvent::New(l) if l.index == a && l.name.as_str() == "ev0renamed"))
+            .unwrap();
+        assert_eq!(e.link().name.as_str(), "ev0renamed");
+
+        h.delete_link(a).unwrap();
+        ev.wait_for(
+            Duration::from_secs(5),
+            |e| matches!(e, LinkEvent::Deleted(l) if l.index == a),
+        )
+        .unwrap();
+
+        let e = ev
+            .wait_for(Duration::from_millis(100), |_| false)
+            .unwrap_err();
+        assert!(matches!(e, Error::Timeout { .. }));
+    });
+}
+
+#[test]
+fn batch_pipelines_and_maps_errors_to_requests() {
+    require_root!();
+    in_netns(|| {
+        let mut h = Handle::new().unwrap();
+        // create 40 veth pairs in one batch
+        let reqs: Vec<Request> = (0..40)
+            .map(|i| Request::create_veth(&name(&format!("ba{i}")), &name(&format!("bb{i}"))))
+            .collect();
+        let res = h.execute_all(&reqs).unwrap();
+        assert!(res.iter().all(Result::is_ok), "{res:?}");
+
+        let idx: Vec<u32> = (0..40)
+            .map(|i| h.index_of(&name(&format!("ba{i}"))).unwrap())
+            .collect();
+        let mut b = h.batch();
+        let mut pos = Vec::new();
+        for (i, ix) in idx.iter().enumerate() {
+            pos.push(b.push(Request::set_mtu(*ix, 1400 + i as u32)));
+            b.push(Request::set_up(*ix, true));
+        }
+        let bad_mtu = b.push(Request::set_mtu(idx[0], 1));
+        let bad_dev = b.push(Request::set_up(999_999, true));
+        let dup = b.push(Request::create_veth(&name("ba0"), &name("bbx")));
+        assert_eq!(b.len(), 83);
+        let res = b.execute().unwrap();
+        assert_eq!(res.len(), 83);
+        for p in &pos {
+            assert!(res[*p].is_ok(), "{:?}", res[*p]);
+        }
+        assert!(
+            matches!(res[bad_mtu], Err(Error::InvalidArgument(_))),
+            "{:?}",
+            res[bad_mtu]
+        );
+        assert!(
+            matches!(res[bad_dev], Err(Error::NoDevice(_))),
+            "{:?}",
+            res[bad_dev]
+        );
+        assert!(matches!(res[dup], Err(Error::Exists(_))), "{:?}", res[dup]);
+
+        for (i, ix) in idx.iter().enumerate() {
+            let l = h.link_by_index(*ix).unwrap();
+            assert_eq!(l.mtu, Some(1400 + i as u32));
+            assert!(l.up);
+        }
+        assert_eq!(ip_link("ba39")["mtu"], 1439);
+    });
+}
+
+#[test]
+fn large_dumps_with_a_tiny_receive_buffer() {
+    require_root!();
+    in_netns(|| {
+        // 64-byte initial buffer: every datagram of the dump is bigger, so the
+        // MSG_PEEK|MSG_TRUNC sizing path runs for each of them.
+        let mut h = Handle::with_recv_buffer(64).unwrap();
+        let reqs: Vec<Request> = (0..150)
+            .map(|i| Request::create_veth(&name(&format!("la{i}")), &name(&format!("lb{i}"))))
+            .collect();
+        assert!(h.execute_all(&reqs).unwrap().iter().all(Result::is_ok));
+        let links = h.links().unwrap();
+        assert_eq!(links.len(), 301);
+        let theirs = ip_json(&["link", "show"]);
+        assert_eq!(theirs.as_array().unwrap().len(), 301);
+        let l = h.link_by_name(&name("lb149")).unwrap();
+        assert_eq!(l.kind.as_deref(), Some("veth"));
+    });
+}
