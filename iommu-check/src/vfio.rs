@@ -160,20 +160,27 @@ pub(crate) fn check(root: &Root) -> Check {
         .filter(|(_, s)| *s == ModState::Available)
         .map(|(m, _)| *m)
         .collect();
+    // Without /proc/modules the kernel cannot load modules (CONFIG_MODULES=n).
+    let modular = root.exists(PROC_MODULES);
     let mut check = if !missing.is_empty() {
+        let remedy = if modular {
+            format!(
+                "Load the modules (`modprobe {}`); if modprobe cannot find them, install or boot a kernel with VFIO (CONFIG_VFIO, CONFIG_VFIO_PCI, CONFIG_VFIO_IOMMU_TYPE1).",
+                missing
+                    .iter()
+                    .map(|m| m.replace('_', "-"))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            )
+        } else {
+            "This kernel cannot load modules (no /proc/modules): boot a kernel with VFIO built in (CONFIG_VFIO, CONFIG_VFIO_PCI, CONFIG_VFIO_IOMMU_TYPE1).".to_owned()
+        };
         Check::new(
             CheckId::Vfio,
             Status::Fail,
             format!("VFIO is not available: {listing}"),
         )
-        .with_remedy(format!(
-            "Install or boot a kernel with VFIO (CONFIG_VFIO, CONFIG_VFIO_PCI, CONFIG_VFIO_IOMMU_TYPE1), or load the modules: `modprobe {}`.",
-            missing
-                .iter()
-                .map(|m| m.replace('_', "-"))
-                .collect::<Vec<_>>()
-                .join(" ")
-        ))
+        .with_remedy(remedy)
     } else if !unloaded.is_empty() {
         Check::new(
             CheckId::Vfio,

@@ -238,7 +238,14 @@ fn vfio_missing_fails() {
         .file("proc/modules", "igb 1 0 - Live 0x0\n");
     let r = check(h.root()).unwrap();
     assert_eq!(r.status(Vfio), Fail);
+    assert!(remedy(&r, Vfio)
+        .starts_with("Load the modules (`modprobe vfio vfio-pci vfio-iommu-type1`)"));
     assert_eq!(r.verdict, Verdict::NotReady);
+    // A kernel without module support: nothing to modprobe.
+    h.remove("proc/modules");
+    let r = check(h.root()).unwrap();
+    assert_eq!(r.status(Vfio), Fail);
+    assert!(remedy(&r, Vfio).starts_with("This kernel cannot load modules"));
 }
 
 #[test]
