@@ -23,10 +23,23 @@ fn parse_err(path: &Path, content: &str, expected: &'static str) -> Error {
     }
 }
 
+/// Sysfs attributes are at most a page; `if_inet6` can be longer. Anything beyond
+/// this is not a kernel file (a fixture pointing at `/dev/zero`, say).
+const READ_LIMIT: u64 = 1 << 20;
+
+fn read_bounded(path: &Path) -> io::Result<String> {
+    use std::io::Read;
+    let mut buf = Vec::new();
+    fs::File::open(path)?
+        .take(READ_LIMIT)
+        .read_to_end(&mut buf)?;
+    Ok(String::from_utf8_lossy(&buf).trim().to_string())
+}
+
 /// The trimmed content of `path`, `None` when it does not exist.
 pub(crate) fn read_opt(path: &Path) -> Result<Option<String>> {
-    match fs::read_to_string(path) {
-        Ok(s) => Ok(Some(s.trim().to_string())),
+    match read_bounded(path) {
+        Ok(s) => Ok(Some(s)),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(io_err("reading", path, e)),
     }
@@ -34,9 +47,7 @@ pub(crate) fn read_opt(path: &Path) -> Result<Option<String>> {
 
 /// The trimmed content of `path`.
 pub(crate) fn read(path: &Path) -> Result<String> {
-    fs::read_to_string(path)
-        .map(|s| s.trim().to_string())
-        .map_err(|e| io_err("reading", path, e))
+    read_bounded(path).map_err(|e| io_err("reading", path, e))
 }
 
 /// A decimal number (`sriov_totalvfs`, `ifindex`, `numa_node`, ...).
@@ -133,14 +144,24 @@ pub(crate) fn list_dir(path: &Path) -> Result<Vec<String>> {
 }
 
 /// Writes `value` to an existing attribute in one `write(2)`, the way
-/// `echo value > file` does, and returns the raw error so callers can map the errno
-/// to what it means for that file. Never creates a file.
-pub(crate) fn write_raw(path: &Path, value: &str) -> io::Result<()> {
+/// `echo value > file` does. Never creates a file. Errors from opening are mapped
+/// here (a missing file is [`Error::Io`], never confused with an errno the kernel
+/// returns from the attribute's store function); errors from the write itself go
+/// through `map`, so callers can say what the errno means for that file.
+pub(crate) fn write_with(
+    path: &Path,
+    value: &str,
+    map: impl FnOnce(io::Error) -> Error,
+) -> Result<()> {
     let mut f = fs::OpenOptions::new()
         .write(true)
         .truncate(true)
-        .open(path)?;
-    f.write_all(value.as_bytes())
+        .open(path)
+        .map_err(|e| match e.kind() {
+            io::ErrorKind::NotFound => io_err("opening", path, e),
+            _ => write_error(path, value, e, ""),
+        })?;
+    f.write_all(value.as_bytes()).map_err(map)
 }
 
 /// Maps an errno from writing `value` to `path` for the cases every attribute
@@ -162,5 +183,5 @@ pub(crate) fn write_error(path: &Path, value: &str, e: io::Error, hint: &str) ->
 
 /// Writes an attribute with the generic errno mapping.
 pub(crate) fn write(path: &Path, value: &str) -> Result<()> {
-    write_raw(path, value).map_err(|e| write_error(path, value, e, ""))
+    write_with(path, value, |e| write_error(path, value, e, ""))
 }

@@ -121,11 +121,15 @@ impl Sysfs {
         // 3. Re-probe: the PCI core now only matches the override.
         if before.is_none() || unbound {
             let probe = self.path("sys/bus/pci/drivers_probe");
-            match attr::write_raw(&probe, &addr.to_string()) {
-                Ok(()) => {}
-                // No driver matched: the result is checked below.
-                Err(e) if e.raw_os_error() == Some(libc::ENODEV) => {}
-                Err(e) => return Err(attr::write_error(&probe, &addr.to_string(), e, "")),
+            let value = addr.to_string();
+            let mut no_match = false;
+            let r = attr::write_with(&probe, &value, |e| {
+                // ENODEV: no driver matched; the result is checked below.
+                no_match = e.raw_os_error() == Some(libc::ENODEV);
+                attr::write_error(&probe, &value, e, "")
+            });
+            if !no_match {
+                r?;
             }
         }
         let after = self.driver_of(addr)?;

@@ -8,7 +8,9 @@
 //! a write of 0 first, which removes every VF.
 
 use std::fmt;
+use std::io;
 use std::net::IpAddr;
+use std::path::Path;
 
 use serde::Serialize;
 
@@ -98,6 +100,40 @@ impl fmt::Display for InUse {
     }
 }
 
+/// Maps the kernel's answer to a `sriov_numvfs` write (`sriov_numvfs_store()`).
+pub(crate) fn numvfs_write_error(
+    pf: &PciAddress,
+    path: &Path,
+    n: u16,
+    current: u16,
+    total: u16,
+    e: io::Error,
+) -> Error {
+    match e.raw_os_error() {
+        Some(libc::EBUSY) => Error::NumVfsBusy {
+            pf: *pf,
+            current,
+            path: path.to_path_buf(),
+        },
+        Some(libc::ERANGE) => Error::NumVfsOutOfRange {
+            pf: *pf,
+            requested: u32::from(n),
+            total,
+            path: path.to_path_buf(),
+        },
+        Some(libc::ENOENT) => Error::NoDriver {
+            pf: *pf,
+            path: path.to_path_buf(),
+        },
+        _ => attr::write_error(
+            path,
+            &n.to_string(),
+            e,
+            "; the PF driver refused this count (see `dmesg`)",
+        ),
+    }
+}
+
 /// Drivers that give a VF to userspace instead of making a netdev.
 pub(crate) fn is_passthrough_driver(driver: &str) -> bool {
     driver == "pci-stub"
@@ -170,28 +206,8 @@ impl Sysfs {
     fn write_numvfs(&self, pf: &PciAddress, n: u16, current: u16, total: u16) -> Result<()> {
         let path = self.device_file(pf, "sriov_numvfs");
         let value = n.to_string();
-        attr::write_raw(&path, &value).map_err(|e| match e.raw_os_error() {
-            Some(libc::EBUSY) => Error::NumVfsBusy {
-                pf: *pf,
-                current,
-                path: path.clone(),
-            },
-            Some(libc::ERANGE) => Error::NumVfsOutOfRange {
-                pf: *pf,
-                requested: u32::from(n),
-                total,
-                path: path.clone(),
-            },
-            Some(libc::ENOENT) => Error::NoDriver {
-                pf: *pf,
-                path: path.clone(),
-            },
-            _ => attr::write_error(
-                &path,
-                &value,
-                e,
-                "; the PF driver refused this count (see `dmesg`)",
-            ),
+        attr::write_with(&path, &value, |e| {
+            numvfs_write_error(pf, &path, n, current, total, e)
         })
     }
 
@@ -235,7 +251,12 @@ impl Sysfs {
             }
         }
         for name in netdevs {
-            let nd = self.netdev_with(name, addrs)?;
+            let nd = match self.netdev_with(name, addrs) {
+                Ok(nd) => nd,
+                // Renamed or gone since the listing: nothing to report on it.
+                Err(Error::NetdevNotFound { .. }) => continue,
+                Err(e) => return Err(e),
+            };
             if nd.up {
                 reasons.push(InUse::NetdevUp {
                     netdev: name.clone(),
@@ -249,5 +270,52 @@ impl Sysfs {
             }
         }
         Ok(reasons)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kernel_errnos_map_to_typed_errors() {
+        let pf: PciAddress = "0000:01:00.0".parse().unwrap();
+        let path = Path::new("/sys/bus/pci/devices/0000:01:00.0/sriov_numvfs");
+        let map =
+            |errno| numvfs_write_error(&pf, path, 8, 2, 7, io::Error::from_raw_os_error(errno));
+        assert!(matches!(
+            map(libc::EBUSY),
+            Error::NumVfsBusy { current: 2, .. }
+        ));
+        assert!(matches!(
+            map(libc::ERANGE),
+            Error::NumVfsOutOfRange {
+                requested: 8,
+                total: 7,
+                ..
+            }
+        ));
+        assert!(matches!(map(libc::ENOENT), Error::NoDriver { .. }));
+        assert!(matches!(map(libc::EINVAL), Error::InvalidValue { .. }));
+        assert!(matches!(map(libc::EPERM), Error::PermissionDenied { .. }));
+        assert!(matches!(map(libc::EACCES), Error::PermissionDenied { .. }));
+        assert!(matches!(map(libc::EIO), Error::Io { op: "writing", .. }));
+        // Every message names the device and the file.
+        for errno in [
+            libc::EBUSY,
+            libc::ERANGE,
+            libc::ENOENT,
+            libc::EPERM,
+            libc::EINVAL,
+        ] {
+            let m = map(errno).to_string();
+            assert!(m.contains("sriov_numvfs"), "{m}");
+        }
+        for errno in [libc::EBUSY, libc::ERANGE, libc::ENOENT] {
+            let m = map(errno).to_string();
+            assert!(m.contains("0000:01:00.0"), "{m}");
+        }
+        let m = map(libc::EPERM).to_string();
+        assert!(m.contains("run as root"), "{m}");
     }
 }

@@ -212,8 +212,13 @@ impl Sysfs {
         }
         if self.udev_running() {
             for name in netdevs {
-                let nd = self.netdev_with(&name, addrs)?;
-                if nd.udev_processed != Some(true) {
+                // A netdev renamed between listing and reading is udev at work.
+                let processed = match self.netdev_with(&name, addrs) {
+                    Ok(nd) => nd.udev_processed == Some(true),
+                    Err(Error::NetdevNotFound { .. }) => false,
+                    Err(e) => return Err(e),
+                };
+                if !processed {
                     return Ok((
                         true,
                         Some(pending(Some(addr), WaitingFor::Udev { netdev: name })),
