@@ -8,7 +8,7 @@ TB_RESULTS=${TB_RESULTS:-/tmp/tb.results}
 # busybox-static's sh prefers its own applets over $PATH: name iproute2's ip
 # (the independent reader) explicitly.
 ip() { /tb/bin/ip "$@"; }
-jq() { /tb/bin/jq "$@"; }
+jq() { /tb/bin/jq -M "$@"; }
 PF=${SRIOV_TESTBED_PF:-}
 PFDEV=/sys/class/net/$PF/device
 

@@ -1,0 +1,26 @@
+# shellcheck shell=sh
+# A second setup run changes nothing and says so.
+CFG=/tb/guest/configs/guide.toml
+
+cli setup --config "$CFG"
+expect_rc idempotent.first_run 0
+snapshot /tmp/idem.a
+cli setup --config "$CFG" --json
+expect_rc idempotent.second_exit 0
+if json_true "$CLI_OUT" '.changes | length == 0'; then
+    pass idempotent.json_empty '{"changes": []}'
+else
+    fail idempotent.json_empty "$(jq -c '[.changes[]? | {vf, attr, from, to, status}]' "$CLI_OUT" 2>&1 | cut -c1-250) $(head -c 100 "$CLI_OUT")"
+fi
+snapshot /tmp/idem.b
+if cmp -s /tmp/idem.a /tmp/idem.b; then pass idempotent.nothing_changed "sysfs + ip view identical"; else
+    fail idempotent.nothing_changed "$(diff /tmp/idem.a /tmp/idem.b | grep '^[-+][^-+]' | tr '\n' ' ')"; fi
+cli setup --config "$CFG" --dry-run --json
+expect_rc idempotent.dry_run_exit 0
+if json_true "$CLI_OUT" '.changes | length == 0'; then pass idempotent.dry_run_empty "no planned change"; else
+    fail idempotent.dry_run_empty "$(head -c 200 "$CLI_OUT")"; fi
+cli setup --config "$CFG"
+expect_rc idempotent.text_exit 0
+snapshot /tmp/idem.c
+if cmp -s /tmp/idem.a /tmp/idem.c; then pass idempotent.third_run_nothing_changed ""; else
+    fail idempotent.third_run_nothing_changed "$(diff /tmp/idem.a /tmp/idem.c | grep '^[-+][^-+]' | tr '\n' ' ')"; fi

@@ -1,0 +1,24 @@
+# shellcheck shell=sh
+# reset: VF count back to 0; everything hanging off the VFs goes with them.
+CFG=/tb/guest/configs/guide.toml
+cli setup --config "$CFG"
+expect_rc reset.setup 0
+g6=$(vf_group 6)
+cli reset eth0
+if [ "$CLI_RC" != 0 ]; then
+    note "plain reset refused (exit $CLI_RC); retrying with --allow-recreate"
+    expect_eq reset.refusal_changed_nothing "$(numvfs)" 7
+    cli reset eth0 --allow-recreate
+fi
+expect_rc reset.exit 0
+expect_eq reset.numvfs "$(numvfs) $([ -e "$PFDEV/virtfn0" ] && echo virtfn0 || echo none)" "0 none" "(sysfs)"
+expect_eq reset.vf_netdevs_gone "$(ip -br link | grep -c 'eth0pve\|eth1lxc')" 0 "(ip -br link)"
+expect_eq reset.vfs_gone_from_ip "$(ip -j -d link show dev "$PF" | jq '.[0].vfinfo_list | length')" 0
+expect_eq reset.route_gone "$(ip -j route show default | jq length)" 0
+expect_eq reset.vfio_node_gone "$([ -n "$g6" ] && [ -e "/dev/vfio/$g6" ] && echo present || echo gone)" gone
+cli reset eth0
+expect_rc reset.again_is_noop 0
+cli reset 0000:01:00.0
+expect_rc reset.by_pci 0
+cli reset eth9
+if [ "$CLI_RC" != 0 ]; then pass reset.unknown_pf "exit $CLI_RC"; else fail reset.unknown_pf "exit 0"; fi
