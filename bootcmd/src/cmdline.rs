@@ -831,6 +831,13 @@ impl fmt::Display for Cmdline {
     }
 }
 
+/// Serialized as its text.
+impl serde::Serialize for Cmdline {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_string())
+    }
+}
+
 impl std::str::FromStr for Cmdline {
     type Err = std::convert::Infallible;
     fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {

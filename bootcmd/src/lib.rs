@@ -11,9 +11,16 @@
 //! ```
 
 pub mod cmdline;
+pub mod detect;
 pub mod error;
+pub mod grub;
 pub mod iommu;
+pub mod kernel_cmdline;
+pub mod write;
 
 pub use cmdline::{compare, key_kind, Cmdline, Edit, KeyKind, Param, Pending, COMMAND_LINE_SIZE};
+pub use detect::{detect, BootSetup, CmdlineSource, Firmware, Loader, Plan};
 pub use error::{Error, Result};
+pub use grub::GrubDefaults;
 pub use iommu::{iommu_edits, iommu_params, lint, CpuVendor, Finding, Recommended, Severity};
+pub use write::{FileChange, WriteOutcome};
