@@ -515,4 +515,19 @@ mod tests {
         assert_eq!(a.ext_ack.as_deref(), Some("bad"));
         assert!(parse_error(0, &[1, 2], Op::SetVfs).is_err());
     }
+
+    proptest::proptest! {
+        #[test]
+        fn framing_and_acks_never_panic(b in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..512),
+                                        flags in proptest::prelude::any::<u16>()) {
+            if let Ok(msgs) = split_messages(&b, Op::Transfer) {
+                for m in msgs {
+                    let _ = parse_error(m.flags, m.payload, Op::Transfer);
+                    let _ = parse_done(m.flags, m.payload);
+                }
+            }
+            let _ = parse_error(flags, &b, Op::Transfer);
+            let _ = parse_done(flags, &b);
+        }
+    }
 }

@@ -19,7 +19,9 @@ struct Fixture {
 }
 
 fn load(name: &str) -> Fixture {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/iproute2").join(format!("{name}.hex"));
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/iproute2")
+        .join(format!("{name}.hex"));
     let text = std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
     let mut command = String::new();
     let mut ifindex = None;
@@ -31,7 +33,10 @@ fn load(name: &str) -> Fixture {
             let rest = &line[i + "(v0 ifindex ".len()..];
             ifindex = Some(rest.trim_end_matches(')').parse().unwrap());
         } else if !line.starts_with('#') {
-            bytes.extend(line.split_whitespace().map(|b| u8::from_str_radix(b, 16).unwrap()));
+            bytes.extend(
+                line.split_whitespace()
+                    .map(|b| u8::from_str_radix(b, 16).unwrap()),
+            );
         }
     }
     assert!(command.starts_with("ip link set v0 vf "), "{command}");
@@ -45,17 +50,35 @@ fn load(name: &str) -> Fixture {
 fn check(name: &str, cfg: VfConfig) {
     let f = load(name);
     let ours = set_vfs_request_bytes(f.ifindex, std::slice::from_ref(&cfg), 0x1234_5678);
-    assert_eq!(ours.len(), f.bytes.len(), "{name}: length differs for `{}`", f.command);
+    assert_eq!(
+        ours.len(),
+        f.bytes.len(),
+        "{name}: length differs for `{}`",
+        f.command
+    );
     // nlmsg_len
     assert_eq!(ours[0..4], f.bytes[0..4], "{name}: nlmsg_len");
     // nlmsg_type: RTM_NEWLINK in iproute2, RTM_SETLINK here
-    assert_eq!(u16::from_ne_bytes([f.bytes[4], f.bytes[5]]), 16, "{name}: iproute2 type");
-    assert_eq!(u16::from_ne_bytes([ours[4], ours[5]]), 19, "{name}: our type");
+    assert_eq!(
+        u16::from_ne_bytes([f.bytes[4], f.bytes[5]]),
+        16,
+        "{name}: iproute2 type"
+    );
+    assert_eq!(
+        u16::from_ne_bytes([ours[4], ours[5]]),
+        19,
+        "{name}: our type"
+    );
     // nlmsg_flags: NLM_F_REQUEST | NLM_F_ACK in both
     assert_eq!(ours[6..8], f.bytes[6..8], "{name}: flags");
     assert_eq!(u16::from_ne_bytes([ours[6], ours[7]]), 0x5);
     // skip seq (8..12) and pid (12..16); everything after must be identical
-    assert_eq!(ours[16..], f.bytes[16..], "{name}: body differs for `{}`", f.command);
+    assert_eq!(
+        ours[16..],
+        f.bytes[16..],
+        "{name}: body differs for `{}`",
+        f.command
+    );
 }
 
 fn vlan(id: u16) -> VlanConfig {
@@ -64,12 +87,18 @@ fn vlan(id: u16) -> VlanConfig {
 
 #[test]
 fn mac() {
-    check("mac", VfConfig::new(0).mac("02:11:22:33:44:55".parse().unwrap()));
+    check(
+        "mac",
+        VfConfig::new(0).mac("02:11:22:33:44:55".parse().unwrap()),
+    );
 }
 
 #[test]
 fn vlan_and_qos() {
-    check("vlan_qos", VfConfig::new(0).vlan(vlan(5).qos("2".parse().unwrap())));
+    check(
+        "vlan_qos",
+        VfConfig::new(0).vlan(vlan(5).qos("2".parse().unwrap())),
+    );
 }
 
 #[test]
@@ -103,7 +132,10 @@ fn trust() {
 
 #[test]
 fn link_state() {
-    check("state_disable", VfConfig::new(0).link_state(LinkState::Disable));
+    check(
+        "state_disable",
+        VfConfig::new(0).link_state(LinkState::Disable),
+    );
     check("state_auto", VfConfig::new(0).link_state(LinkState::Auto));
 }
 

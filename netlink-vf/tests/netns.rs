@@ -348,12 +348,14 @@ fn vf_requests_to_a_veth_are_typed_eopnotsupp() {
 }
 
 /// Runs a second namespace on its own thread; `f` receives the commands.
-fn other_netns() -> (
+type OtherNetns = (
     u32,
     mpsc::Sender<&'static str>,
     mpsc::Receiver<(Vec<String>, Vec<String>)>,
     std::thread::JoinHandle<()>,
-) {
+);
+
+fn other_netns() -> OtherNetns {
     let (tid_tx, tid_rx) = mpsc::channel();
     let (cmd_tx, cmd_rx) = mpsc::channel::<&'static str>();
     let (res_tx, res_rx) = mpsc::channel();
