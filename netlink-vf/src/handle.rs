@@ -60,7 +60,6 @@ impl Request {
     }
 
     fn setlink(index: u32, m: LinkMessage, op: Op) -> Self {
-        let _ = index;
         Request {
             msg: RouteNetlinkMessage::SetLink(m),
             flags: 0,

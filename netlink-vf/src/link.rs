@@ -104,6 +104,26 @@ pub struct Link {
     pub vfs: Option<Vec<VfState>>,
 }
 
+/// `Link` without the name, filled while walking the attributes.
+struct Fields {
+    index: u32,
+    flags: u32,
+    up: bool,
+    lower_up: bool,
+    promisc: bool,
+    mtu: Option<u32>,
+    mac: Option<MacAddr>,
+    perm_mac: Option<MacAddr>,
+    operstate: Option<OperState>,
+    kind: Option<String>,
+    link: Option<u32>,
+    master: Option<u32>,
+    num_vfs: Option<u32>,
+    parent_dev: Option<String>,
+    parent_bus: Option<String>,
+    vfs: Option<Vec<VfState>>,
+}
+
 fn u32_of(v: &[u8]) -> Option<u32> {
     Some(u32::from_ne_bytes(v.get(..4)?.try_into().ok()?))
 }
@@ -131,9 +151,8 @@ pub(crate) fn parse_link_op(payload: &[u8], op: Op) -> Result<Link, Error> {
     let index = u32_of(&payload[4..8]).unwrap_or(0);
     let flags = u32_of(&payload[8..12]).unwrap_or(0);
     let mut name: Option<IfName> = None;
-    let mut l = Link {
+    let mut l = Fields {
         index,
-        name: IfName::new("?").map_err(|e| Error::decode(op, e.to_string()))?,
         flags,
         up: flags & IFF_UP != 0,
         lower_up: flags & IFF_LOWER_UP != 0,
@@ -183,6 +202,25 @@ pub(crate) fn parse_link_op(payload: &[u8], op: Op) -> Result<Link, Error> {
             _ => {}
         }
     }
-    l.name = name.ok_or_else(|| Error::decode(op, format!("link {index} without IFLA_IFNAME")))?;
-    Ok(l)
+    let name =
+        name.ok_or_else(|| Error::decode(op, format!("link {index} without IFLA_IFNAME")))?;
+    Ok(Link {
+        index: l.index,
+        name,
+        flags: l.flags,
+        up: l.up,
+        lower_up: l.lower_up,
+        promisc: l.promisc,
+        mtu: l.mtu,
+        mac: l.mac,
+        perm_mac: l.perm_mac,
+        operstate: l.operstate,
+        kind: l.kind,
+        link: l.link,
+        master: l.master,
+        num_vfs: l.num_vfs,
+        parent_dev: l.parent_dev,
+        parent_bus: l.parent_bus,
+        vfs: l.vfs,
+    })
 }

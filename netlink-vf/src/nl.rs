@@ -302,11 +302,16 @@ impl NlSocket {
                 self.buf.reserve_exact(want);
             }
             let cap = self.buf.capacity();
-            let got = match self.sock.recv(&mut self.buf, 0) {
-                Ok(n) => n,
+            let (got, from) = match self.sock.recv_from(&mut self.buf, 0) {
+                Ok(r) => r,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(Error::socket(op, "recv", &e)),
             };
+            if from.port_number() != 0 {
+                // Only the kernel (port id 0) answers rtnetlink requests; drop
+                // anything another socket managed to send us.
+                continue;
+            }
             if got > cap || got > self.buf.len() {
                 return Err(Error::decode(
                     op,
