@@ -1,7 +1,7 @@
 //! Prints the readiness report for a root directory (default `/`):
 //! `cargo run -p iommu-check --example check -- [ROOT] [--json]`.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 
 fn main() -> std::process::ExitCode {
     let mut root = "/".to_owned();
@@ -20,9 +20,11 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::from(2);
         }
     };
-    if json {
+    let mut out = std::io::stdout().lock();
+    // A closed pipe (`| head`) is not an error worth a panic.
+    let _ = if json {
         match serde_json::to_string_pretty(&report) {
-            Ok(s) => println!("{s}"),
+            Ok(s) => writeln!(out, "{s}"),
             Err(e) => {
                 eprintln!("error: {e}");
                 return std::process::ExitCode::from(2);
@@ -30,8 +32,8 @@ fn main() -> std::process::ExitCode {
         }
     } else {
         let opts = iommu_check::RenderOptions::new(std::io::stdout().is_terminal());
-        print!("{}", iommu_check::render(&report, opts));
-    }
+        iommu_check::write_report(&mut out, &report, opts).map_err(std::io::Error::other)
+    };
     if report.verdict.is_ready() {
         std::process::ExitCode::SUCCESS
     } else {

@@ -122,7 +122,7 @@ pub(crate) fn check(info: &CpuInfo, read: &Read) -> Check {
 
     let (needed_flag, tech) = match vendor {
         CpuVendor::Intel => ("vmx", "Intel VT-x"),
-        CpuVendor::Amd => ("svm", "AMD-V (SVM)"),
+        CpuVendor::Amd => ("svm", "AMD-V"),
         _ => ("", ""),
     };
     let mut check = if !matches!(vendor, CpuVendor::Intel | CpuVendor::Amd) {
@@ -139,7 +139,7 @@ pub(crate) fn check(info: &CpuInfo, read: &Read) -> Check {
             CheckId::Cpu,
             Status::Pass,
             format!(
-                "{vendor_id} with {tech} ({needed_flag}); the IOMMU to expect is {}",
+                "{vendor_id} with {tech} ({needed_flag} flag); the IOMMU to expect is {}",
                 iommu_name(vendor)
             ),
         )

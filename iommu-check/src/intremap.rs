@@ -45,6 +45,15 @@ impl Chips {
     pub(crate) fn parse(text: &str) -> Self {
         let mut chips = Chips::default();
         for line in text.lines().skip(1) {
+            // The IOMMU's own interrupt is never remapped (by design): `AMD-Vi`, `dmar0`.
+            let owner = line.split_ascii_whitespace().last().unwrap_or("");
+            if owner == "AMD-Vi"
+                || owner
+                    .strip_prefix("dmar")
+                    .is_some_and(|n| n.parse::<u32>().is_ok())
+            {
+                continue;
+            }
             let mut remapped = None;
             let mut plain = None;
             for tok in line.split_ascii_whitespace() {
@@ -94,9 +103,13 @@ pub(crate) fn check(root: &Root, args: Option<&Cmdline>, iommu: &Iommu, fw: &Fir
     };
     let chips = Chips::parse(text);
     let param = root.read(UNSAFE_PARAM);
-    let unsafe_module = param.text().is_some_and(|t| matches!(t.trim(), "Y" | "1"));
     let unsafe_cmdline = args.is_some_and(unsafe_interrupts);
-    let unsafe_allowed = unsafe_module || unsafe_cmdline;
+    // The loaded module's parameter is what vfio_iommu_type1 obeys. The command line
+    // reaches it only through modprobe (which reads /proc/cmdline) or when it is
+    // built in; a module loaded with plain insmod keeps N (seen in the test bed).
+    let unsafe_module = param.text().map(|t| matches!(t.trim(), "Y" | "y" | "1"));
+    let unsafe_allowed = unsafe_module.unwrap_or(unsafe_cmdline);
+    let cmdline_ignored = unsafe_cmdline && unsafe_module == Some(false);
 
     let mut check = if chips.remapped_lines > 0 {
         let mut c = Check::new(
@@ -123,8 +136,21 @@ pub(crate) fn check(root: &Root, args: Option<&Cmdline>, iommu: &Iommu, fw: &Fir
             "no x86 IO-APIC/PCI-MSI interrupt chips listed: remapping cannot be judged from here",
         )
     } else {
-        let why = if let Some(p) = args.and_then(intremap_disabled_by) {
-            format!("interrupt remapping is off because the command line has `{p}`")
+        let mut causes: Vec<String> = args.and_then(intremap_disabled_by).into_iter().collect();
+        if args.is_some_and(|a| a.contains("noapic")) {
+            // arch/x86/kernel/apic/apic.c: "Not enabling interrupt remapping due to
+            // skipped IO-APIC setup".
+            causes.push("noapic".to_owned());
+        }
+        let why = if !causes.is_empty() {
+            format!(
+                "interrupt remapping is off because the command line has {}",
+                causes
+                    .iter()
+                    .map(|c| format!("`{c}`"))
+                    .collect::<Vec<_>>()
+                    .join(" and ")
+            )
         } else if !iommu.active() {
             "interrupt remapping is off: there is no IOMMU to do it".to_owned()
         } else if fw.dmar_flags.is_some_and(|f| !f.intr_remap()) {
@@ -148,6 +174,21 @@ pub(crate) fn check(root: &Root, args: Option<&Cmdline>, iommu: &Iommu, fw: &Fir
             .with_remedy(
                 "A guest with an assigned device can forge MSI writes and inject interrupts into the host: acceptable only for trusted guests. To remove the risk, enable interrupt remapping (VT-d/AMD-Vi and x2APIC in the firmware, no `intremap=off`/`nointremap`) and drop vfio_iommu_type1.allow_unsafe_interrupts.",
             )
+        } else if cmdline_ignored {
+            let mut c = Check::new(
+                CheckId::InterruptRemapping,
+                Status::Fail,
+                format!("{why}; vfio will refuse to assign devices: the loaded vfio_iommu_type1 has allow_unsafe_interrupts=N although the command line asks for 1 ({chip_text})"),
+            )
+            .with_remedy(
+                "The module was loaded without modprobe (which applies the command line): `echo Y > /sys/module/vfio_iommu_type1/parameters/allow_unsafe_interrupts`, or reload it with modprobe. Better, enable interrupt remapping (VT-d/AMD-Vi and x2APIC in the firmware, no `intremap=off`/`nointremap`/`noapic`).",
+            );
+            c.push_finding(
+                Status::Fail,
+                "allow_unsafe_interrupts",
+                "set on the command line but not in the loaded module",
+            );
+            c
         } else {
             Check::new(
                 CheckId::InterruptRemapping,
@@ -155,7 +196,7 @@ pub(crate) fn check(root: &Root, args: Option<&Cmdline>, iommu: &Iommu, fw: &Fir
                 format!("{why}; vfio will refuse to assign devices ({chip_text})"),
             )
             .with_remedy(
-                "Enable interrupt remapping: VT-d/AMD-Vi (and x2APIC, if offered) in the firmware setup, and remove `intremap=off`/`nointremap` from the command line. Or, accepting that a guest can then inject interrupts into the host (trusted guests only): add `vfio_iommu_type1.allow_unsafe_interrupts=1` to the command line, or `options vfio_iommu_type1 allow_unsafe_interrupts=1` in /etc/modprobe.d/vfio.conf.",
+                "Enable interrupt remapping: VT-d/AMD-Vi (and x2APIC, if offered) in the firmware setup, and remove `intremap=off`/`nointremap`/`noapic` from the command line. Or, accepting that a guest can then inject interrupts into the host (trusted guests only): add `vfio_iommu_type1.allow_unsafe_interrupts=1` to the command line, or `options vfio_iommu_type1 allow_unsafe_interrupts=1` in /etc/modprobe.d/vfio.conf.",
             )
         }
     };
@@ -182,6 +223,9 @@ pub(crate) fn check(root: &Root, args: Option<&Cmdline>, iommu: &Iommu, fw: &Fir
     check.push_evidence(src, observed);
     if let Some(p) = args.and_then(intremap_disabled_by) {
         check.push_evidence(Root::shown("proc/cmdline"), p);
+    }
+    if chips.remapped_lines == 0 && args.is_some_and(|a| a.contains("noapic")) {
+        check.push_evidence(Root::shown("proc/cmdline"), "noapic");
     }
     if let Some(flags) = fw.dmar_flags {
         check.push_evidence(Root::shown(DMAR), flags.describe());
@@ -217,7 +261,7 @@ mod tests {
     /// Shape of a QEMU q35 guest with intel-iommu,intremap=on (Linux 6.1).
     const IR: &str = "           CPU0       CPU1       \n  0:         41          0   IR-IO-APIC    2-edge      timer\n  4:          0        312   IR-IO-APIC    4-edge      ttyS0\n 24:          0          0   DMAR-MSI    0-edge      dmar0\n 25:          0         17   IR-PCI-MSIX-0000:01:00.0    0-edge      eth0\nNMI:          0          0   Non-maskable interrupts\n";
     /// Same guest without an IOMMU (or with intremap=off).
-    const PLAIN: &str = "           CPU0       CPU1       \n  0:         41          0   IO-APIC   2-edge      timer\n 25:          0         17   PCI-MSI-0000:01:00.0    0-edge      eth0\n 26:          0          1   PCI-MSI 524288-edge      virtio0\nLOC:        100        100   Local timer interrupts\n";
+    const PLAIN: &str = "           CPU0       CPU1       \n  0:         41          0   IO-APIC   2-edge      timer\n 25:          0         17   PCI-MSI-0000:01:00.0    0-edge      eth0\n 26:          0          1   PCI-MSI 524288-edge      virtio0\n 24:          0          0   PCI-MSI 32768-edge      AMD-Vi\nLOC:        100        100   Local timer interrupts\n";
 
     #[test]
     fn parses_ir_chips() {

@@ -92,7 +92,12 @@ fn amd_without_interrupt_remapping_fails_and_says_why() {
 #[test]
 fn amd_with_unsafe_interrupts_allowed_only_warns() {
     let h = Host::amd_no_ir();
-    h.cmdline("console=ttyS0 iommu=pt intremap=off vfio_iommu_type1.allow_unsafe_interrupts=1");
+    // Loaded by modprobe, which applied the command line: the module shows Y.
+    h.cmdline("console=ttyS0 iommu=pt intremap=off vfio_iommu_type1.allow_unsafe_interrupts=1")
+        .file(
+            "sys/module/vfio_iommu_type1/parameters/allow_unsafe_interrupts",
+            "Y\n",
+        );
     let r = check(h.root()).unwrap();
     assert_statuses(&r, [Pass, Pass, Pass, Warn, Pass, Warn, Pass, Info, Pass]);
     assert_eq!(r.verdict, Verdict::Ready);
@@ -104,6 +109,42 @@ fn amd_with_unsafe_interrupts_allowed_only_warns() {
         .finding("vfio_iommu_type1.allow_unsafe_interrupts=1")
         .unwrap();
     assert_eq!(f.status, Warn);
+}
+
+#[test]
+fn unsafe_interrupts_on_the_command_line_before_the_module_loads() {
+    let h = Host::amd_no_ir();
+    h.cmdline("iommu=pt intremap=off vfio_iommu_type1.allow_unsafe_interrupts=1")
+        .remove("sys/module/vfio_iommu_type1")
+        .file("proc/modules", "vfio 61440 0 - Live 0x0\n")
+        .file("sys/module/vfio_pci/initstate", "live\n");
+    let r = check(h.root()).unwrap();
+    assert_eq!(r.status(InterruptRemapping), Warn);
+}
+
+/// The test bed's AMD guest with `allow_unsafe_interrupts=1` on the command line: busybox
+/// `insmod` does not apply it, the module shows N, and vfio refused the group with EPERM
+/// ("No interrupt remapping support") when probed.
+#[test]
+fn unsafe_interrupts_on_the_command_line_ignored_by_an_insmod_module() {
+    let h = Host::amd_no_ir();
+    h.cmdline("iommu=pt intremap=off noapic vfio_iommu_type1.allow_unsafe_interrupts=1");
+    let r = check(h.root()).unwrap();
+    assert_eq!(r.status(InterruptRemapping), Fail);
+    let ir = r.get(InterruptRemapping).unwrap();
+    assert!(
+        ir.summary.starts_with(
+            "interrupt remapping is off because the command line has `intremap=off` and `noapic`"
+        ),
+        "{}",
+        ir.summary
+    );
+    assert!(ir
+        .summary
+        .contains("allow_unsafe_interrupts=N although the command line asks for 1"));
+    assert!(remedy(&r, InterruptRemapping)
+        .contains("echo Y > /sys/module/vfio_iommu_type1/parameters/allow_unsafe_interrupts"));
+    assert_eq!(r.verdict, Verdict::NotReady);
 }
 
 #[test]
