@@ -490,6 +490,14 @@ fn write_file(path: &Path, content: &str) -> io::Result<()> {
     fs::write(path, content)
 }
 
+/// Replaces a file atomically: a concurrent reader (a test's `wait_for_vfs`) sees the
+/// old or the new value, never an empty file, just as with a sysfs attribute.
+fn replace_file(path: &Path, content: &str) -> io::Result<()> {
+    let tmp = path.with_extension("fixture-tmp");
+    fs::write(&tmp, content)?;
+    fs::rename(tmp, path)
+}
+
 fn link(target: &str, at: &Path) -> io::Result<()> {
     if let Some(p) = at.parent() {
         fs::create_dir_all(p)?;
@@ -708,7 +716,7 @@ impl Writer {
     fn vfs(&mut self, pf: &PfSpec) -> io::Result<()> {
         let parent = Self::parent_of(&pf.address);
         let pf_dir = self.sys(&format!("{parent}/{}", pf.address));
-        fs::write(pf_dir.join("sriov_numvfs"), format!("{}\n", pf.num_vfs))?;
+        replace_file(&pf_dir.join("sriov_numvfs"), &format!("{}\n", pf.num_vfs))?;
         for i in 0..u32::from(pf.num_vfs) {
             let Some(addr) = pf.address.vf_address(pf.offset, pf.stride, i) else {
                 return Err(io::Error::new(
@@ -810,7 +818,7 @@ impl Writer {
             fs::remove_dir_all(&vf_dir)?;
             fs::remove_file(ent.path())?;
         }
-        fs::write(pf_dir.join("sriov_numvfs"), "0\n")
+        replace_file(&pf_dir.join("sriov_numvfs"), "0\n")
     }
 
     fn flush_inet6(&self) -> io::Result<()> {

@@ -86,3 +86,8 @@ pub use pf::{predict_vf_address, Pf, SriovInfo};
 pub use sysfs::{AddressSource, Sysfs, DEFAULT_ROOT};
 pub use vf::Vf;
 pub use wait::{PendingVf, WaitProgress, WaitingFor};
+
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

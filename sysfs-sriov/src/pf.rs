@@ -125,11 +125,14 @@ impl Sysfs {
     /// Resolves a PF from a PCI address (`0000:02:00.0`, `02:00.0`) or a netdev name.
     ///
     /// # Errors
-    /// [`Error::InvalidName`] when `spec` is neither an address nor a valid interface
-    /// name, and the errors of [`Sysfs::pf_by_address`] / [`Sysfs::pf_by_netdev`].
+    /// [`Error::InvalidPciAddress`] when `spec` contains `:` but is no PCI address,
+    /// [`Error::InvalidName`] when it is no valid interface name either, and the errors of [`Sysfs::pf_by_address`] / [`Sysfs::pf_by_netdev`].
     pub fn find_pf(&self, spec: &str) -> Result<Pf> {
         match spec.parse::<PciAddress>() {
             Ok(addr) => self.pf_by_address(&addr),
+            // Interface names cannot contain `:`, so this was meant as an address:
+            // say what is wrong with it as one.
+            Err(e) if spec.contains(':') => Err(e),
             Err(_) => self.pf_by_netdev(spec),
         }
     }

@@ -70,6 +70,21 @@ impl Sysfs {
         }
     }
 
+    /// The address of VF `index` of the PF at `pf`: from its `virtfn<index>` link
+    /// when the VF exists, else predicted from `sriov_offset`/`sriov_stride` (see
+    /// [`predict_vf_address`](crate::predict_vf_address)).
+    ///
+    /// # Errors
+    /// [`Error::VfIndexOutOfRange`] when `index >= sriov_totalvfs`,
+    /// [`Error::VfAddressOverflow`], plus the errors of [`Sysfs::pf_by_address`].
+    pub fn vf_address(&self, pf: &PciAddress, index: u32) -> Result<PciAddress> {
+        self.require_pf(pf)?;
+        match attr::link_address(&self.device_file(pf, &format!("virtfn{index}")))? {
+            Some(a) => Ok(a),
+            None => crate::pf::predict_vf_address(&self.pf_by_address(pf)?, index),
+        }
+    }
+
     /// The PF of the VF at `vf` (its `physfn` link).
     ///
     /// # Errors

@@ -405,6 +405,15 @@ fn vfs_resolve_from_virtfn_links_and_match_predictions() {
         ),
         "{e}"
     );
+    // Existing VFs come from virtfn links, others are predicted, up to totalvfs.
+    assert_eq!(sysfs.vf_address(&pf, 3).unwrap(), vfs[3].address);
+    assert_eq!(
+        sysfs.vf_address(&pf, 10).unwrap().to_string(),
+        "0000:02:03.2"
+    );
+    assert!(sysfs.vf_address(&pf, 64).is_err());
+    let e = sysfs.find_pf("02:00.9").unwrap_err();
+    assert!(matches!(e, Error::InvalidPciAddress { .. }), "{e}");
     // Predictions work for VFs that do not exist yet, up to totalvfs.
     assert_eq!(p.vf_address(63).unwrap().to_string(), "0000:02:09.7");
     assert!(matches!(

@@ -51,6 +51,13 @@ impl Bed {
         self.pf.address
     }
 
+    fn numvfs_path(&self) -> std::path::PathBuf {
+        let pf = self.addr();
+        self.sysfs
+            .root()
+            .join(format!("sys/bus/pci/devices/{pf}/sriov_numvfs"))
+    }
+
     fn num_vfs(&self) -> u16 {
         self.sysfs.sriov_info(&self.addr()).unwrap().num_vfs
     }
@@ -222,7 +229,7 @@ fn above_totalvfs_is_erange_typed_before_writing() {
     );
     assert_eq!(bed.num_vfs(), 0);
     // What the kernel would have said.
-    let raw = std::fs::write(format!("/sys/bus/pci/devices/{pf}/sriov_numvfs"), "8").unwrap_err();
+    let raw = std::fs::write(bed.numvfs_path(), "8").unwrap_err();
     assert_eq!(raw.raw_os_error(), Some(libc::ERANGE));
 }
 
@@ -248,7 +255,10 @@ fn vf_binds_to_vfio_pci_and_back() {
     let now = bed.sysfs.vf(&pf, 1).unwrap();
     assert!(now.netdevs.is_empty());
     let g = now.iommu_group.unwrap();
-    assert_eq!(now.vfio_dev, Some(format!("/dev/vfio/{g}").into()));
+    assert_eq!(
+        now.vfio_dev,
+        Some(bed.sysfs.root().join(format!("dev/vfio/{g}")))
+    );
     // Idempotent.
     let again = bed
         .sysfs
