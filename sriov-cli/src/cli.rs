@@ -85,6 +85,10 @@ pub enum Command {
         /// Output format.
         #[arg(long, value_enum, default_value_t = StatsFormat::Text)]
         format: StatsFormat,
+        /// Write to FILE atomically (write a temp file, rename it) instead of
+        /// stdout, as node_exporter's textfile collector wants.
+        #[arg(long, value_name = "FILE")]
+        output: Option<PathBuf>,
     },
 }
 

@@ -327,7 +327,7 @@ pub struct VfSpec {
     pub promisc: Option<bool>,
     /// MTU of the VF netdev.
     pub mtu: Option<u32>,
-    /// Addresses to add on the VF netdev.
+    /// Addresses to add on the VF netdev (for an `lxc` VF: inside the container).
     pub addresses: Vec<IpNet>,
     /// Default gateway through this VF.
     pub gateway: Option<IpAddr>,
@@ -378,6 +378,9 @@ pub struct Config {
     /// PFs to configure, in file order (common ones first).
     pub pfs: Vec<PfSpec>,
 }
+
+/// Where the config lives on the target system (under `--root`).
+pub const DEFAULT_PATH: &str = "/etc/sriov-cli/sriov.toml";
 
 /// Default cluster seed when the file names none.
 pub const DEFAULT_CLUSTER: &str = "sriov-cli";
@@ -972,7 +975,7 @@ fn check_cross_pf(pfs: &[PfSpec], diags: &mut Vec<Diag>) {
                     macs.insert(m, (&pf.key, vf.index, vf.loc));
                 }
             }
-            if let Some(g) = vf.gateway {
+            if let Some(g) = vf.gateway.filter(|_| vf.lxc.is_none()) {
                 if let Some((k, i, l)) = gw.get(&g.is_ipv4()) {
                     diags.push(Diag {
                         loc: vf.loc,

@@ -341,14 +341,16 @@ where
         link.map(|l| if l.up { "up" } else { "down" }.to_string()),
         vs.up.map(|u| if u { "up" } else { "down" }.to_string()),
     );
-    for a in &vs.addresses {
+    // An LXC VF's addresses and gateway belong to the container (`generate lxc`).
+    let host_addresses: &[crate::addr::IpNet] = if vs.lxc.is_some() { &[] } else { &vs.addresses };
+    for a in host_addresses {
         let has = link.map(|l| l.addresses.contains(a));
         if has != Some(true) {
             let from = link.map(|_| "(absent)".to_string());
             p.changes.push(mk(Step::Address, i, "address", from, a.to_string()));
         }
     }
-    if let Some(gw) = vs.gateway {
+    if let Some(gw) = vs.gateway.filter(|_| vs.lxc.is_none()) {
         let dev = vs.name.clone().or(cur_name);
         let present = live.default_routes.as_ref().map(|routes| {
             routes

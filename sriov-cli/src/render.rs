@@ -66,7 +66,8 @@ pub fn diff(changes: &[Change], target: &str, style: Style) -> String {
             Step::NumVfs | Step::VfAttrs => "vf attributes",
             Step::Driver => "driver",
             Step::Link => "link",
-            Step::Address | Step::Route => "addresses and routes",
+            Step::Address => "addresses",
+            Step::Route => "routes",
         };
         let key = (group, head.clone());
         if last.as_ref() != Some(&key) {

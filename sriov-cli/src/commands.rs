@@ -1,0 +1,222 @@
+//! Subcommand dispatch and the `setup` and `reset` commands.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use crate::apply::apply;
+use crate::cli::{Command, Generate};
+use crate::config::{self, Config};
+use crate::host::{chain, LiveHost};
+use crate::plan::plan;
+use crate::render::{self, ChangesJson};
+use crate::{CliError, Ctx};
+
+/// Runs one subcommand; returns the exit code.
+pub(crate) fn dispatch(cmd: &Command, ctx: &Ctx, out: &mut dyn Write) -> Result<u8, CliError> {
+    match cmd {
+        Command::Setup {
+            dry_run,
+            json,
+            allow_recreate,
+        } => setup(ctx, out, *dry_run, *json, *allow_recreate),
+        Command::Status { pf, json } => crate::status::status(ctx, out, pf.as_deref(), *json),
+        Command::Reset { pf, allow_recreate } => reset(ctx, out, pf, *allow_recreate),
+        Command::CheckIommu { json } => crate::status::check_iommu(ctx, out, *json),
+        Command::EnableIommu { dry_run, yes } => crate::status::enable_iommu(ctx, out, *dry_run, *yes),
+        Command::Generate(g) => match g {
+            Generate::SystemdUnit { bin } => crate::generate::systemd_unit(ctx, out, bin),
+            Generate::Lxc { ctid } => crate::generate::lxc(ctx, out, *ctid),
+            Generate::PveMapping => crate::generate::pve_mapping(ctx, out),
+            Generate::Hostpci { vm } => crate::generate::hostpci(ctx, out, vm.as_deref()),
+        },
+        Command::Stats { format, output } => crate::stats::stats(ctx, out, *format, output.as_deref()),
+    }
+}
+
+/// The node name: `--node`, else the hostname (`/proc/sys/kernel/hostname`,
+/// the kernel's uname nodename, on the live system; `<root>/etc/hostname`
+/// otherwise), without a domain.
+pub(crate) fn node_name(ctx: &Ctx) -> String {
+    if let Some(n) = &ctx.node {
+        return n.clone();
+    }
+    let candidates: Vec<PathBuf> = if ctx.live() {
+        vec!["/proc/sys/kernel/hostname".into(), "/etc/hostname".into()]
+    } else {
+        vec![ctx.under_root("/etc/hostname")]
+    };
+    for p in candidates {
+        if let Ok(s) = std::fs::read_to_string(&p) {
+            let h = s.lines().next().unwrap_or("").trim();
+            let h = h.split('.').next().unwrap_or(h);
+            if !h.is_empty() {
+                return h.to_string();
+            }
+        }
+    }
+    "localhost".to_string()
+}
+
+/// The config path: `--config` as given, else the default under `--root`.
+pub(crate) fn config_path(ctx: &Ctx) -> PathBuf {
+    ctx.config
+        .clone()
+        .unwrap_or_else(|| ctx.under_root(config::DEFAULT_PATH))
+}
+
+/// Loads the config for this node.
+pub(crate) fn load_config(ctx: &Ctx) -> Result<Config, CliError> {
+    let path = config_path(ctx);
+    Ok(config::load(&path, &path, &node_name(ctx))?)
+}
+
+fn setup(ctx: &Ctx, out: &mut dyn Write, dry_run: bool, json: bool, allow_recreate: bool) -> Result<u8, CliError> {
+    let cfg = load_config(ctx)?;
+    if !ctx.live() && !dry_run {
+        return Err(CliError::Usage(format!(
+            "setup changes VFs through netlink, which --root cannot redirect; with --root {} only `setup --dry-run` is possible",
+            ctx.root.display()
+        )));
+    }
+    let mut host = LiveHost::new(&ctx.root);
+    if let Some(n) = &host.nl_note {
+        ctx.note(n);
+    }
+    let state = host.read_state().map_err(CliError::Host)?;
+    let p = plan(&cfg, &state, allow_recreate);
+    for w in &p.warnings {
+        ctx.warn(w);
+    }
+    let target = match &cfg.node {
+        Some(n) => format!("{} (node {n})", cfg.path.display()),
+        None => cfg.path.display().to_string(),
+    };
+    if !p.errors.is_empty() {
+        if json {
+            out.write_all(
+                render::json(&ChangesJson {
+                    changes: &[],
+                    warnings: &p.warnings,
+                    errors: &p.errors,
+                })
+                .as_bytes(),
+            )?;
+        }
+        return Err(CliError::Invalid(p.errors));
+    }
+    if p.changes.is_empty() || dry_run {
+        if json {
+            out.write_all(
+                render::json(&ChangesJson {
+                    changes: &p.changes,
+                    warnings: &p.warnings,
+                    errors: &[],
+                })
+                .as_bytes(),
+            )?;
+        } else if p.changes.is_empty() {
+            writeln!(out, "No changes: the host already matches {target}.")?;
+        } else {
+            out.write_all(render::diff(&p.changes, &target, ctx.out_style).as_bytes())?;
+            let pfs: std::collections::BTreeSet<&str> = p.changes.iter().map(|c| c.pf_address.as_str()).collect();
+            writeln!(
+                out,
+                "{} on {} PF{}; nothing was changed (--dry-run).",
+                plural(p.changes.len(), "change"),
+                pfs.len(),
+                if pfs.len() == 1 { "" } else { "s" }
+            )?;
+        }
+        return Ok(0);
+    }
+
+    let err_tty = ctx.err_tty;
+    let mut waiting = false;
+    let mut progress = |pf: &str, ready: u32, want: u32| {
+        if err_tty {
+            eprint!("\rwaiting for the VFs of {pf}: {ready}/{want} ready");
+            waiting = ready < want;
+            if !waiting {
+                eprintln!();
+            }
+        }
+    };
+    let outcome = apply(&cfg, &mut host, allow_recreate, &mut progress);
+    if json {
+        out.write_all(
+            render::json(&ChangesJson {
+                changes: &outcome.changes,
+                warnings: &p.warnings,
+                errors: outcome.fatal.as_slice(),
+            })
+            .as_bytes(),
+        )?;
+    } else {
+        out.write_all(render::report(&outcome.changes, ctx.out_style).as_bytes())?;
+    }
+    if outcome.converged() {
+        if !json {
+            writeln!(out, "Applied {}; the host matches {target}.", plural(outcome.changes.len(), "change"))?;
+        }
+        Ok(0)
+    } else {
+        let bad = outcome
+            .changes
+            .iter()
+            .filter(|c| c.status != crate::plan::Status::Applied)
+            .count();
+        out.flush()?;
+        if let Some(f) = &outcome.fatal {
+            eprintln!("{} {f}", ctx.err_style.red("error:"));
+        }
+        eprintln!(
+            "{} setup did not converge: {bad} of {} not applied (see above); fix the cause and re-run",
+            ctx.err_style.red("error:"),
+            plural(outcome.changes.len(), "change")
+        );
+        Ok(1)
+    }
+}
+
+pub(crate) fn plural(n: usize, word: &str) -> String {
+    if n == 1 {
+        format!("1 {word}")
+    } else {
+        format!("{n} {word}s")
+    }
+}
+
+fn reset(ctx: &Ctx, out: &mut dyn Write, spec: &str, allow_recreate: bool) -> Result<u8, CliError> {
+    let host = LiveHost::new(&ctx.root);
+    let sysfs = host.sysfs();
+    let pf = sysfs.find_pf(spec).map_err(|e| CliError::Usage(chain(&e)))?;
+    let label = pf.netdevs.first().cloned().unwrap_or_else(|| pf.address.to_string());
+    if pf.sriov.num_vfs == 0 {
+        writeln!(out, "PF {label} ({}) has no VFs; nothing to do.", pf.address)?;
+        return Ok(0);
+    }
+    let casualties = sysfs
+        .recreate_impact(&pf.address)
+        .map_err(|e| CliError::Host(chain(&e)))?;
+    let in_use: Vec<String> = casualties
+        .iter()
+        .filter(|c| !c.reasons.is_empty())
+        .map(|c| {
+            let why: Vec<String> = c.reasons.iter().map(ToString::to_string).collect();
+            format!("VF {} ({}): {}", c.index, c.address, why.join(", "))
+        })
+        .collect();
+    if !in_use.is_empty() && !allow_recreate {
+        let mut errs = vec![format!(
+            "PF {label}: removing its {} VFs would disturb VFs in use; re-run with --allow-recreate to do it anyway:",
+            pf.sriov.num_vfs
+        )];
+        errs.extend(in_use.iter().map(|s| format!("  {s}")));
+        return Err(CliError::Invalid(errs));
+    }
+    sysfs
+        .set_num_vfs(&pf.address, 0, true)
+        .map_err(|e| CliError::Host(chain(&e)))?;
+    writeln!(out, "PF {label} ({}): num_vfs {} -> 0", pf.address, pf.sriov.num_vfs)?;
+    Ok(0)
+}

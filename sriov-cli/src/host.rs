@@ -1,0 +1,382 @@
+//! The live host: fills [`HostState`] from `sysfs-sriov` and `netlink-vf`, and
+//! implements [`Host`] with them. This is the only module that touches the
+//! kernel; everything it does is a library call.
+
+use std::collections::BTreeMap;
+use std::error::Error as StdError;
+use std::net::IpAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use netlink_vf::{Handle, IfName, IpPrefix, MacAddr, Qos, RouteSpec, VfAttr, VfConfig, VlanConfig, VlanId};
+use sysfs_sriov::{DriverTarget, PciAddress, Sysfs};
+
+use crate::addr::{IpNet, Mac};
+use crate::apply::{Host, VfWant};
+use crate::config::{DriverSpec, LinkState, VlanProto, VlanSpec};
+use crate::state::{HostState, LinkInfo, PfState, VfAttrs, VfCounters, VfState};
+
+/// How long `setup` waits for new VFs (and their drivers and netdevs).
+pub const VF_WAIT: Duration = Duration::from_secs(60);
+
+/// Renders an error with its cause chain: `outer: inner: innermost`.
+pub fn chain(e: &dyn StdError) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        let t = c.to_string();
+        if !s.contains(&t) {
+            s.push_str(": ");
+            s.push_str(&t);
+        }
+        cur = c.source();
+    }
+    s
+}
+
+/// sysfs always; netlink only when the root is `/` (the kernel's netlink is not
+/// rooted, so it would describe the wrong host for a fixture tree).
+pub struct LiveHost {
+    sysfs: Sysfs,
+    root: std::path::PathBuf,
+    nl: Option<Handle>,
+    /// Why netlink is unavailable, for the note on stderr.
+    pub nl_note: Option<String>,
+    /// Ask for per-VF counters when reading.
+    pub with_stats: bool,
+}
+
+impl LiveHost {
+    /// Opens the host at `root`.
+    pub fn new(root: &Path) -> Self {
+        let sysfs = Sysfs::with_root(root);
+        let (nl, nl_note) = if root == Path::new("/") {
+            match Handle::new() {
+                Ok(h) => (Some(h), None),
+                Err(e) => (None, Some(format!("netlink is unavailable ({}), so VF attributes, links, addresses and routes are unknown", chain(&e)))),
+            }
+        } else {
+            (
+                None,
+                Some(format!(
+                    "--root {} is not /, so netlink is not used: VF attributes, link state, addresses and routes show as unavailable",
+                    root.display()
+                )),
+            )
+        };
+        Self {
+            sysfs,
+            root: root.to_path_buf(),
+            nl,
+            nl_note,
+            with_stats: false,
+        }
+    }
+
+    /// The sysfs handle.
+    pub fn sysfs(&self) -> &Sysfs {
+        &self.sysfs
+    }
+
+    fn nl(&mut self) -> Result<&mut Handle, String> {
+        self.nl
+            .as_mut()
+            .ok_or_else(|| "netlink is not available".to_string())
+    }
+
+    fn index_of(&mut self, name: &str) -> Result<u32, String> {
+        let n = IfName::new(name).map_err(|e| chain(&e))?;
+        self.nl()?.index_of(&n).map_err(|e| chain(&e))
+    }
+
+    /// Reads the state: sysfs first, then netlink details when available.
+    ///
+    /// # Errors
+    /// sysfs errors (rendered).
+    pub fn read_state(&mut self) -> Result<HostState, String> {
+        let mut st = HostState {
+            netlink: self.nl.is_some(),
+            ..HostState::default()
+        };
+        let pfs = self.sysfs.pfs().map_err(|e| chain(&e))?;
+        for pf in pfs {
+            let vfs = self.sysfs.vfs(&pf.address).map_err(|e| chain(&e))?;
+            st.pfs.push(PfState {
+                address: pf.address.to_string(),
+                netdevs: pf.netdevs.clone(),
+                ifindex: None,
+                driver: pf.driver.clone(),
+                firmware: None,
+                total_vfs: u32::from(pf.sriov.total_vfs),
+                num_vfs: u32::from(pf.sriov.num_vfs),
+                vendor_id: pf.vendor_id,
+                device_id: pf.device_id,
+                vendor_name: pf.vendor_name.clone(),
+                device_name: pf.device_name.clone(),
+                iommu_group: pf.iommu_group,
+                vfs: vfs
+                    .into_iter()
+                    .map(|v| VfState {
+                        index: v.index,
+                        address: v.address.to_string(),
+                        driver: v.driver,
+                        netdev: v.netdevs.first().cloned(),
+                        iommu_group: v.iommu_group,
+                        vfio_dev: v.vfio_dev.map(|p| {
+                            // Show the host path, not the fixture one.
+                            let rel = p.strip_prefix(&self.root).unwrap_or(&p);
+                            Path::new("/").join(rel).display().to_string()
+                        }),
+                        device_name: v.device_name,
+                        attrs: None,
+                        link: None,
+                    })
+                    .collect(),
+            });
+        }
+        // Every interface name, for "name already taken" checks.
+        if let Ok(rd) = std::fs::read_dir(self.root.join("sys/class/net")) {
+            for e in rd.flatten() {
+                if let Some(n) = e.file_name().to_str() {
+                    st.links.insert(n.to_string());
+                }
+            }
+        }
+        if self.nl.is_some() {
+            if let Err(e) = self.read_netlink(&mut st) {
+                return Err(format!("reading netlink state: {e}"));
+            }
+        }
+        Ok(st)
+    }
+
+    fn read_netlink(&mut self, st: &mut HostState) -> Result<(), String> {
+        let with_stats = self.with_stats;
+        let nl = self.nl()?;
+        let links = nl.links().map_err(|e| chain(&e))?;
+        let by_name: BTreeMap<String, &netlink_vf::Link> =
+            links.iter().map(|l| (l.name.as_str().to_string(), l)).collect();
+        let by_index: BTreeMap<u32, String> =
+            links.iter().map(|l| (l.index, l.name.as_str().to_string())).collect();
+        for l in &links {
+            st.links.insert(l.name.as_str().to_string());
+        }
+        let mut addrs: BTreeMap<u32, Vec<IpNet>> = BTreeMap::new();
+        for a in nl.addresses(None).map_err(|e| chain(&e))? {
+            addrs.entry(a.index).or_default().push(IpNet {
+                addr: a.prefix.addr(),
+                prefix: a.prefix.prefix_len(),
+            });
+        }
+        let mut routes = Vec::new();
+        for r in nl.routes().map_err(|e| chain(&e))? {
+            if r.is_default() && r.table == 254 {
+                if let (Some(g), Some(oif)) = (r.gateway, r.oif) {
+                    if let Some(n) = by_index.get(&oif) {
+                        routes.push((g, n.clone()));
+                    }
+                }
+            }
+        }
+        st.default_routes = Some(routes);
+        for pf in &mut st.pfs {
+            let Some(l) = pf.netdevs.first().and_then(|n| by_name.get(n)) else {
+                continue;
+            };
+            pf.ifindex = Some(l.index);
+            let vfs = nl.vfs(l.index, with_stats).map_err(|e| chain(&e))?;
+            for v in &mut pf.vfs {
+                v.attrs = Some(vfs.iter().find(|s| s.index == v.index).map(attrs_of).unwrap_or_default());
+                if let Some(link) = v.netdev.as_ref().and_then(|n| by_name.get(n)) {
+                    v.link = Some(LinkInfo {
+                        ifindex: link.index,
+                        up: link.up,
+                        promisc: link.promisc,
+                        mtu: link.mtu.unwrap_or(0),
+                        addresses: addrs.get(&link.index).cloned().unwrap_or_default(),
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn attrs_of(s: &netlink_vf::VfState) -> VfAttrs {
+    VfAttrs {
+        mac: s.mac.map(|m| Mac(m.octets())),
+        vlan: Some(VlanSpec {
+            vlan: s.vlan.map_or(0, VlanId::get),
+            qos: s.qos.map_or(0, Qos::get),
+            proto: match s.vlan_proto {
+                Some(netlink_vf::VlanProto::Dot1Ad) => VlanProto::Dot1Ad,
+                _ => VlanProto::Dot1Q,
+            },
+        }),
+        trust: s.trust,
+        spoofchk: s.spoofchk,
+        link_state: s.link_state.map(|l| match l {
+            netlink_vf::LinkState::Auto => LinkState::Auto,
+            netlink_vf::LinkState::Enable => LinkState::Enable,
+            netlink_vf::LinkState::Disable => LinkState::Disable,
+        }),
+        min_tx_rate: s.min_tx_rate,
+        max_tx_rate: s.max_tx_rate,
+        query_rss: s.query_rss,
+        stats: s.stats.map(|c| VfCounters {
+            rx_packets: c.rx_packets,
+            tx_packets: c.tx_packets,
+            rx_bytes: c.rx_bytes,
+            tx_bytes: c.tx_bytes,
+            broadcast: c.broadcast,
+            multicast: c.multicast,
+            rx_dropped: c.rx_dropped.unwrap_or(0),
+            tx_dropped: c.tx_dropped.unwrap_or(0),
+        }),
+    }
+}
+
+fn pci(addr: &str) -> Result<PciAddress, String> {
+    addr.parse::<PciAddress>().map_err(|e| chain(&e))
+}
+
+fn vf_config(w: &VfWant) -> Result<VfConfig, String> {
+    let mut c = VfConfig::new(w.index);
+    if let Some(m) = w.mac {
+        c = c.mac(MacAddr(m.0));
+    }
+    if let Some(v) = w.vlan {
+        let vc = if v.vlan == 0 {
+            VlanConfig::none()
+        } else {
+            VlanConfig::new(VlanId::new(v.vlan).map_err(|e| chain(&e))?)
+                .qos(Qos::new(v.qos).map_err(|e| chain(&e))?)
+                .proto(match v.proto {
+                    VlanProto::Dot1Q => netlink_vf::VlanProto::Dot1Q,
+                    VlanProto::Dot1Ad => netlink_vf::VlanProto::Dot1Ad,
+                })
+        };
+        c = c.vlan(vc);
+    }
+    if let Some(b) = w.spoofchk {
+        c = c.spoofchk(b);
+    }
+    if let Some(b) = w.trust {
+        c = c.trust(b);
+    }
+    if let Some(s) = w.link_state {
+        c = c.link_state(match s {
+            LinkState::Auto => netlink_vf::LinkState::Auto,
+            LinkState::Enable => netlink_vf::LinkState::Enable,
+            LinkState::Disable => netlink_vf::LinkState::Disable,
+        });
+    }
+    if let Some(r) = w.min_tx_rate {
+        c = c.min_tx_rate(r);
+    }
+    if let Some(r) = w.max_tx_rate {
+        c = c.max_tx_rate(r);
+    }
+    if let Some(b) = w.query_rss {
+        c = c.query_rss(b);
+    }
+    Ok(c)
+}
+
+fn attr_name(a: VfAttr) -> &'static str {
+    match a {
+        VfAttr::Mac => "mac",
+        VfAttr::Vlan => "vlan",
+        VfAttr::SpoofChk => "spoofchk",
+        VfAttr::QueryRss => "query_rss",
+        VfAttr::LinkState => "link_state",
+        VfAttr::Trust => "trust",
+        VfAttr::Rate => "max_tx_rate",
+    }
+}
+
+impl Host for LiveHost {
+    fn read(&mut self) -> Result<HostState, String> {
+        self.read_state()
+    }
+
+    fn set_num_vfs(&mut self, pf: &PfState, n: u32, allow_recreate: bool) -> Result<(), String> {
+        let n = u16::try_from(n).map_err(|_| format!("num_vfs {n} is too large"))?;
+        self.sysfs
+            .set_num_vfs(&pci(&pf.address)?, n, allow_recreate)
+            .map(|_| ())
+            .map_err(|e| chain(&e))
+    }
+
+    fn wait_for_vfs(&mut self, pf: &PfState, n: u32, progress: &mut dyn FnMut(u32, u32)) -> Result<(), String> {
+        let n = u16::try_from(n).map_err(|_| format!("num_vfs {n} is too large"))?;
+        self.sysfs
+            .wait_for_vfs(&pci(&pf.address)?, n, VF_WAIT, &mut |p| {
+                progress(u32::from(p.ready), u32::from(p.expected));
+            })
+            .map(|_| ())
+            .map_err(|e| chain(&e))
+    }
+
+    fn set_vf_attrs(&mut self, pf: &PfState, wants: &[VfWant]) -> Result<Vec<(u32, String, String)>, String> {
+        let name = pf
+            .netdevs
+            .first()
+            .ok_or_else(|| format!("PF {} has no netdev to send VF settings to", pf.address))?
+            .clone();
+        let idx = self.index_of(&name)?;
+        let configs = wants.iter().map(vf_config).collect::<Result<Vec<_>, _>>()?;
+        let report = self.nl()?.set_vfs(idx, &configs).map_err(|e| chain(&e))?;
+        Ok(report
+            .failures()
+            .map(|(i, a, e)| (i, attr_name(a).to_string(), chain(e)))
+            .collect())
+    }
+
+    fn bind_driver(&mut self, vf: &VfState, target: &DriverSpec) -> Result<(), String> {
+        let t = match target {
+            DriverSpec::VfioPci => DriverTarget::VfioPci,
+            DriverSpec::Default => DriverTarget::Default,
+            DriverSpec::Named(n) => DriverTarget::Named(n.clone()),
+        };
+        self.sysfs
+            .bind_driver(&pci(&vf.address)?, &t, false)
+            .map(|_| ())
+            .map_err(|e| chain(&e))
+    }
+
+    fn rename(&mut self, from: &str, to: &str) -> Result<(), String> {
+        let idx = self.index_of(from)?;
+        let to = IfName::new(to).map_err(|e| chain(&e))?;
+        self.nl()?.set_name(idx, &to).map_err(|e| chain(&e))
+    }
+
+    fn set_mtu(&mut self, link: &str, mtu: u32) -> Result<(), String> {
+        let idx = self.index_of(link)?;
+        self.nl()?.set_mtu(idx, mtu).map_err(|e| chain(&e))
+    }
+
+    fn set_promisc(&mut self, link: &str, on: bool) -> Result<(), String> {
+        let idx = self.index_of(link)?;
+        self.nl()?.set_promisc(idx, on).map_err(|e| chain(&e))
+    }
+
+    fn set_up(&mut self, link: &str, up: bool) -> Result<(), String> {
+        let idx = self.index_of(link)?;
+        self.nl()?.set_up(idx, up).map_err(|e| chain(&e))
+    }
+
+    fn add_address(&mut self, link: &str, addr: IpNet) -> Result<(), String> {
+        let idx = self.index_of(link)?;
+        let p = IpPrefix::new(addr.addr, addr.prefix).map_err(|e| chain(&e))?;
+        self.nl()?.ensure_address(idx, &p).map(|_| ()).map_err(|e| chain(&e))
+    }
+
+    fn add_default_route(&mut self, link: &str, gateway: IpAddr) -> Result<(), String> {
+        let idx = self.index_of(link)?;
+        self.nl()?
+            .ensure_route(&RouteSpec::default_via(gateway, Some(idx)))
+            .map(|_| ())
+            .map_err(|e| chain(&e))
+    }
+}

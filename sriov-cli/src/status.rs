@@ -1,0 +1,142 @@
+//! `status`, `check-iommu` and `enable-iommu`.
+
+use std::io::Write;
+
+use serde::Serialize;
+
+use crate::host::{chain, LiveHost};
+use crate::render::table;
+use crate::state::{PfState, VfState};
+use crate::{CliError, Ctx};
+
+/// `status --json`: the same structs the table shows.
+#[derive(Serialize)]
+struct StatusJson<'a> {
+    /// Whether netlink-backed fields were read.
+    netlink: bool,
+    /// The PFs.
+    pfs: Vec<&'a PfState>,
+}
+
+const NA: &str = "n/a";
+
+fn onoff(b: Option<bool>) -> String {
+    b.map_or_else(|| NA.to_string(), |b| if b { "on" } else { "off" }.to_string())
+}
+
+fn vf_row(v: &VfState) -> Vec<String> {
+    let a = v.attrs.as_ref();
+    let na = || NA.to_string();
+    vec![
+        v.index.to_string(),
+        v.address.clone(),
+        v.netdev.clone().unwrap_or_default(),
+        v.driver.clone().unwrap_or_else(|| "(none)".into()),
+        a.map_or_else(na, |a| a.mac.map_or_else(na, |m| m.to_string())),
+        a.map_or_else(na, |a| {
+            a.vlan.map_or_else(na, |v| {
+                let mut s = if v.vlan == 0 { "-".to_string() } else { v.vlan.to_string() };
+                if v.qos != 0 {
+                    s.push_str(&format!(" qos {}", v.qos));
+                }
+                if v.proto == crate::config::VlanProto::Dot1Ad {
+                    s.push_str(" 802.1ad");
+                }
+                s
+            })
+        }),
+        onoff(a.and_then(|a| a.trust)),
+        onoff(a.and_then(|a| a.spoofchk)),
+        a.and_then(|a| a.link_state).map_or_else(na, |s| s.to_string()),
+        a.map_or_else(na, |a| match (a.min_tx_rate, a.max_tx_rate) {
+            (None, None) => NA.to_string(),
+            (lo, hi) => format!("{}/{}", lo.unwrap_or(0), hi.unwrap_or(0)),
+        }),
+        v.iommu_group.map(|g| g.to_string()).unwrap_or_default(),
+        v.vfio_dev.clone().unwrap_or_default(),
+    ]
+}
+
+pub(crate) fn status(ctx: &Ctx, out: &mut dyn Write, pf: Option<&str>, json: bool) -> Result<u8, CliError> {
+    let mut host = LiveHost::new(&ctx.root);
+    if let Some(n) = &host.nl_note {
+        if ctx.verbose > 0 || !json {
+            ctx.note(n);
+        }
+    }
+    let st = host.read_state().map_err(CliError::Host)?;
+    let pfs: Vec<&PfState> = match pf {
+        None => st.pfs.iter().collect(),
+        Some(spec) => {
+            let found = host.sysfs().find_pf(spec).map_err(|e| CliError::Usage(chain(&e)))?;
+            let addr = found.address.to_string();
+            st.pfs.iter().filter(|p| p.address == addr).collect()
+        }
+    };
+    if json {
+        out.write_all(crate::render::json(&StatusJson { netlink: st.netlink, pfs }).as_bytes())?;
+        return Ok(0);
+    }
+    if pfs.is_empty() {
+        writeln!(out, "No SR-IOV capable PCI devices found under {}.", ctx.root.display())?;
+        return Ok(0);
+    }
+    let s = ctx.out_style;
+    for (i, p) in pfs.iter().enumerate() {
+        if i > 0 {
+            writeln!(out)?;
+        }
+        let name = match (&p.vendor_name, &p.device_name) {
+            (Some(v), Some(d)) => format!("{v} {d}"),
+            (None, Some(d)) => d.clone(),
+            _ => String::new(),
+        };
+        let mut head = format!(
+            "PF {}  {}  driver {}  {name} [{:04x}:{:04x}]  VFs {} of {}",
+            p.label(),
+            p.address,
+            p.driver.as_deref().unwrap_or("(none)"),
+            p.vendor_id,
+            p.device_id,
+            p.num_vfs,
+            p.total_vfs
+        );
+        if let Some(g) = p.iommu_group {
+            head.push_str(&format!("  IOMMU group {g}"));
+        }
+        if let Some(f) = &p.firmware {
+            head.push_str(&format!("  firmware {f}"));
+        }
+        writeln!(out, "{}", s.bold(&head))?;
+        if p.vfs.is_empty() {
+            writeln!(out, "  no VFs")?;
+            continue;
+        }
+        let rows: Vec<Vec<String>> = p.vfs.iter().map(vf_row).collect();
+        out.write_all(
+            table(
+                &["VF", "PCI", "NETDEV", "DRIVER", "MAC", "VLAN", "TRUST", "SPOOFCHK", "STATE", "RATE", "IOMMU", "VFIO"],
+                &rows,
+                s,
+            )
+            .as_bytes(),
+        )?;
+    }
+    Ok(0)
+}
+
+pub(crate) fn check_iommu(ctx: &Ctx, out: &mut dyn Write, json: bool) -> Result<u8, CliError> {
+    let report = iommu_check::check(&ctx.root).map_err(|e| CliError::Usage(chain(&e)))?;
+    if json {
+        out.write_all(crate::render::json(&report).as_bytes())?;
+    } else {
+        let opts = iommu_check::RenderOptions::new(ctx.out_style.color).verbose(ctx.verbose > 0);
+        out.write_all(iommu_check::render(&report, opts).as_bytes())?;
+    }
+    Ok(if report.verdict.is_ready() { 0 } else { 1 })
+}
+
+pub(crate) fn enable_iommu(ctx: &Ctx, out: &mut dyn Write, dry_run: bool, yes: bool) -> Result<u8, CliError> {
+    let _ = (ctx, out, dry_run, yes);
+    Err(CliError::Usage("enable-iommu is not available yet".into()))
+}
