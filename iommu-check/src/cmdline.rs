@@ -97,34 +97,160 @@ pub(crate) fn lint(
     }
 }
 
+/// Keys whose loss at the next boot matters for passthrough.
+const IOMMU_KEYS: [&str; 8] = [
+    "intel_iommu",
+    "amd_iommu",
+    "iommu",
+    "iommu.passthrough",
+    "intremap",
+    "pcie_acs_override",
+    "vfio_iommu_type1.allow_unsafe_interrupts",
+    "vfio-pci.ids",
+];
+
+/// Compares the running command line with what the boot configuration asks for
+/// (`bootcmd::detect` finds the file). Returns the configured tokens the running
+/// kernel lacks (empty: no reboot pending, or not compared).
+fn pending_reboot(root: &Root, running: &Running, check: &mut Check) -> Vec<String> {
+    let base = root.path("");
+    let setup = match bootcmd::detect(&base) {
+        Ok(s) => s,
+        Err(bootcmd::Error::UnknownBootSetup { .. }) => {
+            check.push_finding(
+                Status::Info,
+                "pending-reboot",
+                "no boot configuration found (neither /etc/default/grub nor /etc/kernel/cmdline): not compared",
+            );
+            return Vec::new();
+        }
+        Err(e) => {
+            check.push_finding(
+                Status::Info,
+                "pending-reboot",
+                format!("cannot work out the boot setup, not compared: {e}"),
+            );
+            return Vec::new();
+        }
+    };
+    let file = setup.cmdline_file.display().to_string();
+    let configured = match setup.configured_cmdline(&base) {
+        Ok(Some(c)) => c,
+        Ok(None) => {
+            check.push_finding(
+                Status::Info,
+                "pending-reboot",
+                format!("{file} does not exist: not compared"),
+            );
+            return Vec::new();
+        }
+        Err(e) => {
+            check.push_finding(
+                Status::Info,
+                "pending-reboot",
+                format!("cannot read the configured command line, not compared: {e}"),
+            );
+            return Vec::new();
+        }
+    };
+    check.push_evidence(file.clone(), configured.to_string().trim().to_owned());
+    check.push_evidence(
+        "boot setup",
+        format!(
+            "{}; refresh with `{}`",
+            setup.why.join("; "),
+            setup.refresh_command()
+        ),
+    );
+    let pending = bootcmd::compare(&configured, &running.cmdline);
+    let dropped: Vec<&String> = pending
+        .extra
+        .iter()
+        .filter(|t| {
+            let key = t.split('=').next().unwrap_or("").replace('-', "_");
+            IOMMU_KEYS.iter().any(|k| k.replace('-', "_") == key)
+        })
+        .collect();
+    if !dropped.is_empty() {
+        check.push_finding(
+            Status::Warn,
+            "next-boot",
+            format!(
+                "the running kernel has {} but {file} does not ask for it: the next boot drops it",
+                dropped
+                    .iter()
+                    .map(|t| format!("`{t}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        );
+    }
+    if pending.reboot_pending() {
+        check.push_finding(
+            Status::Warn,
+            "pending-reboot",
+            format!(
+                "{file} asks for {} which the running kernel does not have: reboot pending (after `{}`, if not run yet)",
+                pending
+                    .missing
+                    .iter()
+                    .map(|t| format!("`{t}`"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                setup.refresh_command()
+            ),
+        );
+        pending.missing
+    } else {
+        check.push_finding(
+            Status::Info,
+            "pending-reboot",
+            format!("the running kernel has everything {file} asks for"),
+        );
+        Vec::new()
+    }
+}
+
+/// Check 4, and the configured tokens a reboot would bring (for check 3's remedy).
 pub(crate) fn check(
+    root: &Root,
     running: Option<&Running>,
     read: &Read,
     vendor: CpuVendor,
     in_container: bool,
-) -> Check {
+) -> (Check, Vec<String>) {
     let src = Root::shown(PROC_CMDLINE);
     let Some(running) = running else {
-        return Check::new(
+        let check = Check::new(
             CheckId::Cmdline,
             Status::Warn,
             "cannot read the running kernel's command line",
         )
         .with_evidence(src, read.describe_absence())
         .with_remedy("Run the check on the host with /proc mounted.");
+        return (check, Vec::new());
     };
     let mut check = Check::new(CheckId::Cmdline, Status::Pass, "");
     check.push_evidence(src, running.text.clone());
     let mut remedies = Vec::new();
     lint(&running.cmdline, vendor, &mut check, &mut remedies);
-    if in_container {
+    let missing = if in_container {
         check.push_finding(
             Status::Skip,
             "pending-reboot",
             "inside a container the boot configuration under /etc is not the host's: not compared",
         );
+        Vec::new()
+    } else {
+        pending_reboot(root, running, &mut check)
+    };
+    if check.finding("next-boot").is_some() {
+        remedies.push(
+            "put the parameters the next boot would drop back into the boot configuration"
+                .to_owned(),
+        );
     }
-    finish(check, &remedies, false)
+    (finish(check, &remedies, !missing.is_empty()), missing)
 }
 
 /// Sets status, summary and remedy from the findings.
@@ -152,7 +278,10 @@ pub(crate) fn finish(mut check: Check, remedies: &[String], reboot: bool) -> Che
         ));
     }
     if reboot {
-        text.push("Reboot to run the command line the boot configuration asks for.".to_owned());
+        text.push(
+            "Reboot to run the command line the boot configuration asks for (refresh the boot loader first if that was not done)."
+                .to_owned(),
+        );
     }
     if !text.is_empty() {
         check.remedy = Some(text.join(" "));

@@ -84,7 +84,29 @@ fn list_short(items: &[String], max: usize) -> String {
 }
 
 /// What to tell someone whose kernel has no IOMMU running.
-pub(crate) fn enable_remedy(vendor: CpuVendor, fw: &Firmware, args: Option<&Cmdline>) -> String {
+pub(crate) fn enable_remedy(
+    vendor: CpuVendor,
+    fw: &Firmware,
+    args: Option<&Cmdline>,
+    pending: &[String],
+) -> String {
+    let iommu_pending: Vec<&str> = pending
+        .iter()
+        .map(String::as_str)
+        .filter(|t| {
+            let key = t.split('=').next().unwrap_or("").replace('-', "_");
+            matches!(
+                key.as_str(),
+                "intel_iommu" | "amd_iommu" | "iommu" | "iommu.passthrough"
+            )
+        })
+        .collect();
+    if !iommu_pending.is_empty() {
+        return format!(
+            "The boot configuration already asks for `{}`: reboot into it (see \"Kernel command line\").",
+            iommu_pending.join(" ")
+        );
+    }
     if let Some(param) = args.and_then(iommu_disabled_by) {
         return format!(
             "Remove `{param}` from the boot command line (`sriov-cli enable-iommu` edits the right file), refresh the boot loader and reboot."
@@ -115,6 +137,7 @@ pub(crate) fn check_kernel(
     vendor: CpuVendor,
     fw: &Firmware,
     args: Option<&Cmdline>,
+    pending: &[String],
 ) -> Check {
     let units = &iommu.units;
     let groups = iommu.groups.len();
@@ -136,7 +159,7 @@ pub(crate) fn check_kernel(
                 None => "no IOMMU in the running kernel: no units registered, no IOMMU groups".to_owned(),
             },
         )
-        .with_remedy(enable_remedy(vendor, fw, args)),
+        .with_remedy(enable_remedy(vendor, fw, args, pending)),
         (false, true) => Check::new(
             CheckId::KernelIommu,
             Status::Fail,
@@ -145,7 +168,7 @@ pub(crate) fn check_kernel(
                 list_short(units, 4)
             ),
         )
-        .with_remedy(enable_remedy(vendor, fw, args)),
+        .with_remedy(enable_remedy(vendor, fw, args, pending)),
         (true, false) => Check::new(
             CheckId::KernelIommu,
             Status::Warn,

@@ -78,11 +78,14 @@ pub fn check(root: impl AsRef<Path>) -> Result<Report> {
     let (running, cmdline_read) = cmdline::load(&root);
     let args = running.as_ref().map(|r| &r.cmdline);
 
+    let (cmdline_check, pending) =
+        cmdline::check(&root, running.as_ref(), &cmdline_read, vendor, in_container);
+
     let checks = vec![
         cpu::check(&cpu, &cpu_read),
         firmware::check(&fw, vendor, iommu.units.len(), in_container),
-        iommu::check_kernel(&iommu, vendor, &fw, args),
-        cmdline::check(running.as_ref(), &cmdline_read, vendor, in_container),
+        iommu::check_kernel(&iommu, vendor, &fw, args, &pending),
+        cmdline_check,
         iommu::check_mode(&iommu),
         intremap::check(&root, args, &iommu, &fw),
         vfio::check(&root),

@@ -246,6 +246,84 @@ fn iommu_off_and_lint_flags() {
     assert!(remedy(&r, KernelIommu).contains("Remove `iommu=off`"));
 }
 
+/// The guide's step one done, reboot not yet: /etc/kernel/cmdline has the IOMMU
+/// parameters, the running kernel (booted by systemd-boot) does not.
+#[test]
+fn pending_reboot() {
+    let h = Host::no_iommu();
+    h.dmar(0x01)
+        .proxmox_systemd_boot("root=ZFS=rpool/ROOT/pve-1 boot=zfs intel_iommu=on iommu=pt")
+        .cmdline(r"initrd=\EFI\proxmox\6.8.12-4-pve\initrd.img-6.8.12-4-pve root=ZFS=rpool/ROOT/pve-1 boot=zfs");
+    let r = check(h.root()).unwrap();
+    assert_statuses(&r, [Pass, Pass, Fail, Warn, Skip, Fail, Warn, Info, Pass]);
+    assert_eq!(r.verdict, Verdict::NotReady);
+    let cmd = r.get(Cmdline).unwrap();
+    let f = cmd.finding("pending-reboot").unwrap();
+    assert_eq!(f.status, Warn);
+    assert!(
+        f.message.starts_with(
+            "/etc/kernel/cmdline asks for `intel_iommu=on`, `iommu=pt` which the running kernel does not have"
+        ),
+        "{}",
+        f.message
+    );
+    assert!(
+        f.message.contains("proxmox-boot-tool refresh"),
+        "{}",
+        f.message
+    );
+    assert!(
+        cmd.remedy.as_deref().unwrap().starts_with("Reboot"),
+        "{:?}",
+        cmd.remedy
+    );
+    assert!(cmd
+        .evidence
+        .iter()
+        .any(|e| e.source == "/etc/kernel/cmdline"
+            && e.observed.ends_with("intel_iommu=on iommu=pt")));
+    assert_eq!(
+        remedy(&r, KernelIommu),
+        "The boot configuration already asks for `intel_iommu=on iommu=pt`: reboot into it (see \"Kernel command line\")."
+    );
+}
+
+#[test]
+fn grub_in_sync_is_not_pending() {
+    let h = Host::intel_pt();
+    h.grub("quiet intel_iommu=on iommu=pt");
+    let r = check(h.root()).unwrap();
+    assert_statuses(&r, [Pass, Pass, Pass, Pass, Pass, Pass, Pass, Info, Pass]);
+    let f = r.get(Cmdline).unwrap().finding("pending-reboot").unwrap();
+    assert_eq!(f.status, Info);
+    assert_eq!(
+        f.message,
+        "the running kernel has everything /etc/default/grub asks for"
+    );
+}
+
+#[test]
+fn next_boot_would_drop_the_iommu_parameters() {
+    let h = Host::intel_pt();
+    h.grub("quiet");
+    let r = check(h.root()).unwrap();
+    let cmd = r.get(Cmdline).unwrap();
+    assert_eq!(cmd.status, Warn);
+    let f = cmd.finding("next-boot").unwrap();
+    assert_eq!(f.status, Warn);
+    assert!(
+        f.message.contains("`intel_iommu=on`, `iommu=pt`"),
+        "{}",
+        f.message
+    );
+    assert!(
+        f.message.ends_with("the next boot drops it"),
+        "{}",
+        f.message
+    );
+    assert_eq!(cmd.finding("pending-reboot").unwrap().status, Info);
+}
+
 #[test]
 fn translated_dma_warns_and_recommends_pt() {
     let h = Host::intel_pt();

@@ -256,6 +256,26 @@ impl Host {
             )
     }
 
+    // --- boot configuration ----------------------------------------------------
+
+    /// Proxmox VE on UEFI + ZFS: proxmox-boot-tool with systemd-boot, the command line
+    /// in /etc/kernel/cmdline (one line).
+    pub fn proxmox_systemd_boot(&self, configured: &str) -> &Self {
+        self.dir("sys/firmware/efi/efivars")
+            .file("etc/kernel/proxmox-boot-uuids", "3C1D-5F2A\n")
+            .file("etc/kernel/cmdline", format!("{configured}\n"))
+    }
+
+    /// Debian/Proxmox with GRUB on legacy BIOS.
+    pub fn grub(&self, default_line: &str) -> &Self {
+        self.file(
+            "etc/default/grub",
+            format!(
+                "# If you change this file, run 'update-grub' afterwards.\nGRUB_DEFAULT=0\nGRUB_TIMEOUT=5\nGRUB_DISTRIBUTOR=`lsb_release -i -s 2> /dev/null || echo Debian`\nGRUB_CMDLINE_LINUX_DEFAULT=\"{default_line}\"\nGRUB_CMDLINE_LINUX=\"\"\n"
+            ),
+        )
+    }
+
     // --- containers ----------------------------------------------------------
 
     pub fn lxc(&self) -> &Self {
