@@ -234,6 +234,7 @@ pub fn apply(
                 }
             }
             Step::Driver => {
+                let mut rebound: BTreeSet<String> = BTreeSet::new();
                 for mut c in todo {
                     let res = match (vf_of(&state, &c), spec_of(cfg, &state, &c).and_then(|s| s.driver.clone())) {
                         (Some(vf), Some(d)) => host.bind_driver(vf, &d),
@@ -244,8 +245,21 @@ pub fn apply(
                         if let Some(i) = c.vf {
                             dead_vfs.insert((c.pf_address.clone(), i));
                         }
+                    } else if c.to != "vfio-pci" {
+                        rebound.insert(c.pf_address.clone());
                     }
                     out.changes.push(c);
+                }
+                // A VF given back to its network driver gets its netdev
+                // asynchronously: wait for it before renaming or addressing it.
+                for addr in rebound {
+                    if let Some(pf) = state.pfs.iter().find(|p| p.address == addr) {
+                        let label = pf.label().to_string();
+                        if let Err(e) = host.wait_for_vfs(pf, pf.num_vfs, &mut |a, b| progress(&label, a, b)) {
+                            out.fatal = Some(e);
+                            return out;
+                        }
+                    }
                 }
             }
             Step::Link | Step::Address | Step::Route => {

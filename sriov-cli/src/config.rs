@@ -1018,6 +1018,12 @@ mod tests {
     }
 
     #[test]
+    fn wrong_type_has_line_and_column() {
+        let e = errs("[[pf]]\nname = \"eno1\"\nnum_vfs = 2\n[[pf.vf]]\nindex = 0\ntrust = \"yes\"\n");
+        assert!(e.starts_with("s.toml:6:9: invalid type: string \"yes\", expected a boolean"), "{e}");
+    }
+
+    #[test]
     fn syntax_error_has_line_and_column() {
         let e = errs("[[pf]]\nname = eno1\n");
         assert!(e.starts_with("s.toml:2:8: "), "{e}");

@@ -108,7 +108,18 @@ pub struct Plan {
 /// Computes the plan for `cfg` against `live`.
 pub fn plan(cfg: &Config, live: &HostState, allow_recreate: bool) -> Plan {
     let mut p = Plan::default();
+    let mut seen: Vec<(&str, &PfKey)> = Vec::new();
     for spec in &cfg.pfs {
+        if let Some(pf) = live.find_pf(&spec.key) {
+            if let Some((_, first)) = seen.iter().find(|(a, _)| *a == pf.address) {
+                p.errors.push(format!(
+                    "PF {} is the same device ({}) as PF {first}; configure each PF once",
+                    spec.key, pf.address
+                ));
+                continue;
+            }
+            seen.push((&pf.address, &spec.key));
+        }
         let Some(pf) = live.find_pf(&spec.key) else {
             let what = match &spec.key {
                 PfKey::Name(n) => format!("no network interface `{n}` belongs to an SR-IOV capable PCI device"),
@@ -499,6 +510,13 @@ pub(crate) mod tests {
         h.pfs[0].driver = Some("igb".into());
         let p = plan(&cfg("[[pf]]\nname = \"eno1\"\nnum_vfs = 2\n[[pf.vf]]\nindex = 1\nname = \"eth0pve050\"\n"), &h, false);
         assert!(p.errors.iter().any(|e| e.contains("already taken")), "{:?}", p.errors);
+    }
+
+    #[test]
+    fn same_pf_by_name_and_address_is_an_error() {
+        let c = cfg("[[pf]]\nname = \"eno1\"\nnum_vfs = 2\n[[pf]]\npci = \"0000:01:00.0\"\nnum_vfs = 2\n");
+        let p = plan(&c, &host(0, true), false);
+        assert_eq!(p.errors, ["PF 0000:01:00.0 is the same device (0000:01:00.0) as PF eno1; configure each PF once"]);
     }
 
     #[test]

@@ -137,6 +137,69 @@ pub(crate) fn check_iommu(ctx: &Ctx, out: &mut dyn Write, json: bool) -> Result<
 }
 
 pub(crate) fn enable_iommu(ctx: &Ctx, out: &mut dyn Write, dry_run: bool, yes: bool) -> Result<u8, CliError> {
-    let _ = (ctx, out, dry_run, yes);
-    Err(CliError::Usage("enable-iommu is not available yet".into()))
+    if yes && dry_run {
+        return Err(CliError::Usage("--dry-run and --yes contradict each other".into()));
+    }
+    if yes && !ctx.live() {
+        return Err(CliError::Usage(format!(
+            "--yes runs the boot loader refresh command of this machine, which does not act on --root {}; run it inside that system",
+            ctx.root.display()
+        )));
+    }
+    let setup = bootcmd::detect(&ctx.root).map_err(|e| CliError::Host(chain(&e)))?;
+    let cpuinfo = std::fs::read_to_string(ctx.under_root("/proc/cpuinfo")).unwrap_or_default();
+    let vendor = bootcmd::CpuVendor::from_cpuinfo(&cpuinfo).ok_or_else(|| {
+        CliError::Host(format!(
+            "cannot tell whether this is an Intel or AMD CPU ({} has no vendor_id)",
+            ctx.under_root("/proc/cpuinfo").display()
+        ))
+    })?;
+    let edits = bootcmd::iommu_edits(vendor);
+    let plan = setup
+        .plan(&ctx.root, &edits)
+        .map_err(|e| CliError::Host(chain(&e)))?;
+    let file = setup.cmdline_file.display().to_string();
+    let refresh = setup.refresh_command();
+    writeln!(out, "Boot setup: {:?} via {:?}; the command line lives in {file}.", setup.loader, setup.firmware)?;
+    if ctx.verbose > 0 {
+        for w in &setup.why {
+            writeln!(out, "  {w}")?;
+        }
+    }
+    for n in &plan.notes {
+        ctx.note(n);
+    }
+    if plan.is_noop() {
+        writeln!(out, "{file} already has the IOMMU options: {}", plan.configured.to_string().trim_end())?;
+        if plan.reboot_pending() {
+            writeln!(out, "The running kernel does not have them yet: reboot (after `{refresh}` if you have not run it).")?;
+        }
+        return Ok(0);
+    }
+    out.write_all(plan.diff().as_bytes())?;
+    if dry_run {
+        writeln!(out, "Dry run: nothing was written. Without --dry-run, {file} is changed; then run `{refresh}` and reboot.")?;
+        return Ok(0);
+    }
+    plan.apply().map_err(|e| CliError::Host(chain(&e)))?;
+    writeln!(out, "Wrote {file}.")?;
+    if !yes {
+        writeln!(out, "Now run `{refresh}` and reboot (or re-run with --yes to run it).")?;
+        return Ok(0);
+    }
+    let Some((prog, args)) = setup.refresh.split_first() else {
+        writeln!(out, "No refresh command is needed; reboot to use the new command line.")?;
+        return Ok(0);
+    };
+    out.flush()?;
+    // Executes the boot tool directly (no shell), inheriting stdout/stderr.
+    let status = std::process::Command::new(prog)
+        .args(args)
+        .status()
+        .map_err(|e| CliError::Host(format!("running `{refresh}`: {e}")))?;
+    if !status.success() {
+        return Err(CliError::Host(format!("`{refresh}` failed ({status}); {file} is already changed, fix the cause and run it again")));
+    }
+    writeln!(out, "Ran `{refresh}`. Reboot to use the new command line.")?;
+    Ok(0)
 }

@@ -40,7 +40,7 @@ fn build() -> sysfs_sriov::fixture::Host {
 
 /// Paths written by hand, not by the builder.
 fn hand_written(rel: &str) -> bool {
-    rel == "etc" || rel.starts_with("etc/") || rel == "proc/cmdline" || rel == "proc/cpuinfo" || rel == "README.md"
+    rel == "etc" || rel.starts_with("etc/") || rel == "proc/cmdline" || rel == "proc/cpuinfo" || rel == "sys/firmware" || rel.starts_with("sys/firmware/") || rel == "README.md"
 }
 
 #[derive(Debug, PartialEq, Eq)]
