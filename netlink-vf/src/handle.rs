@@ -386,9 +386,9 @@ impl Handle {
     /// from the current VF table (IFLA_VF_RATE always sets both), like iproute2.
     ///
     /// # Errors
-    /// Only socket-level failures, or the PF lookup failing (e.g.
-    /// [`Error::NoDevice`]) when a rate has to be completed; per-attribute
-    /// rejections are in the returned [`SetVfsReport`].
+    /// [`Error::NoDevice`] when the PF does not exist, [`Error::PermissionDenied`]
+    /// without CAP_NET_ADMIN, socket-level failures; per-attribute rejections
+    /// are in the returned [`SetVfsReport`].
     pub fn set_vfs(&mut self, pf_index: u32, configs: &[VfConfig]) -> Result<SetVfsReport, Error> {
         let mut configs: Vec<VfConfig> =
             configs.iter().filter(|c| !c.is_empty()).cloned().collect();
@@ -436,6 +436,9 @@ impl Handle {
         let first = self.execute(Request::set_vfs(pf_index, &configs));
         let first_err = match first {
             Ok(()) => return Ok(report),
+            // About the PF or the caller, not a VF attribute: retrying per VF
+            // would only repeat it.
+            Err(e @ (Error::NoDevice(_) | Error::PermissionDenied(_))) => return Err(e),
             Err(e) if e.kernel().is_some() => e,
             Err(e) => return Err(e),
         };

@@ -338,6 +338,9 @@ fn vf_requests_to_a_veth_are_typed_eopnotsupp() {
         // reading the VF table of a link without VFs: empty, not an error
         assert!(h.vfs(a, true).unwrap().is_empty());
         assert!(h.vfs(a, false).unwrap().is_empty());
+        // an unknown PF is one error, not a report of per-attribute failures
+        let e = h.set_vfs(999_999, &cfgs).unwrap_err();
+        assert!(matches!(e, Error::NoDevice(_)), "{e:?}");
         // only max_tx_rate: the current min is looked up first (none here -> 0)
         let r = h.set_vfs(a, &[VfConfig::new(0).max_tx_rate(5)]).unwrap();
         assert!(matches!(
