@@ -13,6 +13,7 @@ use crate::Error;
 
 /// An address assigned to a link.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct Address {
     /// Interface index.
     pub index: u32,

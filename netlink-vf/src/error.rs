@@ -116,6 +116,7 @@ impl Serialize for LinkRef {
 /// The context of a kernel rejection: which errno, for what, on which link, and
 /// the kernel's extended ACK text when it sent one (NETLINK_EXT_ACK).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct KernelError {
     /// Positive errno value (e.g. `libc::EOPNOTSUPP`).
     pub errno: i32,

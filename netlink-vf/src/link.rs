@@ -65,6 +65,7 @@ impl OperState {
 
 /// One network interface.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct Link {
     /// Interface index.
     pub index: u32,

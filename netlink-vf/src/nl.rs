@@ -521,6 +521,54 @@ mod tests {
         assert!(parse_error(0, &[1, 2], Op::SetVfs).is_err());
     }
 
+    #[test]
+    fn stale_replies_with_other_sequence_numbers_are_skipped() {
+        if !nix::unistd::Uid::effective().is_root() {
+            eprintln!("\n*** SKIPPED stale_replies...: needs root for unshare(CLONE_NEWNET) ***\n");
+            return;
+        }
+        std::thread::spawn(|| {
+            nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET).unwrap();
+            let mut s = NlSocket::open(0, 64).unwrap();
+            // Two requests whose answers are never read: a dump and a failing SETLINK.
+            let dump_seq = s.next_seq();
+            let dump = encode(
+                RouteNetlinkMessage::GetLink(netlink_packet_route::link::LinkMessage::default()),
+                netlink_packet_core::NLM_F_DUMP,
+                dump_seq,
+            );
+            let mut bad = netlink_packet_route::link::LinkMessage::default();
+            bad.header.index = 999_999;
+            let bad_seq = s.next_seq();
+            let bad = encode(RouteNetlinkMessage::SetLink(bad), 0, bad_seq);
+            s.send_many(
+                &[
+                    Outgoing {
+                        bytes: dump,
+                        seq: dump_seq,
+                    },
+                    Outgoing {
+                        bytes: bad,
+                        seq: bad_seq,
+                    },
+                ],
+                Op::Transfer,
+            )
+            .unwrap();
+            // The next request must skip the queued dump and the queued ENODEV.
+            let mut lo = netlink_packet_route::link::LinkMessage::default();
+            lo.header.index = 1;
+            let (replies, _) = s
+                .transact(RouteNetlinkMessage::GetLink(lo), 0, Op::GetLink, None)
+                .unwrap();
+            assert_eq!(replies.len(), 1);
+            let l = crate::parse_link(&replies[0].1).unwrap();
+            assert_eq!(l.name.as_str(), "lo");
+        })
+        .join()
+        .unwrap();
+    }
+
     proptest::proptest! {
         #[test]
         fn framing_and_acks_never_panic(b in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..512),

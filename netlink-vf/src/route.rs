@@ -62,6 +62,7 @@ impl RouteSpec {
 
 /// A route read from the main table.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct Route {
     /// Destination network (`0.0.0.0/0` / `::/0` for the default route).
     pub destination: IpPrefix,

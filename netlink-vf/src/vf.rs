@@ -31,6 +31,7 @@ const IFLA_VF_VLAN_INFO: u16 = 1;
 
 /// Per-VF traffic counters (IFLA_VF_STATS), as the PF driver reports them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[non_exhaustive]
 pub struct VfStats {
     /// IFLA_VF_STATS_RX_PACKETS.
     pub rx_packets: u64,
@@ -55,6 +56,7 @@ pub struct VfStats {
 /// Fields are `None` where the kernel did not report a value (the attribute was
 /// missing, or the driver left the kernel's "unknown" marker, `-1`).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+#[non_exhaustive]
 pub struct VfState {
     /// VF number (0-based, as in `ip link set PF vf N`).
     pub index: u32,
@@ -505,6 +507,7 @@ pub fn set_vfs_request_bytes(pf_index: u32, configs: &[VfConfig], seq: u32) -> V
 
 /// Result of one attribute of one VF in [`SetVfsReport`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct AttrOutcome {
     /// Which attribute.
     pub attr: VfAttr,
@@ -514,6 +517,7 @@ pub struct AttrOutcome {
 
 /// Per-VF results in [`SetVfsReport`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct VfOutcome {
     /// VF number.
     pub index: u32,
@@ -535,6 +539,7 @@ impl VfOutcome {
 
 /// What [`crate::Handle::set_vfs`] did: per VF, per attribute.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct SetVfsReport {
     /// PF interface index.
     pub pf_index: u32,

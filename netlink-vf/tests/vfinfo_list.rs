@@ -56,16 +56,16 @@ fn rates_of(i: u32) -> (u32, u32) {
 
 fn stats_of(i: u32) -> VfStats {
     let i = u64::from(i);
-    VfStats {
-        rx_packets: 1000 * i + 1,
-        tx_packets: 1000 * i + 2,
-        rx_bytes: (i << 33) | 3,
-        tx_bytes: (i << 34) | 4,
-        broadcast: i,
-        multicast: 2 * i,
-        rx_dropped: Some(3 * i),
-        tx_dropped: Some(4 * i),
-    }
+    let mut s = VfStats::default();
+    s.rx_packets = 1000 * i + 1;
+    s.tx_packets = 1000 * i + 2;
+    s.rx_bytes = (i << 33) | 3;
+    s.tx_bytes = (i << 34) | 4;
+    s.broadcast = i;
+    s.multicast = 2 * i;
+    s.rx_dropped = Some(3 * i);
+    s.tx_dropped = Some(4 * i);
+    s
 }
 
 /// The VF as netlink-packet-route values, in rtnl_fill_vfinfo() order.
@@ -127,44 +127,44 @@ fn vf_info(i: u32) -> LinkVfInfo {
 fn expected(i: u32) -> VfState {
     let (vlan, qos, proto) = vlan_of(i);
     let (min, max) = rates_of(i);
-    VfState {
-        index: i,
-        mac: Some(MacAddr(mac_of(i))),
-        vlan: if vlan == 0 {
-            None
-        } else {
-            Some(netlink_vf::VlanId::new(vlan as u16).unwrap())
-        },
-        qos: Some(netlink_vf::Qos::new(qos as u8).unwrap()),
-        vlan_proto: Some(if proto == VlanProtocol::Ieee8021Ad {
-            VlanProto::Dot1Ad
-        } else {
-            VlanProto::Dot1Q
-        }),
-        min_tx_rate: Some(min),
-        max_tx_rate: Some(max),
-        spoofchk: if i.is_multiple_of(7) {
-            None
-        } else {
-            Some(i.is_multiple_of(2))
-        },
-        trust: if i.is_multiple_of(7) {
-            None
-        } else {
-            Some(i.is_multiple_of(4))
-        },
-        link_state: Some(match i % 3 {
-            0 => LinkState::Auto,
-            1 => LinkState::Enable,
-            _ => LinkState::Disable,
-        }),
-        query_rss: if i.is_multiple_of(7) {
-            None
-        } else {
-            Some(i % 2 == 1)
-        },
-        stats: Some(stats_of(i)),
-    }
+    let mut v = VfState::default();
+    v.index = i;
+    v.mac = Some(MacAddr(mac_of(i)));
+    v.vlan = if vlan == 0 {
+        None
+    } else {
+        Some(netlink_vf::VlanId::new(vlan as u16).unwrap())
+    };
+    v.qos = Some(netlink_vf::Qos::new(qos as u8).unwrap());
+    v.vlan_proto = Some(if proto == VlanProtocol::Ieee8021Ad {
+        VlanProto::Dot1Ad
+    } else {
+        VlanProto::Dot1Q
+    });
+    v.min_tx_rate = Some(min);
+    v.max_tx_rate = Some(max);
+    v.spoofchk = if i.is_multiple_of(7) {
+        None
+    } else {
+        Some(i.is_multiple_of(2))
+    };
+    v.trust = if i.is_multiple_of(7) {
+        None
+    } else {
+        Some(i.is_multiple_of(4))
+    };
+    v.link_state = Some(match i % 3 {
+        0 => LinkState::Auto,
+        1 => LinkState::Enable,
+        _ => LinkState::Disable,
+    });
+    v.query_rss = if i.is_multiple_of(7) {
+        None
+    } else {
+        Some(i % 2 == 1)
+    };
+    v.stats = Some(stats_of(i));
+    v
 }
 
 fn link_message() -> LinkMessage {
