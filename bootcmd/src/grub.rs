@@ -38,8 +38,26 @@ pub const LINUX_DEFAULT: &str = "GRUB_CMDLINE_LINUX_DEFAULT";
 pub enum Value {
     /// A plain literal: what the shell would assign.
     Literal(String),
+    /// A literal apart from expansions of variables assigned earlier (the common
+    /// `X="$X more"`): readable, but not edited by this crate.
+    Derived {
+        /// The expanded value.
+        value: String,
+        /// The variables it expands.
+        from: Vec<String>,
+    },
     /// Not a plain literal; why.
     NotLiteral(String),
+}
+
+impl Value {
+    /// The value, when it can be known without running anything.
+    pub fn known(&self) -> Option<&str> {
+        match self {
+            Value::Literal(v) | Value::Derived { value: v, .. } => Some(v),
+            Value::NotLiteral(_) => None,
+        }
+    }
 }
 
 /// One `NAME=value` assignment found in a file.
@@ -173,6 +191,7 @@ impl GrubDefaults {
     fn build(files: Vec<ShellFile>) -> Result<GrubDefaults> {
         let mut assignments = Vec::new();
         let mut sources = Vec::new();
+        let mut env = Env::new();
         for (fi, f) in files.iter().enumerate() {
             let Some(text) = &f.text else { continue };
             let scan = scan_file(text).map_err(|(pos, reason)| Error::ShellSyntax {
@@ -182,15 +201,18 @@ impl GrubDefaults {
             })?;
             for a in scan.assignments {
                 let raw = &text[a.value.clone()];
+                let value = classify(text.as_bytes(), a.value.clone(), &env);
+                let known = match (&a.conditional, value.known()) {
+                    (None, Some(v)) => Some(v.to_owned()),
+                    _ => None,
+                };
+                env.insert(a.name.clone(), known);
                 assignments.push(Assignment {
                     var: a.name,
                     path: f.path.clone(),
                     line: line_of(text, a.value.start),
                     raw: raw.to_owned(),
-                    value: match decode(text.as_bytes(), a.value.clone()) {
-                        Ok(d) => Value::Literal(String::from_utf8_lossy(&d.bytes).into_owned()),
-                        Err(reason) => Value::NotLiteral(reason),
-                    },
+                    value,
                     conditional: a.conditional,
                     file: fi,
                     span: a.value,
@@ -225,39 +247,36 @@ impl GrubDefaults {
         self.assignments.iter().rev().find(|a| a.var == var)
     }
 
-    /// The effective literal value of `var`; `Ok(None)` when never assigned.
+    /// The effective value of `var` (literal, or derived from variables assigned
+    /// before it); `Ok(None)` when never assigned.
     ///
     /// # Errors
     ///
-    /// [`Error::NotLiteral`] when the effective assignment is not a plain literal
-    /// or is conditional.
-    pub fn literal(&self, var: &str) -> Result<Option<String>> {
+    /// [`Error::NotLiteral`] when the effective assignment's value cannot be known
+    /// without running the shell, or is conditional.
+    pub fn value(&self, var: &str) -> Result<Option<String>> {
         let Some(a) = self.effective(var) else {
             return Ok(None);
         };
-        check_editable(a)?;
-        match &a.value {
-            Value::Literal(s) => Ok(Some(s.clone())),
-            Value::NotLiteral(_) => Ok(None),
-        }
+        check_readable(a)?;
+        Ok(a.value.known().map(str::to_owned))
     }
 
     /// What GRUB puts on normal entries' command lines from these files:
-    /// `GRUB_CMDLINE_LINUX GRUB_CMDLINE_LINUX_DEFAULT` (without the `BOOT_IMAGE=`,
-    /// `root=` and `ro` that grub-mkconfig adds itself).
+    /// `GRUB_CMDLINE_LINUX GRUB_CMDLINE_LINUX_DEFAULT`, tokens joined by one space
+    /// (without the `BOOT_IMAGE=`, `root=` and `ro` that grub-mkconfig adds itself).
     ///
     /// # Errors
     ///
     /// [`Error::NotLiteral`] when either variable is not a plain literal.
     pub fn cmdline(&self) -> Result<Cmdline> {
-        let l = self.literal(LINUX)?.unwrap_or_default();
-        let d = self.literal(LINUX_DEFAULT)?.unwrap_or_default();
-        let joined = match (l.is_empty(), d.is_empty()) {
-            (true, _) => d,
-            (false, true) => l,
-            (false, false) => format!("{l} {d}"),
-        };
-        Ok(Cmdline::parse(&joined))
+        let l = self.value(LINUX)?.unwrap_or_default();
+        let d = self.value(LINUX_DEFAULT)?.unwrap_or_default();
+        // grub.cfg gets `linux ... ${GRUB_CMDLINE_LINUX} ${GRUB_CMDLINE_LINUX_DEFAULT}`;
+        // GRUB's script parser splits words and joins them with one space.
+        let all = Cmdline::parse(&format!("{l} {d}"));
+        let joined: Vec<String> = all.tokens().map(|p| p.raw().into_owned()).collect();
+        Ok(Cmdline::parse(&joined.join(" ")))
     }
 
     /// Plan `edits`: `Ensure` edits go into `GRUB_CMDLINE_LINUX_DEFAULT` (or into
@@ -276,7 +295,7 @@ impl GrubDefaults {
         let linux_val = match linux {
             None => Some(String::new()),
             Some(a) => match (&a.value, &a.conditional) {
-                (Value::Literal(s), None) => Some(s.clone()),
+                (Value::Literal(s) | Value::Derived { value: s, .. }, None) => Some(s.clone()),
                 (Value::NotLiteral(r), _) => {
                     notes.push(format!(
                         "{}:{}: {LINUX} is not a plain literal ({r}); it was not inspected",
@@ -305,7 +324,7 @@ impl GrubDefaults {
         } else {
             LINUX_DEFAULT
         };
-        let default_val = self.literal(LINUX_DEFAULT)?.unwrap_or_default();
+        let default_val = self.value(LINUX_DEFAULT)?.unwrap_or_default();
         let combined_now = Cmdline::parse(&format!(
             "{} {}",
             linux_val.as_deref().unwrap_or_default(),
@@ -433,6 +452,25 @@ impl GrubDefaults {
                 (new_text, value)
             }
         };
+        // Read the result back: the edited assignment must still be the effective
+        // one and hold exactly the new value (guards against any shell construct
+        // this tokenizer got wrong, e.g. a trailing `\` swallowing an appended line).
+        let check = GrubDefaults::from_texts(vec![(f.path.clone(), new_text.clone())])?;
+        let back = check
+            .effective(var)
+            .and_then(|a| match (&a.value, &a.conditional) {
+                (Value::Literal(v), None) => Some(v.clone()),
+                _ => None,
+            });
+        if back.as_deref() != Some(value.as_str()) {
+            return Err(Error::ShellSyntax {
+                path: f.path.clone(),
+                line: line_of(&base, base.len()),
+                reason: format!(
+                    "editing {var} here would not read back as intended; edit it by hand"
+                ),
+            });
+        }
         match existing {
             Some(i) => changes[i].new = new_text,
             None => changes.push(FileChange {
@@ -450,22 +488,84 @@ fn read_opt(p: &Path) -> Result<Option<String>> {
     crate::write::read_optional(p)
 }
 
-fn check_editable(a: &Assignment) -> Result<()> {
-    let bad = |reason: String| {
-        Err(Error::NotLiteral {
-            path: a.path.clone(),
-            line: a.line,
-            var: a.var.clone(),
-            reason,
-        })
-    };
+fn not_literal(a: &Assignment, reason: String) -> Error {
+    Error::NotLiteral {
+        path: a.path.clone(),
+        line: a.line,
+        var: a.var.clone(),
+        reason,
+    }
+}
+
+fn check_readable(a: &Assignment) -> Result<()> {
     if let Value::NotLiteral(r) = &a.value {
-        return bad(r.clone());
+        return Err(not_literal(a, r.clone()));
     }
     if let Some(r) = &a.conditional {
-        return bad(format!("assigned conditionally: {r}"));
+        return Err(not_literal(a, format!("assigned conditionally: {r}")));
     }
     Ok(())
+}
+
+fn check_editable(a: &Assignment) -> Result<()> {
+    check_readable(a)?;
+    if let Value::Derived { from, .. } = &a.value {
+        let vars: Vec<String> = from.iter().map(|v| format!("${v}")).collect();
+        return Err(not_literal(a, format!("it expands {}", vars.join(", "))));
+    }
+    Ok(())
+}
+
+/// Variables known so far while sourcing: `None` when assigned but unknowable.
+type Env = std::collections::HashMap<String, Option<String>>;
+
+fn classify(s: &[u8], span: Range<usize>, env: &Env) -> Value {
+    match decode(s, span.clone(), None) {
+        Ok(d) => Value::Literal(String::from_utf8_lossy(&d.bytes).into_owned()),
+        Err(plain) => match decode(s, span, Some(env)) {
+            Ok(d) => Value::Derived {
+                value: String::from_utf8_lossy(&d.bytes).into_owned(),
+                from: d.expanded,
+            },
+            Err(r) => Value::NotLiteral(if r.is_empty() { plain } else { r }),
+        },
+    }
+}
+
+/// `$NAME` or `${NAME}` at the start of `at`: (name, bytes consumed).
+fn var_ref(at: &[u8]) -> Option<(String, usize)> {
+    let name_len = |b: &[u8]| {
+        let first = *b.first()?;
+        if !(first.is_ascii_alphabetic() || first == b'_') {
+            return None;
+        }
+        Some(
+            b.iter()
+                .take_while(|c| c.is_ascii_alphanumeric() || **c == b'_')
+                .count(),
+        )
+    };
+    match at.get(1)? {
+        b'{' => {
+            let n = name_len(&at[2..])?;
+            (at.get(2 + n) == Some(&b'}'))
+                .then(|| (String::from_utf8_lossy(&at[2..2 + n]).into_owned(), n + 3))
+        }
+        _ => {
+            let n = name_len(&at[1..])?;
+            Some((String::from_utf8_lossy(&at[1..1 + n]).into_owned(), n + 1))
+        }
+    }
+}
+
+/// Resolve a variable: known earlier assignments; never-assigned `GRUB_*`
+/// variables are empty (grub-mkconfig starts without them).
+fn lookup(env: &Env, name: &str) -> Option<String> {
+    match env.get(name) {
+        Some(v) => v.clone(),
+        None if name.starts_with("GRUB_") => Some(String::new()),
+        None => None,
+    }
 }
 
 fn line_of(text: &str, pos: usize) -> usize {
@@ -507,17 +607,34 @@ struct Decoded {
     pos: Vec<usize>,
     /// Non-empty quoting segments: kind and content range (inside the quotes).
     segments: Vec<(Quote, Range<usize>)>,
+    /// Variables expanded (only when decoding with an environment).
+    expanded: Vec<String>,
 }
 
 const GLOB: &[u8] = b"*?[";
 
 /// Decode a value word as the shell would assign it, or say why it is not a plain
 /// literal.
-fn decode(s: &[u8], span: Range<usize>) -> std::result::Result<Decoded, String> {
+fn decode(s: &[u8], span: Range<usize>, env: Option<&Env>) -> std::result::Result<Decoded, String> {
     let mut d = Decoded {
         bytes: Vec::new(),
         pos: Vec::new(),
         segments: Vec::new(),
+        expanded: Vec::new(),
+    };
+    // Expand `$NAME`/`${NAME}` from `env`, or fail with the reason.
+    let expand = |d: &mut Decoded, j: usize| -> std::result::Result<usize, String> {
+        let env = env.ok_or_else(|| expansion_reason(&s[j..span.end]))?;
+        let (name, len) =
+            var_ref(&s[j..span.end]).ok_or_else(|| expansion_reason(&s[j..span.end]))?;
+        let v = lookup(env, &name)
+            .ok_or_else(|| format!("it expands ${name}, whose value is not known"))?;
+        for b in v.bytes() {
+            d.bytes.push(b);
+            d.pos.push(j);
+        }
+        d.expanded.push(name);
+        Ok(j + len)
     };
     let mut i = span.start;
     let end = span.end;
@@ -552,7 +669,7 @@ fn decode(s: &[u8], span: Range<usize>) -> std::result::Result<Decoded, String> 
                                 j += 1;
                             }
                         },
-                        b'$' => return Err(expansion_reason(&s[j..end])),
+                        b'$' => j = expand(&mut d, j)?,
                         b'`' => return Err("it runs a command (backticks)".into()),
                         c => {
                             d.bytes.push(c);
@@ -577,7 +694,7 @@ fn decode(s: &[u8], span: Range<usize>) -> std::result::Result<Decoded, String> 
                             }
                             j += 2;
                         }
-                        b'$' => return Err(expansion_reason(&s[j..end])),
+                        b'$' => j = expand(&mut d, j)?,
                         b'`' => return Err("it runs a command (backticks)".into()),
                         c if GLOB.contains(&c) => {
                             return Err(format!(
@@ -660,7 +777,7 @@ fn needs_quotes_unquoted(b: &[u8]) -> bool {
 /// Edit the value word at `span` of `text`. `None` when the edits change nothing.
 fn edit_value(text: &str, span: Range<usize>, edits: &[Edit]) -> Result<Option<(String, String)>> {
     let s = text.as_bytes();
-    let Ok(d) = decode(s, span.clone()) else {
+    let Ok(d) = decode(s, span.clone(), None) else {
         // Callers check literalness first; treat as "cannot change".
         return Ok(None);
     };
@@ -935,7 +1052,11 @@ fn scan_file(text: &str) -> ScanResult<Scan> {
     let mut k = 0;
     while k <= toks.len() {
         let tok = toks.get(k).map(|t| &t.0);
+        let at = toks.get(k).map_or(s.len(), |t| t.1);
         k += 1;
+        if pending_redir && !matches!(tok, Some(Tok::Word(_))) {
+            return Err((at, "redirection without a target".into()));
+        }
         match tok {
             Some(Tok::Word(r)) => {
                 if pending_redir {
@@ -1050,6 +1171,16 @@ fn scan_file(text: &str) -> ScanResult<Scan> {
         }
         prev_op = op;
     }
+    if let Some(b) = stack.last() {
+        let what = match b {
+            Block::If => "if without fi",
+            Block::Loop => "loop without done",
+            Block::Case => "case without esac",
+            Block::Brace => "{ without }",
+            Block::Subshell => "( without )",
+        };
+        return Err((s.len(), what.into()));
+    }
     Ok(out)
 }
 
@@ -1130,7 +1261,10 @@ mod tests {
     #[test]
     fn refuses_non_literal() {
         for (t, why) in [
-            ("GRUB_CMDLINE_LINUX_DEFAULT=\"$X quiet\"\n", "it expands $X"),
+            (
+                "GRUB_CMDLINE_LINUX_DEFAULT=\"$X quiet\"\n",
+                "it expands $X, whose value is not known",
+            ),
             (
                 "GRUB_CMDLINE_LINUX_DEFAULT=\"$(cat /x)\"\n",
                 "it runs a command ($(...))",
@@ -1158,9 +1292,25 @@ mod tests {
         ));
         // `$` inside single quotes is literal.
         let t = "GRUB_CMDLINE_LINUX_DEFAULT='a=$x'\n";
+        assert_eq!(g(t).value(LINUX_DEFAULT).unwrap().as_deref(), Some("a=$x"));
+    }
+
+    #[test]
+    fn derived_values_are_read_not_edited() {
+        let t = "GRUB_CMDLINE_LINUX=\"a\"\nGRUB_CMDLINE_LINUX_DEFAULT=\"quiet\"\nGRUB_CMDLINE_LINUX=\"${GRUB_CMDLINE_LINUX} b\"\n";
+        let d = g(t);
+        assert_eq!(d.value(LINUX).unwrap().as_deref(), Some("a b"));
+        assert_eq!(d.cmdline().unwrap().to_string(), "a b quiet");
+        // Editing DEFAULT is fine, removing from LINUX is refused.
+        assert!(d.plan(&[Edit::ensure("iommu", "pt")]).is_ok());
         assert_eq!(
-            g(t).literal(LINUX_DEFAULT).unwrap().as_deref(),
-            Some("a=$x")
+            d.plan(&[Edit::remove("b")]),
+            Err(Error::NotLiteral {
+                path: "/etc/default/grub".into(),
+                line: 3,
+                var: LINUX.into(),
+                reason: "it expands $GRUB_CMDLINE_LINUX".into()
+            })
         );
     }
 
@@ -1220,7 +1370,7 @@ mod tests {
         let t = "GRUB_CMDLINE_LINUX_DEFAULT=x true\nexport GRUB_CMDLINE_LINUX=\"a\"\n";
         let d = g(t);
         assert!(d.effective(LINUX_DEFAULT).is_none());
-        assert_eq!(d.literal(LINUX).unwrap().as_deref(), Some("a"));
+        assert_eq!(d.value(LINUX).unwrap().as_deref(), Some("a"));
     }
 
     #[test]
