@@ -26,12 +26,16 @@ impl FromStr for Mac {
     fn from_str(s: &str) -> Result<Self, String> {
         let parts: Vec<&str> = s.split(':').collect();
         if parts.len() != 6 {
-            return Err(format!("`{s}` is not a MAC address (want six hex bytes like 02:00:00:01:00:50)"));
+            return Err(format!(
+                "`{s}` is not a MAC address (want six hex bytes like 02:00:00:01:00:50)"
+            ));
         }
         let mut out = [0u8; 6];
         for (slot, part) in out.iter_mut().zip(&parts) {
             if part.len() != 2 {
-                return Err(format!("`{s}` is not a MAC address (each byte is two hex digits)"));
+                return Err(format!(
+                    "`{s}` is not a MAC address (each byte is two hex digits)"
+                ));
             }
             *slot = u8::from_str_radix(part, 16)
                 .map_err(|_| format!("`{s}` is not a MAC address (`{part}` is not hex)"))?;
@@ -63,9 +67,9 @@ pub struct IpNet {
 impl FromStr for IpNet {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        let (a, p) = s
-            .split_once('/')
-            .ok_or_else(|| format!("`{s}` is not an address with prefix (want e.g. 10.0.50.100/24)"))?;
+        let (a, p) = s.split_once('/').ok_or_else(|| {
+            format!("`{s}` is not an address with prefix (want e.g. 10.0.50.100/24)")
+        })?;
         let addr: IpAddr = a
             .parse()
             .map_err(|_| format!("`{a}` is not an IPv4 or IPv6 address"))?;
@@ -93,11 +97,19 @@ impl IpNet {
     pub fn contains(&self, ip: &IpAddr) -> bool {
         match (self.addr, ip) {
             (IpAddr::V4(a), IpAddr::V4(b)) => {
-                let m = if self.prefix == 0 { 0 } else { u32::MAX << (32 - u32::from(self.prefix)) };
+                let m = if self.prefix == 0 {
+                    0
+                } else {
+                    u32::MAX << (32 - u32::from(self.prefix))
+                };
                 u32::from(a) & m == u32::from(*b) & m
             }
             (IpAddr::V6(a), IpAddr::V6(b)) => {
-                let m = if self.prefix == 0 { 0 } else { u128::MAX << (128 - u32::from(self.prefix)) };
+                let m = if self.prefix == 0 {
+                    0
+                } else {
+                    u128::MAX << (128 - u32::from(self.prefix))
+                };
                 u128::from(a) & m == u128::from(*b) & m
             }
             _ => false,

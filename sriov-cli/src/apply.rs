@@ -9,8 +9,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
 use crate::addr::IpNet;
-use crate::config::{Config, DriverSpec, LinkState, VfSpec, VlanSpec};
 use crate::addr::Mac;
+use crate::config::{Config, DriverSpec, LinkState, VfSpec, VlanSpec};
 use crate::plan::{plan, wanted_trust, Change, Status, Step};
 use crate::state::{HostState, PfState, VfState};
 
@@ -54,13 +54,22 @@ pub trait Host {
     ///
     /// # Errors
     /// Timeout.
-    fn wait_for_vfs(&mut self, pf: &PfState, n: u32, progress: &mut dyn FnMut(u32, u32)) -> Result<(), String>;
+    fn wait_for_vfs(
+        &mut self,
+        pf: &PfState,
+        n: u32,
+        progress: &mut dyn FnMut(u32, u32),
+    ) -> Result<(), String>;
     /// Sets PF-side VF attributes, all VFs of `pf` in one request; returns one
     /// result per attribute that failed, as (VF index, attribute, message).
     ///
     /// # Errors
     /// When the request could not be made at all.
-    fn set_vf_attrs(&mut self, pf: &PfState, wants: &[VfWant]) -> Result<Vec<(u32, String, String)>, String>;
+    fn set_vf_attrs(
+        &mut self,
+        pf: &PfState,
+        wants: &[VfWant],
+    ) -> Result<Vec<(u32, String, String)>, String>;
     /// Binds a VF to a driver.
     ///
     /// # Errors
@@ -115,7 +124,11 @@ impl Outcome {
 }
 
 fn spec_of<'a>(cfg: &'a Config, state: &HostState, c: &Change) -> Option<&'a VfSpec> {
-    let pf = cfg.pfs.iter().find(|p| state.find_pf(&p.key).is_some_and(|s| s.address == c.pf_address))?;
+    let pf = cfg.pfs.iter().find(|p| {
+        state
+            .find_pf(&p.key)
+            .is_some_and(|s| s.address == c.pf_address)
+    })?;
     pf.vfs.iter().find(|v| Some(v.index) == c.vf)
 }
 
@@ -138,7 +151,14 @@ pub fn apply(
     // PFs whose count failed, VFs whose driver/rename failed: later phases skip them.
     let mut dead_pfs: BTreeSet<String> = BTreeSet::new();
     let mut dead_vfs: BTreeSet<(String, u32)> = BTreeSet::new();
-    for step in [Step::NumVfs, Step::VfAttrs, Step::Driver, Step::Link, Step::Address, Step::Route] {
+    for step in [
+        Step::NumVfs,
+        Step::VfAttrs,
+        Step::Driver,
+        Step::Link,
+        Step::Address,
+        Step::Route,
+    ] {
         let state = match host.read() {
             Ok(s) => s,
             Err(e) => {
@@ -148,12 +168,16 @@ pub fn apply(
         };
         let p = plan(cfg, &state, allow_recreate);
         if !p.errors.is_empty() {
-            out.fatal = Some(format!("the host changed during setup: {}", p.errors.join("; ")));
+            out.fatal = Some(format!(
+                "the host changed during setup: {}",
+                p.errors.join("; ")
+            ));
             return out;
         }
         let mut todo: Vec<Change> = Vec::new();
         for mut c in p.changes.into_iter().filter(|c| c.step == step) {
-            let vf_dead = c.vf.is_some_and(|i| dead_vfs.contains(&(c.pf_address.clone(), i)));
+            let vf_dead =
+                c.vf.is_some_and(|i| dead_vfs.contains(&(c.pf_address.clone(), i)));
             if dead_pfs.contains(&c.pf_address) || vf_dead {
                 c.status = Status::Skipped;
                 c.detail = Some(if vf_dead {
@@ -171,11 +195,17 @@ pub fn apply(
                 for mut c in todo {
                     let res = match pf_of(&state, &c) {
                         None => Err("the PF disappeared".to_string()),
-                        Some(pf) => c.to.parse::<u32>().map_err(|e| e.to_string()).and_then(|n| {
-                            host.set_num_vfs(pf, n, allow_recreate)?;
-                            let label = c.pf.clone();
-                            host.wait_for_vfs(pf, n, &mut |seen, want| progress(&label, seen, want))
-                        }),
+                        Some(pf) => {
+                            c.to.parse::<u32>()
+                                .map_err(|e| e.to_string())
+                                .and_then(|n| {
+                                    host.set_num_vfs(pf, n, allow_recreate)?;
+                                    let label = c.pf.clone();
+                                    host.wait_for_vfs(pf, n, &mut |seen, want| {
+                                        progress(&label, seen, want)
+                                    })
+                                })
+                        }
                     };
                     finish(&mut c, res, Status::Failed);
                     if c.status != Status::Applied {
@@ -195,7 +225,10 @@ pub fn apply(
                         let (Some(i), Some(spec)) = (c.vf, spec_of(cfg, &state, c)) else {
                             continue;
                         };
-                        let w = wants.entry(i).or_insert_with(|| VfWant { index: i, ..VfWant::default() });
+                        let w = wants.entry(i).or_insert_with(|| VfWant {
+                            index: i,
+                            ..VfWant::default()
+                        });
                         match c.attr.as_str() {
                             "mac" => w.mac = spec.mac,
                             "vlan" => w.vlan = spec.vlan,
@@ -221,7 +254,10 @@ pub fn apply(
                             Ok(fails) => {
                                 let rate = c.attr.ends_with("_tx_rate");
                                 match fails.iter().find(|(i, a, _)| {
-                                    Some(*i) == c.vf && (*a == c.attr || (rate && a.ends_with("_tx_rate")) || a == "*")
+                                    Some(*i) == c.vf
+                                        && (*a == c.attr
+                                            || (rate && a.ends_with("_tx_rate"))
+                                            || a == "*")
                                 }) {
                                     Some((_, _, msg)) => Err(msg.clone()),
                                     None => Ok(()),
@@ -236,7 +272,10 @@ pub fn apply(
             Step::Driver => {
                 let mut rebound: BTreeSet<String> = BTreeSet::new();
                 for mut c in todo {
-                    let res = match (vf_of(&state, &c), spec_of(cfg, &state, &c).and_then(|s| s.driver.clone())) {
+                    let res = match (
+                        vf_of(&state, &c),
+                        spec_of(cfg, &state, &c).and_then(|s| s.driver.clone()),
+                    ) {
                         (Some(vf), Some(d)) => host.bind_driver(vf, &d),
                         _ => Err("the VF does not exist".to_string()),
                     };
@@ -255,7 +294,9 @@ pub fn apply(
                 for addr in rebound {
                     if let Some(pf) = state.pfs.iter().find(|p| p.address == addr) {
                         let label = pf.label().to_string();
-                        if let Err(e) = host.wait_for_vfs(pf, pf.num_vfs, &mut |a, b| progress(&label, a, b)) {
+                        if let Err(e) =
+                            host.wait_for_vfs(pf, pf.num_vfs, &mut |a, b| progress(&label, a, b))
+                        {
                             out.fatal = Some(e);
                             return out;
                         }
@@ -291,13 +332,17 @@ pub fn apply(
                                 renamed.insert(key.clone(), c.to.clone());
                             }),
                             "mtu" => spec.mtu.map_or(Ok(()), |m| host.set_mtu(&link, m)),
-                            "promisc" => spec.promisc.map_or(Ok(()), |on| host.set_promisc(&link, on)),
+                            "promisc" => spec
+                                .promisc
+                                .map_or(Ok(()), |on| host.set_promisc(&link, on)),
                             "up" => spec.up.map_or(Ok(()), |on| host.set_up(&link, on)),
-                            "address" => c
-                                .to
-                                .parse::<IpNet>()
-                                .and_then(|a| host.add_address(&link, a)),
-                            "route" => spec.gateway.map_or(Ok(()), |g| host.add_default_route(&link, g)),
+                            "address" => {
+                                c.to.parse::<IpNet>()
+                                    .and_then(|a| host.add_address(&link, a))
+                            }
+                            "route" => spec
+                                .gateway
+                                .map_or(Ok(()), |g| host.add_default_route(&link, g)),
                             other => Err(format!("unknown change `{other}`")),
                         },
                     };
@@ -380,7 +425,11 @@ pub(crate) mod tests {
 
     impl Fake {
         fn vf_by_name(&mut self, name: &str) -> Option<&mut VfState> {
-            self.state.pfs.iter_mut().flat_map(|p| p.vfs.iter_mut()).find(|v| v.netdev.as_deref() == Some(name))
+            self.state
+                .pfs
+                .iter_mut()
+                .flat_map(|p| p.vfs.iter_mut())
+                .find(|v| v.netdev.as_deref() == Some(name))
         }
     }
 
@@ -402,35 +451,66 @@ pub(crate) mod tests {
             self.state.links.extend(fresh.links);
             Ok(())
         }
-        fn wait_for_vfs(&mut self, _: &PfState, n: u32, progress: &mut dyn FnMut(u32, u32)) -> Result<(), String> {
+        fn wait_for_vfs(
+            &mut self,
+            _: &PfState,
+            n: u32,
+            progress: &mut dyn FnMut(u32, u32),
+        ) -> Result<(), String> {
             progress(n, n);
             Ok(())
         }
-        fn set_vf_attrs(&mut self, pf: &PfState, wants: &[VfWant]) -> Result<Vec<(u32, String, String)>, String> {
-            self.log.push(format!("setvfs {} {:?}", pf.address, wants.iter().map(|w| w.index).collect::<Vec<_>>()));
+        fn set_vf_attrs(
+            &mut self,
+            pf: &PfState,
+            wants: &[VfWant],
+        ) -> Result<Vec<(u32, String, String)>, String> {
+            self.log.push(format!(
+                "setvfs {} {:?}",
+                pf.address,
+                wants.iter().map(|w| w.index).collect::<Vec<_>>()
+            ));
             let mut fails = Vec::new();
             for w in wants {
                 let vf = &mut self.state.pfs[0].vfs[w.index as usize];
                 let a = vf.attrs.get_or_insert_with(VfAttrs::default);
                 let mut set = |name: &str, f: &mut dyn FnMut()| {
                     if self.refuse.contains(&name) {
-                        fails.push((w.index, name.to_string(), "Operation not supported (EOPNOTSUPP)".to_string()));
+                        fails.push((
+                            w.index,
+                            name.to_string(),
+                            "Operation not supported (EOPNOTSUPP)".to_string(),
+                        ));
                     } else if !self.ignore.contains(&name) {
                         f();
                     }
                 };
-                if let Some(m) = w.mac { set("mac", &mut || a.mac = Some(m)); }
-                if let Some(v) = w.vlan { set("vlan", &mut || a.vlan = Some(v)); }
-                if let Some(t) = w.trust { set("trust", &mut || a.trust = Some(t)); }
-                if let Some(t) = w.spoofchk { set("spoofchk", &mut || a.spoofchk = Some(t)); }
-                if let Some(t) = w.query_rss { set("query_rss", &mut || a.query_rss = Some(t)); }
+                if let Some(m) = w.mac {
+                    set("mac", &mut || a.mac = Some(m));
+                }
+                if let Some(v) = w.vlan {
+                    set("vlan", &mut || a.vlan = Some(v));
+                }
+                if let Some(t) = w.trust {
+                    set("trust", &mut || a.trust = Some(t));
+                }
+                if let Some(t) = w.spoofchk {
+                    set("spoofchk", &mut || a.spoofchk = Some(t));
+                }
+                if let Some(t) = w.query_rss {
+                    set("query_rss", &mut || a.query_rss = Some(t));
+                }
             }
             Ok(fails)
         }
         fn bind_driver(&mut self, vf: &VfState, target: &DriverSpec) -> Result<(), String> {
             self.log.push(format!("bind {} {target}", vf.address));
             let name = vf.netdev.clone();
-            let v = self.state.pfs[0].vfs.iter_mut().find(|x| x.address == vf.address).unwrap();
+            let v = self.state.pfs[0]
+                .vfs
+                .iter_mut()
+                .find(|x| x.address == vf.address)
+                .unwrap();
             v.driver = Some(target.to_string());
             v.netdev = None;
             v.link = None;
@@ -448,27 +528,47 @@ pub(crate) mod tests {
         }
         fn set_mtu(&mut self, link: &str, mtu: u32) -> Result<(), String> {
             self.log.push(format!("mtu {link} {mtu}"));
-            self.vf_by_name(link).unwrap().link.get_or_insert_with(LinkInfo::default).mtu = mtu;
+            self.vf_by_name(link)
+                .unwrap()
+                .link
+                .get_or_insert_with(LinkInfo::default)
+                .mtu = mtu;
             Ok(())
         }
         fn set_promisc(&mut self, link: &str, on: bool) -> Result<(), String> {
             self.log.push(format!("promisc {link} {on}"));
-            self.vf_by_name(link).unwrap().link.get_or_insert_with(LinkInfo::default).promisc = on;
+            self.vf_by_name(link)
+                .unwrap()
+                .link
+                .get_or_insert_with(LinkInfo::default)
+                .promisc = on;
             Ok(())
         }
         fn set_up(&mut self, link: &str, up: bool) -> Result<(), String> {
             self.log.push(format!("up {link} {up}"));
-            self.vf_by_name(link).unwrap().link.get_or_insert_with(LinkInfo::default).up = up;
+            self.vf_by_name(link)
+                .unwrap()
+                .link
+                .get_or_insert_with(LinkInfo::default)
+                .up = up;
             Ok(())
         }
         fn add_address(&mut self, link: &str, addr: IpNet) -> Result<(), String> {
             self.log.push(format!("addr {link} {addr}"));
-            self.vf_by_name(link).unwrap().link.get_or_insert_with(LinkInfo::default).addresses.push(addr);
+            self.vf_by_name(link)
+                .unwrap()
+                .link
+                .get_or_insert_with(LinkInfo::default)
+                .addresses
+                .push(addr);
             Ok(())
         }
         fn add_default_route(&mut self, link: &str, gateway: IpAddr) -> Result<(), String> {
             self.log.push(format!("route {link} {gateway}"));
-            self.state.default_routes.get_or_insert_with(Vec::new).push((gateway, link.to_string()));
+            self.state
+                .default_routes
+                .get_or_insert_with(Vec::new)
+                .push((gateway, link.to_string()));
             Ok(())
         }
     }
@@ -476,7 +576,12 @@ pub(crate) mod tests {
     const CFG: &str = "[[pf]]\nname = \"eno1\"\nnum_vfs = 4\n[[pf.vf]]\nindex = 0\npromisc = true\nvlan = 0\nname = \"eth0pve0\"\nup = true\n[[pf.vf]]\nindex = 1\nvlan = 50\nname = \"eth0pve050\"\nup = true\naddresses = [\"10.0.50.100/24\"]\ngateway = \"10.0.50.1\"\n[[pf.vf]]\nindex = 3\ndriver = \"vfio-pci\"\nvlan = 60\n";
 
     fn fake() -> Fake {
-        Fake { state: host(0, true), log: Vec::new(), refuse: Vec::new(), ignore: Vec::new() }
+        Fake {
+            state: host(0, true),
+            log: Vec::new(),
+            refuse: Vec::new(),
+            ignore: Vec::new(),
+        }
     }
 
     #[test]
@@ -484,7 +589,9 @@ pub(crate) mod tests {
         let cfg = parse(CFG, Path::new("s.toml"), "h").unwrap();
         let mut f = fake();
         let mut seen = Vec::new();
-        let o = apply(&cfg, &mut f, false, &mut |pf, a, b| seen.push(format!("{pf} {a}/{b}")));
+        let o = apply(&cfg, &mut f, false, &mut |pf, a, b| {
+            seen.push(format!("{pf} {a}/{b}"))
+        });
         assert!(o.converged(), "{:#?}", o.changes);
         assert_eq!(seen, ["eno1 4/4"]);
         assert_eq!(
@@ -519,7 +626,15 @@ pub(crate) mod tests {
             .changes
             .iter()
             .filter(|c| c.status != Status::Applied)
-            .map(|c| format!("{} {:?} {} {}", c.status, c.vf, c.attr, c.detail.clone().unwrap_or_default()))
+            .map(|c| {
+                format!(
+                    "{} {:?} {} {}",
+                    c.status,
+                    c.vf,
+                    c.attr,
+                    c.detail.clone().unwrap_or_default()
+                )
+            })
             .collect();
         assert_eq!(
             st,

@@ -22,14 +22,18 @@ pub(crate) fn dispatch(cmd: &Command, ctx: &Ctx, out: &mut dyn Write) -> Result<
         Command::Status { pf, json } => crate::status::status(ctx, out, pf.as_deref(), *json),
         Command::Reset { pf, allow_recreate } => reset(ctx, out, pf, *allow_recreate),
         Command::CheckIommu { json } => crate::status::check_iommu(ctx, out, *json),
-        Command::EnableIommu { dry_run, yes } => crate::status::enable_iommu(ctx, out, *dry_run, *yes),
+        Command::EnableIommu { dry_run, yes } => {
+            crate::status::enable_iommu(ctx, out, *dry_run, *yes)
+        }
         Command::Generate(g) => match g {
             Generate::SystemdUnit { bin } => crate::generate::systemd_unit(ctx, out, bin),
             Generate::Lxc { ctid } => crate::generate::lxc(ctx, out, *ctid),
             Generate::PveMapping => crate::generate::pve_mapping(ctx, out),
             Generate::Hostpci { vm } => crate::generate::hostpci(ctx, out, vm.as_deref()),
         },
-        Command::Stats { format, output } => crate::stats::stats(ctx, out, *format, output.as_deref()),
+        Command::Stats { format, output } => {
+            crate::stats::stats(ctx, out, *format, output.as_deref())
+        }
     }
 }
 
@@ -70,7 +74,13 @@ pub(crate) fn load_config(ctx: &Ctx) -> Result<Config, CliError> {
     Ok(config::load(&path, &path, &node_name(ctx))?)
 }
 
-fn setup(ctx: &Ctx, out: &mut dyn Write, dry_run: bool, json: bool, allow_recreate: bool) -> Result<u8, CliError> {
+fn setup(
+    ctx: &Ctx,
+    out: &mut dyn Write,
+    dry_run: bool,
+    json: bool,
+    allow_recreate: bool,
+) -> Result<u8, CliError> {
     let cfg = load_config(ctx)?;
     if !ctx.live() && !dry_run {
         return Err(CliError::Usage(format!(
@@ -118,7 +128,8 @@ fn setup(ctx: &Ctx, out: &mut dyn Write, dry_run: bool, json: bool, allow_recrea
             writeln!(out, "No changes: the host already matches {target}.")?;
         } else {
             out.write_all(render::diff(&p.changes, &target, ctx.out_style).as_bytes())?;
-            let pfs: std::collections::BTreeSet<&str> = p.changes.iter().map(|c| c.pf_address.as_str()).collect();
+            let pfs: std::collections::BTreeSet<&str> =
+                p.changes.iter().map(|c| c.pf_address.as_str()).collect();
             writeln!(
                 out,
                 "{} on {} PF{}; nothing was changed (--dry-run).",
@@ -156,7 +167,11 @@ fn setup(ctx: &Ctx, out: &mut dyn Write, dry_run: bool, json: bool, allow_recrea
     }
     if outcome.converged() {
         if !json {
-            writeln!(out, "Applied {}; the host matches {target}.", plural(outcome.changes.len(), "change"))?;
+            writeln!(
+                out,
+                "Applied {}; the host matches {target}.",
+                plural(outcome.changes.len(), "change")
+            )?;
         }
         Ok(0)
     } else {
@@ -189,10 +204,20 @@ pub(crate) fn plural(n: usize, word: &str) -> String {
 fn reset(ctx: &Ctx, out: &mut dyn Write, spec: &str, allow_recreate: bool) -> Result<u8, CliError> {
     let host = LiveHost::new(&ctx.root);
     let sysfs = host.sysfs();
-    let pf = sysfs.find_pf(spec).map_err(|e| CliError::Usage(chain(&e)))?;
-    let label = pf.netdevs.first().cloned().unwrap_or_else(|| pf.address.to_string());
+    let pf = sysfs
+        .find_pf(spec)
+        .map_err(|e| CliError::Usage(chain(&e)))?;
+    let label = pf
+        .netdevs
+        .first()
+        .cloned()
+        .unwrap_or_else(|| pf.address.to_string());
     if pf.sriov.num_vfs == 0 {
-        writeln!(out, "PF {label} ({}) has no VFs; nothing to do.", pf.address)?;
+        writeln!(
+            out,
+            "PF {label} ({}) has no VFs; nothing to do.",
+            pf.address
+        )?;
         return Ok(0);
     }
     let casualties = sysfs
@@ -217,6 +242,10 @@ fn reset(ctx: &Ctx, out: &mut dyn Write, spec: &str, allow_recreate: bool) -> Re
     sysfs
         .set_num_vfs(&pf.address, 0, true)
         .map_err(|e| CliError::Host(chain(&e)))?;
-    writeln!(out, "PF {label} ({}): num_vfs {} -> 0", pf.address, pf.sriov.num_vfs)?;
+    writeln!(
+        out,
+        "PF {label} ({}): num_vfs {} -> 0",
+        pf.address, pf.sriov.num_vfs
+    )?;
     Ok(0)
 }

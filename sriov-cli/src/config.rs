@@ -635,14 +635,24 @@ fn resolve_pf(
             .or(v.indices.as_ref().map(|s| s.span().start))
             .unwrap_or(entry.span().start);
         let many = idx.len() > 1;
-        for field in [("mac", v.mac.as_ref().filter(|m| m.get_ref() != "auto").map(|m| m.span().start)),
+        for field in [
+            (
+                "mac",
+                v.mac
+                    .as_ref()
+                    .filter(|m| m.get_ref() != "auto")
+                    .map(|m| m.span().start),
+            ),
             ("addresses", v.addresses.as_ref().map(|a| a.span().start)),
-            ("gateway", v.gateway.as_ref().map(|a| a.span().start))]
-        {
+            ("gateway", v.gateway.as_ref().map(|a| a.span().start)),
+        ] {
             if let (true, Some(off)) = (many, field.1) {
                 diags.push(Diag {
                     loc: Some(loc_of(text, off)),
-                    msg: format!("`{}` cannot be shared by several VFs; set it in a per-VF entry", field.0),
+                    msg: format!(
+                        "`{}` cannot be shared by several VFs; set it in a per-VF entry",
+                        field.0
+                    ),
                 });
             }
         }
@@ -726,14 +736,7 @@ pub fn auto_mac(cluster: &str, pf: &str, node_id: u8, vlan: u16) -> Mac {
         let n = u8::try_from(n).unwrap_or(0);
         ((n / 10) << 4) | (n % 10)
     };
-    Mac([
-        (b[0] & 0xfc) | 0x02,
-        b[1],
-        b[2],
-        node_id,
-        bcd(hi),
-        bcd(lo),
-    ])
+    Mac([(b[0] & 0xfc) | 0x02, b[1], b[2], node_id, bcd(hi), bcd(lo)])
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -755,11 +758,19 @@ fn resolve_vf(
         loc: at(start),
         ..VfSpec::default()
     };
-    let num = |x: &Option<S<i64>>, lo: i64, hi: i64, what: &str, err: &mut dyn FnMut(usize, String)| -> Option<i64> {
+    let num = |x: &Option<S<i64>>,
+               lo: i64,
+               hi: i64,
+               what: &str,
+               err: &mut dyn FnMut(usize, String)|
+     -> Option<i64> {
         let x = x.as_ref()?;
         let n = *x.get_ref();
         if n < lo || n > hi {
-            err(x.span().start, format!("VF {index}: {what} {n} out of range {lo}-{hi}"));
+            err(
+                x.span().start,
+                format!("VF {index}: {what} {n} out of range {lo}-{hi}"),
+            );
             None
         } else {
             Some(n)
@@ -774,17 +785,30 @@ fn resolve_vf(
             "802.1q" => Some(VlanProto::Dot1Q),
             "802.1ad" => Some(VlanProto::Dot1Ad),
             other => {
-                err(p.span().start, format!("VF {index}: vlan_proto `{other}` is not \"802.1Q\" or \"802.1ad\""));
+                err(
+                    p.span().start,
+                    format!("VF {index}: vlan_proto `{other}` is not \"802.1Q\" or \"802.1ad\""),
+                );
                 None
             }
         },
     };
     if v.vlan.as_ref().is_none_or(|x| *x.get_ref() == 0) {
         if let Some(q) = v.qos.as_ref().filter(|q| *q.get_ref() != 0) {
-            err(q.span().start, format!("VF {index}: qos needs a vlan (1-4094)"));
+            err(
+                q.span().start,
+                format!("VF {index}: qos needs a vlan (1-4094)"),
+            );
         }
-        if let Some(p) = v.vlan_proto.as_ref().filter(|_| proto == Some(VlanProto::Dot1Ad)) {
-            err(p.span().start, format!("VF {index}: vlan_proto 802.1ad needs a vlan (1-4094)"));
+        if let Some(p) = v
+            .vlan_proto
+            .as_ref()
+            .filter(|_| proto == Some(VlanProto::Dot1Ad))
+        {
+            err(
+                p.span().start,
+                format!("VF {index}: vlan_proto 802.1ad needs a vlan (1-4094)"),
+            );
         }
     }
     if let Some(vl) = vlan {
@@ -836,11 +860,16 @@ fn resolve_vf(
         };
     }
     let rate_max = i64::from(u32::MAX);
-    out.min_tx_rate = num(&v.min_tx_rate, 0, rate_max, "min_tx_rate", &mut err).map(|n| u32::try_from(n).unwrap_or(0));
-    out.max_tx_rate = num(&v.max_tx_rate, 0, rate_max, "max_tx_rate", &mut err).map(|n| u32::try_from(n).unwrap_or(0));
+    out.min_tx_rate = num(&v.min_tx_rate, 0, rate_max, "min_tx_rate", &mut err)
+        .map(|n| u32::try_from(n).unwrap_or(0));
+    out.max_tx_rate = num(&v.max_tx_rate, 0, rate_max, "max_tx_rate", &mut err)
+        .map(|n| u32::try_from(n).unwrap_or(0));
     if let (Some(lo), Some(hi), Some(s)) = (out.min_tx_rate, out.max_tx_rate, &v.min_tx_rate) {
         if hi != 0 && lo > hi {
-            err(s.span().start, format!("VF {index}: min_tx_rate {lo} is above max_tx_rate {hi}"));
+            err(
+                s.span().start,
+                format!("VF {index}: min_tx_rate {lo} is above max_tx_rate {hi}"),
+            );
         }
     }
     out.mtu = num(&v.mtu, 68, 65535, "mtu", &mut err).map(|n| u32::try_from(n).unwrap_or(0));
@@ -856,7 +885,10 @@ fn resolve_vf(
             match a.get_ref().parse::<IpNet>() {
                 Ok(n) => {
                     if out.addresses.contains(&n) {
-                        err(a.span().start, format!("VF {index}: address {n} listed twice"));
+                        err(
+                            a.span().start,
+                            format!("VF {index}: address {n} listed twice"),
+                        );
                     } else {
                         out.addresses.push(n);
                     }
@@ -869,12 +901,20 @@ fn resolve_vf(
         match g.get_ref().parse::<IpAddr>() {
             Ok(ip) => {
                 if !out.addresses.iter().any(|a| a.contains(&ip)) {
-                    err(g.span().start, format!("VF {index}: gateway {ip} is not in the subnet of any of its addresses"));
+                    err(
+                        g.span().start,
+                        format!(
+                            "VF {index}: gateway {ip} is not in the subnet of any of its addresses"
+                        ),
+                    );
                 } else {
                     out.gateway = Some(ip);
                 }
             }
-            Err(_) => err(g.span().start, format!("VF {index}: gateway `{}` is not an IP address", g.get_ref())),
+            Err(_) => err(
+                g.span().start,
+                format!("VF {index}: gateway `{}` is not an IP address", g.get_ref()),
+            ),
         }
     }
     if let Some(d) = &v.driver {
@@ -882,11 +922,18 @@ fn resolve_vf(
         out.driver = match name.as_str() {
             "vfio-pci" => Some(DriverSpec::VfioPci),
             "default" => Some(DriverSpec::Default),
-            n if !n.is_empty() && n.len() < 64 && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') => {
+            n if !n.is_empty()
+                && n.len() < 64
+                && n.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') =>
+            {
                 Some(DriverSpec::Named(n.to_string()))
             }
             n => {
-                err(d.span().start, format!("VF {index}: `{n}` is not a driver name"));
+                err(
+                    d.span().start,
+                    format!("VF {index}: `{n}` is not a driver name"),
+                );
                 None
             }
         };
@@ -910,17 +957,35 @@ fn resolve_vf(
     if let Some(c) = &v.lxc {
         match u32::try_from(*c.get_ref()).ok().filter(|c| *c >= 100) {
             Some(c) => out.lxc = Some(c),
-            None => err(c.span().start, format!("VF {index}: lxc = {} is not a container id (100 or more)", c.get_ref())),
+            None => err(
+                c.span().start,
+                format!(
+                    "VF {index}: lxc = {} is not a container id (100 or more)",
+                    c.get_ref()
+                ),
+            ),
         }
         if out.name.is_none() {
-            err(c.span().start, format!("VF {index}: `lxc` needs `name` (the link the container takes)"));
+            err(
+                c.span().start,
+                format!("VF {index}: `lxc` needs `name` (the link the container takes)"),
+            );
         }
     }
     for (what, s) in [("vm", &v.vm), ("mapping", &v.mapping)] {
         if let Some(s) = s {
             let t = s.get_ref();
-            if t.is_empty() || !t.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.') {
-                err(s.span().start, format!("VF {index}: {what} `{t}` may only hold letters, digits, `-`, `_` and `.`"));
+            if t.is_empty()
+                || !t
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
+            {
+                err(
+                    s.span().start,
+                    format!(
+                        "VF {index}: {what} `{t}` may only hold letters, digits, `-`, `_` and `.`"
+                    ),
+                );
             }
         }
     }
@@ -958,7 +1023,12 @@ fn check_cross_pf(pfs: &[PfSpec], diags: &mut Vec<Diag>) {
                 if let Some((k, i, l)) = names.get(n.as_str()) {
                     diags.push(Diag {
                         loc: vf.loc,
-                        msg: format!("VF {} of {}: name `{n}` is already used by VF {i} of {k}{}", vf.index, pf.key, at(*l)),
+                        msg: format!(
+                            "VF {} of {}: name `{n}` is already used by VF {i} of {k}{}",
+                            vf.index,
+                            pf.key,
+                            at(*l)
+                        ),
                     });
                 } else {
                     names.insert(n, (&pf.key, vf.index, vf.loc));
@@ -966,10 +1036,19 @@ fn check_cross_pf(pfs: &[PfSpec], diags: &mut Vec<Diag>) {
             }
             if let Some(m) = vf.mac {
                 if let Some((k, i, l)) = macs.get(&m) {
-                    let hint = if vf.mac_auto { " (auto MACs differ only by node and VLAN: set `mac` explicitly for one of them)" } else { "" };
+                    let hint = if vf.mac_auto {
+                        " (auto MACs differ only by node and VLAN: set `mac` explicitly for one of them)"
+                    } else {
+                        ""
+                    };
                     diags.push(Diag {
                         loc: vf.loc,
-                        msg: format!("VF {} of {}: MAC {m} is already used by VF {i} of {k}{}{hint}", vf.index, pf.key, at(*l)),
+                        msg: format!(
+                            "VF {} of {}: MAC {m} is already used by VF {i} of {k}{}{hint}",
+                            vf.index,
+                            pf.key,
+                            at(*l)
+                        ),
                     });
                 } else {
                     macs.insert(m, (&pf.key, vf.index, vf.loc));
@@ -979,7 +1058,12 @@ fn check_cross_pf(pfs: &[PfSpec], diags: &mut Vec<Diag>) {
                 if let Some((k, i, l)) = gw.get(&g.is_ipv4()) {
                     diags.push(Diag {
                         loc: vf.loc,
-                        msg: format!("VF {} of {}: a default gateway is already set on VF {i} of {k}{}", vf.index, pf.key, at(*l)),
+                        msg: format!(
+                            "VF {} of {}: a default gateway is already set on VF {i} of {k}{}",
+                            vf.index,
+                            pf.key,
+                            at(*l)
+                        ),
                     });
                 } else {
                     gw.insert(g.is_ipv4(), (&pf.key, vf.index, vf.loc));
@@ -1019,8 +1103,12 @@ mod tests {
 
     #[test]
     fn wrong_type_has_line_and_column() {
-        let e = errs("[[pf]]\nname = \"eno1\"\nnum_vfs = 2\n[[pf.vf]]\nindex = 0\ntrust = \"yes\"\n");
-        assert!(e.starts_with("s.toml:6:9: invalid type: string \"yes\", expected a boolean"), "{e}");
+        let e =
+            errs("[[pf]]\nname = \"eno1\"\nnum_vfs = 2\n[[pf.vf]]\nindex = 0\ntrust = \"yes\"\n");
+        assert!(
+            e.starts_with("s.toml:6:9: invalid type: string \"yes\", expected a boolean"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -1042,7 +1130,9 @@ mod tests {
 
     #[test]
     fn index_must_be_below_num_vfs() {
-        let e = errs("[[pf]]\nname = \"eno1\"\nnum_vfs = 4\n[[pf.vf]]\nrange = \"2-5\"\nspoofchk = true\n");
+        let e = errs(
+            "[[pf]]\nname = \"eno1\"\nnum_vfs = 4\n[[pf.vf]]\nrange = \"2-5\"\nspoofchk = true\n",
+        );
         assert_eq!(
             e,
             "s.toml:5:9: VF index 4 is not below num_vfs = 4 of PF eno1\n\
@@ -1068,13 +1158,21 @@ mod tests {
         assert_eq!(c.pfs[0].vfs[2].name.as_deref(), Some("eno1vf2"));
         assert_eq!(c.pfs[0].vfs[3].spoofchk, Some(false));
         let e = errs("[[pf]]\nname = \"eno1\"\nnum_vfs = 4\n[[pf.vf]]\nindices = [0, 1]\nvlan = 5\n[[pf.vf]]\nindex = 1\nvlan = 6\n");
-        assert_eq!(e, "s.toml:9:8: VF 1: `vlan` is already set at 6:8 (each key may be set once per VF)");
+        assert_eq!(
+            e,
+            "s.toml:9:8: VF 1: `vlan` is already set at 6:8 (each key may be set once per VF)"
+        );
     }
 
     #[test]
     fn shared_name_needs_placeholder() {
-        let e = errs("[[pf]]\nname = \"eno1\"\nnum_vfs = 4\n[[pf.vf]]\nrange = \"0-1\"\nname = \"fixed\"\n");
-        assert_eq!(e, "s.toml:6:8: a `name` shared by several VFs must contain `{index}`");
+        let e = errs(
+            "[[pf]]\nname = \"eno1\"\nnum_vfs = 4\n[[pf.vf]]\nrange = \"0-1\"\nname = \"fixed\"\n",
+        );
+        assert_eq!(
+            e,
+            "s.toml:6:8: a `name` shared by several VFs must contain `{index}`"
+        );
     }
 
     #[test]
@@ -1083,16 +1181,24 @@ mod tests {
         let s = m.to_string();
         assert!(s.ends_with(":01:00:50"), "{s}");
         assert_eq!(m.0[0] & 0x03, 0x02, "locally administered unicast");
-        assert!(auto_mac("homelab", "eno1", 7, 1234).to_string().ends_with(":07:12:34"));
-        assert!(auto_mac("homelab", "eno1", 7, 4094).to_string().ends_with(":07:40:94"));
+        assert!(auto_mac("homelab", "eno1", 7, 1234)
+            .to_string()
+            .ends_with(":07:12:34"));
+        assert!(auto_mac("homelab", "eno1", 7, 4094)
+            .to_string()
+            .ends_with(":07:40:94"));
         assert_eq!(auto_mac("homelab", "eno1", 1, 50), m, "deterministic");
         assert_ne!(auto_mac("other", "eno1", 1, 50).0[..3], m.0[..3]);
     }
 
     #[test]
     fn auto_mac_needs_node_id_and_collisions_are_errors() {
-        let e = errs("[[pf]]\nname = \"eno1\"\nnum_vfs = 4\n[[pf.vf]]\nindex = 1\nmac = \"auto\"\n");
-        assert!(e.starts_with("s.toml:6:7: VF 1: mac = \"auto\" needs a node id"), "{e}");
+        let e =
+            errs("[[pf]]\nname = \"eno1\"\nnum_vfs = 4\n[[pf.vf]]\nindex = 1\nmac = \"auto\"\n");
+        assert!(
+            e.starts_with("s.toml:6:7: VF 1: mac = \"auto\" needs a node id"),
+            "{e}"
+        );
         let e = errs("node_id = 1\n[[pf]]\nname = \"eno1\"\nnum_vfs = 4\n[[pf.vf]]\nrange = \"1-2\"\nmac = \"auto\"\nvlan = 50\n");
         assert!(e.starts_with("s.toml:5:1: VF 2 of eno1: MAC "), "{e}");
         assert!(e.contains("already used by VF 1 of eno1 (at 5:1)"), "{e}");
@@ -1108,8 +1214,13 @@ mod tests {
         assert_eq!(keys, ["eno1", "eno2"]);
         let c = parse(text, Path::new("s.toml"), "pve3").unwrap();
         assert_eq!(c.pfs.len(), 1);
-        let e = parse("[node.a]\nid = 1\n", Path::new("s.toml"), "b").unwrap_err().to_string();
-        assert_eq!(e, "s.toml: no [node.b] section for this host (sections: a); pass --node NAME to pick one");
+        let e = parse("[node.a]\nid = 1\n", Path::new("s.toml"), "b")
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            "s.toml: no [node.b] section for this host (sections: a); pass --node NAME to pick one"
+        );
     }
 
     #[test]
@@ -1125,13 +1236,22 @@ mod tests {
     #[test]
     fn gateway_must_be_on_link() {
         let e = errs("[[pf]]\nname = \"eno1\"\nnum_vfs = 4\n[[pf.vf]]\nindex = 0\naddresses = [\"10.0.0.2/24\"]\ngateway = \"10.9.0.1\"\n");
-        assert_eq!(e, "s.toml:7:11: VF 0: gateway 10.9.0.1 is not in the subnet of any of its addresses");
+        assert_eq!(
+            e,
+            "s.toml:7:11: VF 0: gateway 10.9.0.1 is not in the subnet of any of its addresses"
+        );
     }
 
     #[test]
     fn pf_needs_a_key() {
-        assert_eq!(errs("[[pf]]\nnum_vfs = 1\n"), "s.toml:1:1: [[pf]] needs `name = \"<netdev>\"` or `pci = \"0000:02:00.0\"`");
-        assert_eq!(errs("[[pf]]\npci = \"0000:02:20.0\"\nnum_vfs = 1\n"), "s.toml:2:7: `0000:02:20.0` is not a PCI address (want DDDD:BB:DD.F like 0000:02:00.0)");
+        assert_eq!(
+            errs("[[pf]]\nnum_vfs = 1\n"),
+            "s.toml:1:1: [[pf]] needs `name = \"<netdev>\"` or `pci = \"0000:02:00.0\"`"
+        );
+        assert_eq!(
+            errs("[[pf]]\npci = \"0000:02:20.0\"\nnum_vfs = 1\n"),
+            "s.toml:2:7: `0000:02:20.0` is not a PCI address (want DDDD:BB:DD.F like 0000:02:00.0)"
+        );
     }
 
     #[test]

@@ -45,7 +45,10 @@ pub(crate) fn systemd_unit(ctx: &Ctx, out: &mut dyn Write, bin: &Path) -> Result
         .unwrap_or_else(|| crate::config::DEFAULT_PATH.into());
     for (what, p) in [("--bin", bin), ("--config", config.as_path())] {
         let s = p.to_string_lossy();
-        if !p.is_absolute() || s.chars().any(|c| c.is_whitespace() || c == '%' || c == '\\' || c == '"' || c == '\'') {
+        if !p.is_absolute()
+            || s.chars()
+                .any(|c| c.is_whitespace() || c == '%' || c == '\\' || c == '"' || c == '\'')
+        {
             return Err(CliError::Usage(format!(
                 "{what} {s}: a unit needs an absolute path without spaces, quotes, `%` or `\\`"
             )));
@@ -83,7 +86,10 @@ pub(crate) fn next_net_index(conf: &str) -> u32 {
         let n = if let Some(rest) = l.strip_prefix("lxc.net.") {
             rest.split('.').next().and_then(|d| d.parse::<u32>().ok())
         } else if let Some(rest) = l.strip_prefix("net") {
-            rest.split(':').next().and_then(|d| d.parse::<u32>().ok()).filter(|_| rest.contains(':'))
+            rest.split(':')
+                .next()
+                .and_then(|d| d.parse::<u32>().ok())
+                .filter(|_| rest.contains(':'))
         } else {
             None
         };
@@ -95,7 +101,12 @@ pub(crate) fn next_net_index(conf: &str) -> u32 {
 }
 
 /// The `lxc.net.N.*` block for the VFs of container `ctid`.
-pub(crate) fn lxc_text(cfg: &Config, ctid: u32, conf: Option<&str>, conf_path: &str) -> Result<String, String> {
+pub(crate) fn lxc_text(
+    cfg: &Config,
+    ctid: u32,
+    conf: Option<&str>,
+    conf_path: &str,
+) -> Result<String, String> {
     let vfs: Vec<(&PfSpec, &VfSpec)> = cfg
         .pfs
         .iter()
@@ -109,9 +120,12 @@ pub(crate) fn lxc_text(cfg: &Config, ctid: u32, conf: Option<&str>, conf_path: &
         ));
     }
     let mut o = String::new();
-    let mut idx = match conf {
+    let first = match conf {
         Some(c) => {
-            let _ = writeln!(o, "# Append to {conf_path} (indexes start above its existing network entries).");
+            let _ = writeln!(
+                o,
+                "# Append to {conf_path} (indexes start above its existing network entries)."
+            );
             next_net_index(c)
         }
         None => {
@@ -129,9 +143,12 @@ pub(crate) fn lxc_text(cfg: &Config, ctid: u32, conf: Option<&str>, conf_path: &
          # Proxmox-managed interface. Keep one bridge NIC (netX, e.g. on a dummy VLAN with a\n\
          # blank static address) so network-online.target is reached and services start."
     );
-    for (pf, vf) in vfs {
+    for (idx, (pf, vf)) in (first..).zip(vfs) {
         let Some(name) = &vf.name else {
-            return Err(format!("VF {} of {} is for container {ctid} but has no `name`", vf.index, pf.key));
+            return Err(format!(
+                "VF {} of {} is for container {ctid} but has no `name`",
+                vf.index, pf.key
+            ));
         };
         let _ = writeln!(o, "# VF {} of {}", vf.index, pf.key);
         let _ = writeln!(o, "lxc.net.{idx}.type: phys");
@@ -149,7 +166,6 @@ pub(crate) fn lxc_text(cfg: &Config, ctid: u32, conf: Option<&str>, conf_path: &
                 let _ = writeln!(o, "lxc.net.{idx}.{v}.gateway: {g}");
             }
         }
-        idx += 1;
     }
     Ok(o)
 }
@@ -193,17 +209,30 @@ fn read_hex(path: &Path) -> Option<u16> {
     u16::from_str_radix(s.trim().trim_start_matches("0x"), 16).ok()
 }
 
-fn passthrough<'a>(ctx: &Ctx, cfg: &'a Config, st: &HostState, host: &LiveHost) -> Vec<Passthrough<'a>> {
+fn passthrough<'a>(
+    ctx: &Ctx,
+    cfg: &'a Config,
+    st: &HostState,
+    host: &LiveHost,
+) -> Vec<Passthrough<'a>> {
     let mut out = Vec::new();
     for pf in &cfg.pfs {
         let live = st.find_pf(&pf.key);
-        for vf in pf.vfs.iter().filter(|v| v.driver == Some(DriverSpec::VfioPci)) {
+        for vf in pf
+            .vfs
+            .iter()
+            .filter(|v| v.driver == Some(DriverSpec::VfioPci))
+        {
             let lv = live.and_then(|p| p.vf(vf.index));
             let address = match (lv, live) {
                 (Some(v), _) => Some(v.address.clone()),
                 (None, Some(p)) => host
                     .sysfs()
-                    .pf_by_address(&p.address.parse().unwrap_or_else(|_| sysfs_sriov::PciAddress::from_routing_id(0, 0)))
+                    .pf_by_address(
+                        &p.address
+                            .parse()
+                            .unwrap_or_else(|_| sysfs_sriov::PciAddress::from_routing_id(0, 0)),
+                    )
                     .ok()
                     .and_then(|info| sysfs_sriov::predict_vf_address(&info, vf.index).ok())
                     .map(|a| a.to_string()),
@@ -214,11 +243,17 @@ fn passthrough<'a>(ctx: &Ctx, cfg: &'a Config, st: &HostState, host: &LiveHost) 
             let id = live.and_then(|p| {
                 let vendor = read_hex(&dev.join("vendor")).unwrap_or(p.vendor_id);
                 let device = read_hex(&dev.join("device")).or_else(|| {
-                    read_hex(&ctx.under_root(&format!("/sys/bus/pci/devices/{}/sriov_vf_device", p.address)))
+                    read_hex(&ctx.under_root(&format!(
+                        "/sys/bus/pci/devices/{}/sriov_vf_device",
+                        p.address
+                    )))
                 })?;
                 Some(format!("{vendor:04x}:{device:04x}"))
             });
-            let subsystem = match (read_hex(&dev.join("subsystem_vendor")), read_hex(&dev.join("subsystem_device"))) {
+            let subsystem = match (
+                read_hex(&dev.join("subsystem_vendor")),
+                read_hex(&dev.join("subsystem_device")),
+            ) {
                 (Some(v), Some(d)) => Some(format!("{v:04x}:{d:04x}")),
                 _ => None,
             };
@@ -269,7 +304,10 @@ pub(crate) fn pve_mapping(ctx: &Ctx, out: &mut dyn Write) -> Result<u8, CliError
                 let _ = writeln!(o, "# VF {} of {} does not exist yet: run `sriov-cli setup` first for its IOMMU group", p.vf.index, p.pf.key);
             }
         }
-        let desc = p.vf.description.clone().unwrap_or_else(|| format!("VF {} of {}", p.vf.index, p.pf.key));
+        let desc =
+            p.vf.description
+                .clone()
+                .unwrap_or_else(|| format!("VF {} of {}", p.vf.index, p.pf.key));
         let _ = writeln!(
             o,
             "pvesh create /cluster/mapping/pci --id {} --description '{}' --map '{map}'",
@@ -308,8 +346,12 @@ pub(crate) fn hostpci(ctx: &Ctx, out: &mut dyn Write, vm: Option<&str>) -> Resul
             "# VF {} of {}{}{} (mapping {})",
             p.vf.index,
             p.pf.key,
-            vlan.map(|v| format!(", VLAN {v}")).unwrap_or_else(|| ", trunk".into()),
-            p.vf.vm.as_deref().map(|v| format!(", for {v}")).unwrap_or_default(),
+            vlan.map(|v| format!(", VLAN {v}"))
+                .unwrap_or_else(|| ", trunk".into()),
+            p.vf.vm
+                .as_deref()
+                .map(|v| format!(", for {v}"))
+                .unwrap_or_default(),
             p.mapping_name()
         );
         let _ = writeln!(o, "hostpci{n}: {}", p.address);
@@ -327,7 +369,10 @@ mod tests {
 
     #[test]
     fn unit_has_the_contracted_lines_and_no_shell() {
-        let u = unit_text(Path::new("/usr/local/sbin/sriov-cli"), Path::new("/etc/sriov-cli/sriov.toml"));
+        let u = unit_text(
+            Path::new("/usr/local/sbin/sriov-cli"),
+            Path::new("/etc/sriov-cli/sriov.toml"),
+        );
         for l in [
             "Before=network-pre.target network-online.target shutdown.target",
             "Wants=network-pre.target",
@@ -344,8 +389,14 @@ mod tests {
     #[test]
     fn net_index_is_above_existing_entries() {
         assert_eq!(next_net_index(""), 0);
-        assert_eq!(next_net_index("net0: name=eth0,bridge=vmbr0\nnetwork: x\n"), 1);
-        assert_eq!(next_net_index("net0: a\nlxc.net.3.type: phys\n[snap]\nnet7: b\n"), 4);
+        assert_eq!(
+            next_net_index("net0: name=eth0,bridge=vmbr0\nnetwork: x\n"),
+            1
+        );
+        assert_eq!(
+            next_net_index("net0: a\nlxc.net.3.type: phys\n[snap]\nnet7: b\n"),
+            4
+        );
     }
 
     #[test]
@@ -356,7 +407,13 @@ mod tests {
             "h",
         )
         .unwrap();
-        let t = lxc_text(&cfg, 9999, Some("arch: amd64\nnet0: name=eth0,bridge=vmbr1\n"), "/etc/pve/lxc/9999.conf").unwrap();
+        let t = lxc_text(
+            &cfg,
+            9999,
+            Some("arch: amd64\nnet0: name=eth0,bridge=vmbr1\n"),
+            "/etc/pve/lxc/9999.conf",
+        )
+        .unwrap();
         let lines: Vec<&str> = t.lines().filter(|l| !l.starts_with('#')).collect();
         assert_eq!(
             lines,
@@ -374,7 +431,10 @@ mod tests {
 
     #[test]
     fn ct_match_by_name() {
-        let v = VfSpec { name: Some("eth1lxc9999v050".into()), ..VfSpec::default() };
+        let v = VfSpec {
+            name: Some("eth1lxc9999v050".into()),
+            ..VfSpec::default()
+        };
         assert!(for_ct(&v, 9999));
         assert!(!for_ct(&v, 999));
     }

@@ -8,7 +8,9 @@ use std::net::IpAddr;
 use std::path::Path;
 use std::time::Duration;
 
-use netlink_vf::{Handle, IfName, IpPrefix, MacAddr, Qos, RouteSpec, VfAttr, VfConfig, VlanConfig, VlanId};
+use netlink_vf::{
+    Handle, IfName, IpPrefix, MacAddr, Qos, RouteSpec, VfAttr, VfConfig, VlanConfig, VlanId,
+};
 use sysfs_sriov::{DriverTarget, PciAddress, Sysfs};
 
 use crate::addr::{IpNet, Mac};
@@ -154,10 +156,14 @@ impl LiveHost {
         let with_stats = self.with_stats;
         let nl = self.nl()?;
         let links = nl.links().map_err(|e| chain(&e))?;
-        let by_name: BTreeMap<String, &netlink_vf::Link> =
-            links.iter().map(|l| (l.name.as_str().to_string(), l)).collect();
-        let by_index: BTreeMap<u32, String> =
-            links.iter().map(|l| (l.index, l.name.as_str().to_string())).collect();
+        let by_name: BTreeMap<String, &netlink_vf::Link> = links
+            .iter()
+            .map(|l| (l.name.as_str().to_string(), l))
+            .collect();
+        let by_index: BTreeMap<u32, String> = links
+            .iter()
+            .map(|l| (l.index, l.name.as_str().to_string()))
+            .collect();
         for l in &links {
             st.links.insert(l.name.as_str().to_string());
         }
@@ -186,7 +192,12 @@ impl LiveHost {
             pf.ifindex = Some(l.index);
             let vfs = nl.vfs(l.index, with_stats).map_err(|e| chain(&e))?;
             for v in &mut pf.vfs {
-                v.attrs = Some(vfs.iter().find(|s| s.index == v.index).map(attrs_of).unwrap_or_default());
+                v.attrs = Some(
+                    vfs.iter()
+                        .find(|s| s.index == v.index)
+                        .map(attrs_of)
+                        .unwrap_or_default(),
+                );
                 if let Some(link) = v.netdev.as_ref().and_then(|n| by_name.get(n)) {
                     v.link = Some(LinkInfo {
                         ifindex: link.index,
@@ -308,7 +319,12 @@ impl Host for LiveHost {
             .map_err(|e| chain(&e))
     }
 
-    fn wait_for_vfs(&mut self, pf: &PfState, n: u32, progress: &mut dyn FnMut(u32, u32)) -> Result<(), String> {
+    fn wait_for_vfs(
+        &mut self,
+        pf: &PfState,
+        n: u32,
+        progress: &mut dyn FnMut(u32, u32),
+    ) -> Result<(), String> {
         let n = u16::try_from(n).map_err(|_| format!("num_vfs {n} is too large"))?;
         self.sysfs
             .wait_for_vfs(&pci(&pf.address)?, n, VF_WAIT, &mut |p| {
@@ -318,7 +334,11 @@ impl Host for LiveHost {
             .map_err(|e| chain(&e))
     }
 
-    fn set_vf_attrs(&mut self, pf: &PfState, wants: &[VfWant]) -> Result<Vec<(u32, String, String)>, String> {
+    fn set_vf_attrs(
+        &mut self,
+        pf: &PfState,
+        wants: &[VfWant],
+    ) -> Result<Vec<(u32, String, String)>, String> {
         let name = pf
             .netdevs
             .first()
@@ -369,7 +389,10 @@ impl Host for LiveHost {
     fn add_address(&mut self, link: &str, addr: IpNet) -> Result<(), String> {
         let idx = self.index_of(link)?;
         let p = IpPrefix::new(addr.addr, addr.prefix).map_err(|e| chain(&e))?;
-        self.nl()?.ensure_address(idx, &p).map(|_| ()).map_err(|e| chain(&e))
+        self.nl()?
+            .ensure_address(idx, &p)
+            .map(|_| ())
+            .map_err(|e| chain(&e))
     }
 
     fn add_default_route(&mut self, link: &str, gateway: IpAddr) -> Result<(), String> {

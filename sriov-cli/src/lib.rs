@@ -16,6 +16,8 @@
 //! Exit codes: 0 success (converged, ready), 1 failed while applying (or "not
 //! ready" for `check-iommu`), 2 usage error or invalid plan (nothing changed).
 
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
 mod addr;
 mod apply;
 mod cli;

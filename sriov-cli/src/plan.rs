@@ -122,7 +122,9 @@ pub fn plan(cfg: &Config, live: &HostState, allow_recreate: bool) -> Plan {
         }
         let Some(pf) = live.find_pf(&spec.key) else {
             let what = match &spec.key {
-                PfKey::Name(n) => format!("no network interface `{n}` belongs to an SR-IOV capable PCI device"),
+                PfKey::Name(n) => {
+                    format!("no network interface `{n}` belongs to an SR-IOV capable PCI device")
+                }
                 PfKey::Pci(a) => format!("no SR-IOV capable PCI device at {a}"),
             };
             p.errors.push(format!("PF {}: {what}", spec.key));
@@ -144,7 +146,10 @@ fn plan_pf(spec: &PfSpec, pf: &PfState, live: &HostState, allow_recreate: bool, 
         ));
     }
     if pf.total_vfs == 0 {
-        p.errors.push(format!("PF {pfn} ({}): the device reports sriov_totalvfs = 0", pf.address));
+        p.errors.push(format!(
+            "PF {pfn} ({}): the device reports sriov_totalvfs = 0",
+            pf.address
+        ));
     } else if spec.num_vfs > pf.total_vfs {
         p.errors.push(format!(
             "PF {pfn} ({}): num_vfs = {} is above sriov_totalvfs = {}",
@@ -198,7 +203,13 @@ fn plan_pf(spec: &PfSpec, pf: &PfState, live: &HostState, allow_recreate: bool, 
         detail: None,
     };
     if pf.num_vfs != spec.num_vfs {
-        p.changes.push(mk(Step::NumVfs, None, "num_vfs", Some(pf.num_vfs.to_string()), spec.num_vfs.to_string()));
+        p.changes.push(mk(
+            Step::NumVfs,
+            None,
+            "num_vfs",
+            Some(pf.num_vfs.to_string()),
+            spec.num_vfs.to_string(),
+        ));
     }
     // VFs that exist now and survive the count change keep their state; others are new.
     let survives = !recreate && spec.num_vfs >= pf.num_vfs;
@@ -211,7 +222,14 @@ fn plan_pf(spec: &PfSpec, pf: &PfState, live: &HostState, allow_recreate: bool, 
     }
 }
 
-fn check_vf_live(pfn: &str, spec: &PfSpec, vs: &VfSpec, vf: Option<&VfState>, live: &HostState, p: &mut Plan) {
+fn check_vf_live(
+    pfn: &str,
+    spec: &PfSpec,
+    vs: &VfSpec,
+    vf: Option<&VfState>,
+    live: &HostState,
+    p: &mut Plan,
+) {
     let _ = spec;
     if let Some(name) = &vs.name {
         let own = vf.and_then(|v| v.netdev.as_deref()) == Some(name.as_str());
@@ -222,7 +240,11 @@ fn check_vf_live(pfn: &str, spec: &PfSpec, vs: &VfSpec, vf: Option<&VfState>, li
             ));
         }
     }
-    let wants_netdev = vs.name.is_some() || vs.up.is_some() || vs.promisc.is_some() || vs.mtu.is_some() || !vs.addresses.is_empty();
+    let wants_netdev = vs.name.is_some()
+        || vs.up.is_some()
+        || vs.promisc.is_some()
+        || vs.mtu.is_some()
+        || !vs.addresses.is_empty();
     if let Some(v) = vf {
         if wants_netdev && vs.driver.is_none() && v.driver.as_deref() == Some("vfio-pci") {
             p.errors.push(format!(
@@ -260,7 +282,11 @@ fn trunk_warnings(pfn: &str, pf: &PfState, vs: &VfSpec, i40e: bool, p: &mut Plan
 
 /// The trust value setup applies: explicit, or on for promiscuous trunks.
 pub fn wanted_trust(vs: &VfSpec) -> Option<bool> {
-    vs.trust.or(if vs.is_trunk() && vs.promisc == Some(true) { Some(true) } else { None })
+    vs.trust.or(if vs.is_trunk() && vs.promisc == Some(true) {
+        Some(true)
+    } else {
+        None
+    })
 }
 
 fn fmt_vlan(v: &VlanSpec) -> String {
@@ -291,14 +317,26 @@ where
             }
         }
     };
-    attr("mac", attrs.and_then(|a| a.mac).map(|m| m.to_string()), vs.mac.map(|m| m.to_string()));
+    attr(
+        "mac",
+        attrs.and_then(|a| a.mac).map(|m| m.to_string()),
+        vs.mac.map(|m| m.to_string()),
+    );
     attr(
         "vlan",
         attrs.and_then(|a| a.vlan.as_ref()).map(fmt_vlan),
         vs.vlan.as_ref().map(fmt_vlan),
     );
-    attr("spoofchk", attrs.and_then(|a| a.spoofchk).map(onoff), vs.spoofchk.map(onoff));
-    attr("trust", attrs.and_then(|a| a.trust).map(onoff), wanted_trust(vs).map(onoff));
+    attr(
+        "spoofchk",
+        attrs.and_then(|a| a.spoofchk).map(onoff),
+        vs.spoofchk.map(onoff),
+    );
+    attr(
+        "trust",
+        attrs.and_then(|a| a.trust).map(onoff),
+        wanted_trust(vs).map(onoff),
+    );
     attr(
         "link_state",
         attrs.and_then(|a| a.link_state).map(|s| s.to_string()),
@@ -314,7 +352,11 @@ where
         attrs.and_then(|a| a.max_tx_rate).map(|r| r.to_string()),
         vs.max_tx_rate.map(|r| r.to_string()),
     );
-    attr("query_rss", attrs.and_then(|a| a.query_rss).map(onoff), vs.query_rss.map(onoff));
+    attr(
+        "query_rss",
+        attrs.and_then(|a| a.query_rss).map(onoff),
+        vs.query_rss.map(onoff),
+    );
 
     // Driver.
     let cur_driver = vf.map(|v| v.driver.clone().unwrap_or_else(|| "(none)".into()));
@@ -326,7 +368,8 @@ where
             _ => false,
         };
         if !ok {
-            p.changes.push(mk(Step::Driver, i, "driver", cur_driver, d.to_string()));
+            p.changes
+                .push(mk(Step::Driver, i, "driver", cur_driver, d.to_string()));
         }
     }
 
@@ -335,7 +378,8 @@ where
     let cur_name = vf.and_then(|v| v.netdev.clone());
     if let Some(n) = &vs.name {
         if cur_name.as_deref() != Some(n.as_str()) {
-            p.changes.push(mk(Step::Link, i, "name", cur_name.clone(), n.clone()));
+            p.changes
+                .push(mk(Step::Link, i, "name", cur_name.clone(), n.clone()));
         }
     }
     let mut link_attr = |name: &str, cur: Option<String>, want: Option<String>| {
@@ -345,8 +389,16 @@ where
             }
         }
     };
-    link_attr("mtu", link.map(|l| l.mtu.to_string()), vs.mtu.map(|m| m.to_string()));
-    link_attr("promisc", link.map(|l| onoff(l.promisc)), vs.promisc.map(onoff));
+    link_attr(
+        "mtu",
+        link.map(|l| l.mtu.to_string()),
+        vs.mtu.map(|m| m.to_string()),
+    );
+    link_attr(
+        "promisc",
+        link.map(|l| onoff(l.promisc)),
+        vs.promisc.map(onoff),
+    );
     link_attr(
         "up",
         link.map(|l| if l.up { "up" } else { "down" }.to_string()),
@@ -358,7 +410,8 @@ where
         let has = link.map(|l| l.addresses.contains(a));
         if has != Some(true) {
             let from = link.map(|_| "(absent)".to_string());
-            p.changes.push(mk(Step::Address, i, "address", from, a.to_string()));
+            p.changes
+                .push(mk(Step::Address, i, "address", from, a.to_string()));
         }
     }
     if let Some(gw) = vs.gateway.filter(|_| vs.lxc.is_none()) {
@@ -376,7 +429,13 @@ where
                     .next()
                     .unwrap_or_else(|| "(none)".into())
             });
-            p.changes.push(mk(Step::Route, i, "route", from, format!("default via {gw}")));
+            p.changes.push(mk(
+                Step::Route,
+                i,
+                "route",
+                from,
+                format!("default via {gw}"),
+            ));
         }
     }
 }
@@ -399,16 +458,25 @@ pub(crate) mod tests {
                 netdev: Some(format!("eth{}", i + 1)),
                 attrs: netlink.then(|| VfAttrs {
                     mac: Some("00:00:00:00:00:00".parse().unwrap()),
-                    vlan: Some(VlanSpec { vlan: 0, qos: 0, proto: VlanProto::Dot1Q }),
+                    vlan: Some(VlanSpec {
+                        vlan: 0,
+                        qos: 0,
+                        proto: VlanProto::Dot1Q,
+                    }),
                     trust: Some(false),
                     spoofchk: Some(true),
                     ..VfAttrs::default()
                 }),
-                link: netlink.then(|| LinkInfo { ifindex: 10 + i, mtu: 1500, ..LinkInfo::default() }),
+                link: netlink.then(|| LinkInfo {
+                    ifindex: 10 + i,
+                    mtu: 1500,
+                    ..LinkInfo::default()
+                }),
                 ..VfState::default()
             })
             .collect();
-        let mut links: std::collections::BTreeSet<String> = (1..=n).map(|i| format!("eth{i}")).collect();
+        let mut links: std::collections::BTreeSet<String> =
+            (1..=n).map(|i| format!("eth{i}")).collect();
         links.insert("eno1".into());
         links.insert("lo".into());
         HostState {
@@ -468,14 +536,23 @@ pub(crate) mod tests {
         vf0.link.as_mut().unwrap().promisc = true;
         let vf1 = &mut h.pfs[0].vfs[1];
         vf1.netdev = Some("eth0pve050".into());
-        vf1.attrs.as_mut().unwrap().vlan = Some(VlanSpec { vlan: 50, qos: 0, proto: VlanProto::Dot1Q });
+        vf1.attrs.as_mut().unwrap().vlan = Some(VlanSpec {
+            vlan: 50,
+            qos: 0,
+            proto: VlanProto::Dot1Q,
+        });
         let l = vf1.link.as_mut().unwrap();
         l.up = true;
         l.addresses = vec!["10.0.50.100/24".parse().unwrap()];
         h.links.insert("eth0pve050".into());
         h.default_routes = Some(vec![("10.0.50.1".parse().unwrap(), "eth0pve050".into())]);
         let p = plan(&cfg(CFG), &h, false);
-        assert!(p.errors.is_empty() && p.changes.is_empty(), "{:?} {:?}", p.errors, summary(&p));
+        assert!(
+            p.errors.is_empty() && p.changes.is_empty(),
+            "{:?} {:?}",
+            p.errors,
+            summary(&p)
+        );
     }
 
     #[test]
@@ -509,12 +586,18 @@ pub(crate) mod tests {
         );
         h.pfs[0].driver = Some("igb".into());
         let p = plan(&cfg("[[pf]]\nname = \"eno1\"\nnum_vfs = 2\n[[pf.vf]]\nindex = 1\nname = \"eth0pve050\"\n"), &h, false);
-        assert!(p.errors.iter().any(|e| e.contains("already taken")), "{:?}", p.errors);
+        assert!(
+            p.errors.iter().any(|e| e.contains("already taken")),
+            "{:?}",
+            p.errors
+        );
     }
 
     #[test]
     fn same_pf_by_name_and_address_is_an_error() {
-        let c = cfg("[[pf]]\nname = \"eno1\"\nnum_vfs = 2\n[[pf]]\npci = \"0000:01:00.0\"\nnum_vfs = 2\n");
+        let c = cfg(
+            "[[pf]]\nname = \"eno1\"\nnum_vfs = 2\n[[pf]]\npci = \"0000:01:00.0\"\nnum_vfs = 2\n",
+        );
         let p = plan(&c, &host(0, true), false);
         assert_eq!(p.errors, ["PF 0000:01:00.0 is the same device (0000:01:00.0) as PF eno1; configure each PF once"]);
     }
@@ -525,7 +608,11 @@ pub(crate) mod tests {
         h.pfs[0].vfs[1].driver = Some("vfio-pci".into());
         h.pfs[0].vfs[1].netdev = None;
         h.pfs[0].driver = Some("igb".into());
-        let p = plan(&cfg("[[pf]]\nname = \"eno1\"\nnum_vfs = 2\n[[pf.vf]]\nindex = 1\nup = true\n"), &h, false);
+        let p = plan(
+            &cfg("[[pf]]\nname = \"eno1\"\nnum_vfs = 2\n[[pf.vf]]\nindex = 1\nup = true\n"),
+            &h,
+            false,
+        );
         assert_eq!(p.errors.len(), 1, "{:?}", p.errors);
         assert!(p.errors[0].starts_with("VF 1 of eno1 is bound to vfio-pci"));
     }
@@ -544,7 +631,11 @@ pub(crate) mod tests {
     #[test]
     fn unknown_state_plans_with_null_from() {
         let p = plan(&cfg(CFG), &host(4, false), false);
-        let vlan = p.changes.iter().find(|c| c.attr == "vlan" && c.vf == Some(1)).unwrap();
+        let vlan = p
+            .changes
+            .iter()
+            .find(|c| c.attr == "vlan" && c.vf == Some(1))
+            .unwrap();
         assert_eq!(vlan.from, None);
         assert!(p.changes.iter().all(|c| c.attr != "num_vfs"));
     }

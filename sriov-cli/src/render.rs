@@ -116,7 +116,8 @@ pub struct ChangesJson<'a> {
 
 /// Serializes `v` as pretty JSON with a trailing newline.
 pub fn json<T: Serialize>(v: &T) -> String {
-    let mut s = serde_json::to_string_pretty(v).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
+    let mut s =
+        serde_json::to_string_pretty(v).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
     s.push('\n');
     s
 }
@@ -139,7 +140,11 @@ pub fn table(header: &[&str], rows: &[Vec<String>], style: Style) -> String {
             if i + 1 == n {
                 out.push_str(&c);
             } else {
-                let pad = width.get(i).copied().unwrap_or(0).saturating_sub(c.chars().count());
+                let pad = width
+                    .get(i)
+                    .copied()
+                    .unwrap_or(0)
+                    .saturating_sub(c.chars().count());
                 out.push_str(&c);
                 out.push_str(&" ".repeat(pad + 2));
             }
@@ -210,7 +215,11 @@ mod tests {
     #[test]
     fn json_shape() {
         let c = [ch(Step::VfAttrs, Some(1), "vlan", None, "50")];
-        let s = json(&ChangesJson { changes: &c, warnings: &[], errors: &[] });
+        let s = json(&ChangesJson {
+            changes: &c,
+            warnings: &[],
+            errors: &[],
+        });
         let v: serde_json::Value = serde_json::from_str(&s).unwrap();
         assert_eq!(v["changes"][0]["status"], "planned");
         assert_eq!(v["changes"][0]["from"], serde_json::Value::Null);
@@ -220,7 +229,11 @@ mod tests {
 
     #[test]
     fn table_aligns() {
-        let t = table(&["A", "LONGER"], &[vec!["xyz".into(), String::new()]], Style::default());
+        let t = table(
+            &["A", "LONGER"],
+            &[vec!["xyz".into(), String::new()]],
+            Style::default(),
+        );
         assert_eq!(t, "A    LONGER\nxyz  -\n");
     }
 

@@ -59,7 +59,9 @@ pub struct PfState {
 impl PfState {
     /// The name to show: first netdev, else the PCI address.
     pub fn label(&self) -> &str {
-        self.netdevs.first().map_or(self.address.as_str(), String::as_str)
+        self.netdevs
+            .first()
+            .map_or(self.address.as_str(), String::as_str)
     }
     /// The VF with this index, if it exists.
     pub fn vf(&self, index: u32) -> Option<&VfState> {
@@ -153,10 +155,18 @@ impl HostState {
     /// Finds the PF a config key names.
     pub fn find_pf(&self, key: &crate::config::PfKey) -> Option<&PfState> {
         match key {
-            crate::config::PfKey::Name(n) => self.pfs.iter().find(|p| p.netdevs.iter().any(|d| d == n)),
+            crate::config::PfKey::Name(n) => {
+                self.pfs.iter().find(|p| p.netdevs.iter().any(|d| d == n))
+            }
             crate::config::PfKey::Pci(a) => {
-                let full = if a.matches(':').count() == 1 { format!("0000:{a}") } else { a.clone() };
-                self.pfs.iter().find(|p| p.address.eq_ignore_ascii_case(&full))
+                let full = if a.matches(':').count() == 1 {
+                    format!("0000:{a}")
+                } else {
+                    a.clone()
+                };
+                self.pfs
+                    .iter()
+                    .find(|p| p.address.eq_ignore_ascii_case(&full))
             }
         }
     }

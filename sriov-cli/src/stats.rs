@@ -19,32 +19,67 @@ const FIELDS: [Field; 8] = [
     ("tx_packets", "Packets sent by the VF", |c| c.tx_packets),
     ("rx_bytes", "Bytes received by the VF", |c| c.rx_bytes),
     ("tx_bytes", "Bytes sent by the VF", |c| c.tx_bytes),
-    ("rx_broadcast", "Broadcast packets received by the VF", |c| c.broadcast),
-    ("rx_multicast", "Multicast packets received by the VF", |c| c.multicast),
-    ("rx_dropped", "Received packets dropped for the VF", |c| c.rx_dropped),
-    ("tx_dropped", "Sent packets dropped for the VF", |c| c.tx_dropped),
+    (
+        "rx_broadcast",
+        "Broadcast packets received by the VF",
+        |c| c.broadcast,
+    ),
+    (
+        "rx_multicast",
+        "Multicast packets received by the VF",
+        |c| c.multicast,
+    ),
+    ("rx_dropped", "Received packets dropped for the VF", |c| {
+        c.rx_dropped
+    }),
+    ("tx_dropped", "Sent packets dropped for the VF", |c| {
+        c.tx_dropped
+    }),
 ];
 
 /// Escapes a Prometheus label value.
 fn esc(s: &str) -> String {
-    s.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+    s.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }
 
 /// The node_exporter textfile format for `st`.
 pub(crate) fn prometheus(st: &HostState) -> String {
     let mut o = String::new();
-    let _ = writeln!(o, "# HELP sriov_pf_total_vfs VFs the PF supports (sriov_totalvfs).");
+    let _ = writeln!(
+        o,
+        "# HELP sriov_pf_total_vfs VFs the PF supports (sriov_totalvfs)."
+    );
     let _ = writeln!(o, "# TYPE sriov_pf_total_vfs gauge");
     for p in &st.pfs {
-        let _ = writeln!(o, "sriov_pf_total_vfs{{pf=\"{}\",pf_address=\"{}\"}} {}", esc(p.label()), p.address, p.total_vfs);
+        let _ = writeln!(
+            o,
+            "sriov_pf_total_vfs{{pf=\"{}\",pf_address=\"{}\"}} {}",
+            esc(p.label()),
+            p.address,
+            p.total_vfs
+        );
     }
-    let _ = writeln!(o, "# HELP sriov_pf_num_vfs VFs currently enabled on the PF (sriov_numvfs).");
+    let _ = writeln!(
+        o,
+        "# HELP sriov_pf_num_vfs VFs currently enabled on the PF (sriov_numvfs)."
+    );
     let _ = writeln!(o, "# TYPE sriov_pf_num_vfs gauge");
     for p in &st.pfs {
-        let _ = writeln!(o, "sriov_pf_num_vfs{{pf=\"{}\",pf_address=\"{}\"}} {}", esc(p.label()), p.address, p.num_vfs);
+        let _ = writeln!(
+            o,
+            "sriov_pf_num_vfs{{pf=\"{}\",pf_address=\"{}\"}} {}",
+            esc(p.label()),
+            p.address,
+            p.num_vfs
+        );
     }
     for (name, help, get) in FIELDS {
-        let _ = writeln!(o, "# HELP sriov_vf_{name}_total {help} (IFLA_VF_STATS, counted by the PF).");
+        let _ = writeln!(
+            o,
+            "# HELP sriov_vf_{name}_total {help} (IFLA_VF_STATS, counted by the PF)."
+        );
         let _ = writeln!(o, "# TYPE sriov_vf_{name}_total counter");
         for p in &st.pfs {
             for v in &p.vfs {
@@ -73,7 +108,11 @@ fn text(st: &HostState, style: crate::render::Style) -> String {
     for p in &st.pfs {
         for v in &p.vfs {
             let c = v.attrs.as_ref().and_then(|a| a.stats.as_ref());
-            let mut row = vec![p.label().to_string(), v.index.to_string(), v.netdev.clone().unwrap_or_default()];
+            let mut row = vec![
+                p.label().to_string(),
+                v.index.to_string(),
+                v.netdev.clone().unwrap_or_default(),
+            ];
             for (_, _, get) in FIELDS {
                 row.push(c.map_or_else(|| "n/a".to_string(), |c| get(c).to_string()));
             }
@@ -84,13 +123,30 @@ fn text(st: &HostState, style: crate::render::Style) -> String {
         return "No VFs.\n".to_string();
     }
     table(
-        &["PF", "VF", "NETDEV", "RX_PACKETS", "TX_PACKETS", "RX_BYTES", "TX_BYTES", "RX_BCAST", "RX_MCAST", "RX_DROP", "TX_DROP"],
+        &[
+            "PF",
+            "VF",
+            "NETDEV",
+            "RX_PACKETS",
+            "TX_PACKETS",
+            "RX_BYTES",
+            "TX_BYTES",
+            "RX_BCAST",
+            "RX_MCAST",
+            "RX_DROP",
+            "TX_DROP",
+        ],
         &rows,
         style,
     )
 }
 
-pub(crate) fn stats(ctx: &Ctx, out: &mut dyn Write, format: StatsFormat, output: Option<&Path>) -> Result<u8, CliError> {
+pub(crate) fn stats(
+    ctx: &Ctx,
+    out: &mut dyn Write,
+    format: StatsFormat,
+    output: Option<&Path>,
+) -> Result<u8, CliError> {
     let mut host = LiveHost::new(&ctx.root);
     host.with_stats = true;
     if let Some(n) = &host.nl_note {
@@ -99,7 +155,14 @@ pub(crate) fn stats(ctx: &Ctx, out: &mut dyn Write, format: StatsFormat, output:
     let st = host.read_state().map_err(CliError::Host)?;
     let body = match format {
         StatsFormat::Prometheus => prometheus(&st),
-        StatsFormat::Text => text(&st, if output.is_some() { crate::render::Style::default() } else { ctx.out_style }),
+        StatsFormat::Text => text(
+            &st,
+            if output.is_some() {
+                crate::render::Style::default()
+            } else {
+                ctx.out_style
+            },
+        ),
     };
     match output {
         None => out.write_all(body.as_bytes())?,
@@ -111,7 +174,10 @@ pub(crate) fn stats(ctx: &Ctx, out: &mut dyn Write, format: StatsFormat, output:
 
 /// Writes `path` so that readers see the old or the new file, never half of one.
 fn write_atomic(path: &Path, data: &[u8]) -> std::io::Result<()> {
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     let name = path
         .file_name()
         .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a file path"))?;
@@ -141,7 +207,11 @@ mod tests {
     fn prometheus_format() {
         let mut st = crate::plan::tests::host(2, true);
         st.pfs[0].vfs[1].attrs = Some(VfAttrs {
-            stats: Some(VfCounters { rx_packets: 5, tx_bytes: 7, ..VfCounters::default() }),
+            stats: Some(VfCounters {
+                rx_packets: 5,
+                tx_bytes: 7,
+                ..VfCounters::default()
+            }),
             ..VfAttrs::default()
         });
         let p = prometheus(&st);

@@ -21,7 +21,10 @@ struct StatusJson<'a> {
 const NA: &str = "n/a";
 
 fn onoff(b: Option<bool>) -> String {
-    b.map_or_else(|| NA.to_string(), |b| if b { "on" } else { "off" }.to_string())
+    b.map_or_else(
+        || NA.to_string(),
+        |b| if b { "on" } else { "off" }.to_string(),
+    )
 }
 
 fn vf_row(v: &VfState) -> Vec<String> {
@@ -35,7 +38,11 @@ fn vf_row(v: &VfState) -> Vec<String> {
         a.map_or_else(na, |a| a.mac.map_or_else(na, |m| m.to_string())),
         a.map_or_else(na, |a| {
             a.vlan.map_or_else(na, |v| {
-                let mut s = if v.vlan == 0 { "-".to_string() } else { v.vlan.to_string() };
+                let mut s = if v.vlan == 0 {
+                    "-".to_string()
+                } else {
+                    v.vlan.to_string()
+                };
                 if v.qos != 0 {
                     s.push_str(&format!(" qos {}", v.qos));
                 }
@@ -47,7 +54,8 @@ fn vf_row(v: &VfState) -> Vec<String> {
         }),
         onoff(a.and_then(|a| a.trust)),
         onoff(a.and_then(|a| a.spoofchk)),
-        a.and_then(|a| a.link_state).map_or_else(na, |s| s.to_string()),
+        a.and_then(|a| a.link_state)
+            .map_or_else(na, |s| s.to_string()),
         a.map_or_else(na, |a| match (a.min_tx_rate, a.max_tx_rate) {
             (None, None) => NA.to_string(),
             (lo, hi) => format!("{}/{}", lo.unwrap_or(0), hi.unwrap_or(0)),
@@ -57,7 +65,12 @@ fn vf_row(v: &VfState) -> Vec<String> {
     ]
 }
 
-pub(crate) fn status(ctx: &Ctx, out: &mut dyn Write, pf: Option<&str>, json: bool) -> Result<u8, CliError> {
+pub(crate) fn status(
+    ctx: &Ctx,
+    out: &mut dyn Write,
+    pf: Option<&str>,
+    json: bool,
+) -> Result<u8, CliError> {
     let mut host = LiveHost::new(&ctx.root);
     if let Some(n) = &host.nl_note {
         if ctx.verbose > 0 || !json {
@@ -68,17 +81,30 @@ pub(crate) fn status(ctx: &Ctx, out: &mut dyn Write, pf: Option<&str>, json: boo
     let pfs: Vec<&PfState> = match pf {
         None => st.pfs.iter().collect(),
         Some(spec) => {
-            let found = host.sysfs().find_pf(spec).map_err(|e| CliError::Usage(chain(&e)))?;
+            let found = host
+                .sysfs()
+                .find_pf(spec)
+                .map_err(|e| CliError::Usage(chain(&e)))?;
             let addr = found.address.to_string();
             st.pfs.iter().filter(|p| p.address == addr).collect()
         }
     };
     if json {
-        out.write_all(crate::render::json(&StatusJson { netlink: st.netlink, pfs }).as_bytes())?;
+        out.write_all(
+            crate::render::json(&StatusJson {
+                netlink: st.netlink,
+                pfs,
+            })
+            .as_bytes(),
+        )?;
         return Ok(0);
     }
     if pfs.is_empty() {
-        writeln!(out, "No SR-IOV capable PCI devices found under {}.", ctx.root.display())?;
+        writeln!(
+            out,
+            "No SR-IOV capable PCI devices found under {}.",
+            ctx.root.display()
+        )?;
         return Ok(0);
     }
     let s = ctx.out_style;
@@ -115,7 +141,10 @@ pub(crate) fn status(ctx: &Ctx, out: &mut dyn Write, pf: Option<&str>, json: boo
         let rows: Vec<Vec<String>> = p.vfs.iter().map(vf_row).collect();
         out.write_all(
             table(
-                &["VF", "PCI", "NETDEV", "DRIVER", "MAC", "VLAN", "TRUST", "SPOOFCHK", "STATE", "RATE", "IOMMU", "VFIO"],
+                &[
+                    "VF", "PCI", "NETDEV", "DRIVER", "MAC", "VLAN", "TRUST", "SPOOFCHK", "STATE",
+                    "RATE", "IOMMU", "VFIO",
+                ],
                 &rows,
                 s,
             )
@@ -136,9 +165,16 @@ pub(crate) fn check_iommu(ctx: &Ctx, out: &mut dyn Write, json: bool) -> Result<
     Ok(if report.verdict.is_ready() { 0 } else { 1 })
 }
 
-pub(crate) fn enable_iommu(ctx: &Ctx, out: &mut dyn Write, dry_run: bool, yes: bool) -> Result<u8, CliError> {
+pub(crate) fn enable_iommu(
+    ctx: &Ctx,
+    out: &mut dyn Write,
+    dry_run: bool,
+    yes: bool,
+) -> Result<u8, CliError> {
     if yes && dry_run {
-        return Err(CliError::Usage("--dry-run and --yes contradict each other".into()));
+        return Err(CliError::Usage(
+            "--dry-run and --yes contradict each other".into(),
+        ));
     }
     if yes && !ctx.live() {
         return Err(CliError::Usage(format!(
@@ -160,7 +196,11 @@ pub(crate) fn enable_iommu(ctx: &Ctx, out: &mut dyn Write, dry_run: bool, yes: b
         .map_err(|e| CliError::Host(chain(&e)))?;
     let file = setup.cmdline_file.display().to_string();
     let refresh = setup.refresh_command();
-    writeln!(out, "Boot setup: {:?} via {:?}; the command line lives in {file}.", setup.loader, setup.firmware)?;
+    writeln!(
+        out,
+        "Boot setup: {:?} via {:?}; the command line lives in {file}.",
+        setup.loader, setup.firmware
+    )?;
     if ctx.verbose > 0 {
         for w in &setup.why {
             writeln!(out, "  {w}")?;
@@ -170,7 +210,11 @@ pub(crate) fn enable_iommu(ctx: &Ctx, out: &mut dyn Write, dry_run: bool, yes: b
         ctx.note(n);
     }
     if plan.is_noop() {
-        writeln!(out, "{file} already has the IOMMU options: {}", plan.configured.to_string().trim_end())?;
+        writeln!(
+            out,
+            "{file} already has the IOMMU options: {}",
+            plan.configured.to_string().trim_end()
+        )?;
         if plan.reboot_pending() {
             writeln!(out, "The running kernel does not have them yet: reboot (after `{refresh}` if you have not run it).")?;
         }
@@ -184,11 +228,17 @@ pub(crate) fn enable_iommu(ctx: &Ctx, out: &mut dyn Write, dry_run: bool, yes: b
     plan.apply().map_err(|e| CliError::Host(chain(&e)))?;
     writeln!(out, "Wrote {file}.")?;
     if !yes {
-        writeln!(out, "Now run `{refresh}` and reboot (or re-run with --yes to run it).")?;
+        writeln!(
+            out,
+            "Now run `{refresh}` and reboot (or re-run with --yes to run it)."
+        )?;
         return Ok(0);
     }
     let Some((prog, args)) = setup.refresh.split_first() else {
-        writeln!(out, "No refresh command is needed; reboot to use the new command line.")?;
+        writeln!(
+            out,
+            "No refresh command is needed; reboot to use the new command line."
+        )?;
         return Ok(0);
     };
     out.flush()?;

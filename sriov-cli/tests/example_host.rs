@@ -21,26 +21,34 @@ use sysfs_sriov::fixture::{HostBuilder, PfSpec, VfDriver};
 /// routing ids (offset 16 and 79), as on the real card.
 fn build() -> sysfs_sriov::fixture::Host {
     HostBuilder::new()
-        .pf(PfSpec::intel_x710("0000:02:00.0".parse().unwrap()).netdev("enp2s0f0").iommu_group(20))
-        .pf(
-            PfSpec::intel_x710("0000:02:00.1".parse().unwrap())
-                .netdev("enp2s0f1")
-                .iommu_group(21)
-                // The second port's VFs follow the first port's 64 (02:0a.0 on).
-                .offset_stride(79, 1)
-                .vfs(64)
-                .vf_driver_at(9, VfDriver::VfioPci)
-                .vf_driver_at(10, VfDriver::VfioPci)
-                .vf_driver_at(11, VfDriver::VfioPci),
-        )
-        .pf(PfSpec::intel_82576("0000:05:00.0".parse().unwrap()).netdev("eno1").iommu_group(30))
+        .pf(PfSpec::intel_x710("0000:02:00.0".parse().unwrap())
+            .netdev("enp2s0f0")
+            .iommu_group(20))
+        .pf(PfSpec::intel_x710("0000:02:00.1".parse().unwrap())
+            .netdev("enp2s0f1")
+            .iommu_group(21)
+            // The second port's VFs follow the first port's 64 (02:0a.0 on).
+            .offset_stride(79, 1)
+            .vfs(64)
+            .vf_driver_at(9, VfDriver::VfioPci)
+            .vf_driver_at(10, VfDriver::VfioPci)
+            .vf_driver_at(11, VfDriver::VfioPci))
+        .pf(PfSpec::intel_82576("0000:05:00.0".parse().unwrap())
+            .netdev("eno1")
+            .iommu_group(30))
         .build()
         .unwrap()
 }
 
 /// Paths written by hand, not by the builder.
 fn hand_written(rel: &str) -> bool {
-    rel == "etc" || rel.starts_with("etc/") || rel == "proc/cmdline" || rel == "proc/cpuinfo" || rel == "sys/firmware" || rel.starts_with("sys/firmware/") || rel == "README.md"
+    rel == "etc"
+        || rel.starts_with("etc/")
+        || rel == "proc/cmdline"
+        || rel == "proc/cpuinfo"
+        || rel == "sys/firmware"
+        || rel.starts_with("sys/firmware/")
+        || rel == "README.md"
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -132,7 +140,11 @@ fn example_host_matches_the_fixture_builder() {
     let have = tree(&example);
     let missing: Vec<&String> = want.keys().filter(|k| !have.contains_key(*k)).collect();
     let extra: Vec<&String> = have.keys().filter(|k| !want.contains_key(*k)).collect();
-    let differ: Vec<&String> = want.iter().filter(|(k, v)| have.get(*k).is_some_and(|h| h != *v)).map(|(k, _)| k).collect();
+    let differ: Vec<&String> = want
+        .iter()
+        .filter(|(k, v)| have.get(*k).is_some_and(|h| h != *v))
+        .map(|(k, _)| k)
+        .collect();
     assert!(
         missing.is_empty() && extra.is_empty() && differ.is_empty(),
         "examples/pve1 is out of date (regenerate with SRIOV_CLI_BLESS=1 cargo test -p sriov-cli --test example_host):\nmissing {missing:?}\nextra {extra:?}\ndiffering {differ:?}"

@@ -1,0 +1,416 @@
+//! The built binary on fixture roots: exact stdout, stderr and exit codes.
+//!
+//! Golden files live in `tests/golden/`; `<EXAMPLE>` stands for the bundled
+//! example host's path. Regenerate them after an intended output change with
+//! `SRIOV_CLI_BLESS=1 cargo test -p sriov-cli --test cli`, and review the diff.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use sysfs_sriov::fixture::{HostBuilder, PfSpec, VfDriver};
+
+struct Out {
+    stdout: String,
+    stderr: String,
+    code: i32,
+}
+
+fn run(args: &[&str]) -> Out {
+    let o = Command::new(env!("CARGO_BIN_EXE_sriov-cli"))
+        .args(args)
+        .env_remove("NO_COLOR")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    Out {
+        stdout: String::from_utf8(o.stdout).unwrap(),
+        stderr: String::from_utf8(o.stderr).unwrap(),
+        code: o.status.code().unwrap_or(-1),
+    }
+}
+
+fn example() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/pve1")
+}
+
+fn ex() -> String {
+    example().display().to_string()
+}
+
+fn note() -> String {
+    format!(
+        "note: --root {} is not /, so netlink is not used: VF attributes, link state, addresses and routes show as unavailable\n",
+        ex()
+    )
+}
+
+/// Compares `actual` (with the example path replaced by `<EXAMPLE>`) with
+/// `tests/golden/<name>`.
+fn golden(name: &str, actual: &str) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden")
+        .join(name);
+    let actual = actual.replace(&ex(), "<EXAMPLE>");
+    if std::env::var_os("SRIOV_CLI_BLESS").is_some() {
+        fs::write(&path, &actual).unwrap();
+    }
+    let want = fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        want == actual,
+        "{name} differs (SRIOV_CLI_BLESS=1 to regenerate):\n--- want\n{want}\n--- got\n{actual}"
+    );
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> String {
+    let p = dir.join(name);
+    fs::write(&p, text).unwrap();
+    p.display().to_string()
+}
+
+#[test]
+fn dry_run_of_the_example_prints_the_guide_as_a_diff() {
+    let o = run(&["--root", &ex(), "setup", "--dry-run"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    golden("example-dry-run.txt", &o.stdout);
+    golden("example-dry-run.stderr", &o.stderr);
+    // The explicit --config form of the README's command gives the same plan.
+    let cfg = format!("{}/etc/sriov-cli/sriov.toml", ex());
+    let o2 = run(&["--root", &ex(), "setup", "--config", &cfg, "--dry-run"]);
+    assert_eq!((o2.code, &o2.stdout), (0, &o.stdout));
+}
+
+#[test]
+fn dry_run_json_lists_planned_changes() {
+    let o = run(&["--root", &ex(), "setup", "--dry-run", "--json"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let v: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
+    let changes = v["changes"].as_array().unwrap();
+    assert_eq!(changes.len(), 38);
+    assert!(changes.iter().all(|c| c["status"] == "planned"));
+    assert_eq!(changes[0]["attr"], "num_vfs");
+    assert_eq!(changes[0]["from"], "0");
+    assert_eq!(changes[0]["to"], "64");
+    let vf9_mac = changes
+        .iter()
+        .find(|c| c["vf"] == 9 && c["attr"] == "mac")
+        .unwrap();
+    assert!(vf9_mac["to"].as_str().unwrap().ends_with(":01:00:50"));
+    assert_eq!(v["warnings"].as_array().unwrap().len(), 3);
+}
+
+#[test]
+fn other_node_section_by_flag() {
+    let o = run(&["--root", &ex(), "--node", "pve2", "setup", "--dry-run"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    golden("example-pve2-dry-run.txt", &o.stdout);
+}
+
+#[test]
+fn setup_without_dry_run_under_root_is_refused() {
+    let o = run(&["--root", &ex(), "setup"]);
+    assert_eq!(o.code, 2);
+    assert_eq!(o.stdout, "");
+    assert_eq!(
+        o.stderr,
+        format!("error: setup changes VFs through netlink, which --root cannot redirect; with --root {} only `setup --dry-run` is possible\n", ex())
+    );
+}
+
+#[test]
+fn config_errors_carry_file_line_col_and_exit_2() {
+    let d = tempfile::tempdir().unwrap();
+    let cfg = write(
+        d.path(),
+        "s.toml",
+        "[[pf]]\nname = \"eno1\"\nnum_vfs = 2\nvlna = 5\n",
+    );
+    let o = run(&["--root", &ex(), "setup", "--config", &cfg, "--dry-run"]);
+    assert_eq!(o.code, 2);
+    assert_eq!(o.stdout, "");
+    assert_eq!(o.stderr, format!("error: {cfg}:4:1: unknown field `vlna`, expected one of `name`, `pci`, `num_vfs`, `vf`\n"));
+
+    let cfg = write(
+        d.path(),
+        "t.toml",
+        "[[pf]]\nname = \"eno1\"\nnum_vfs = 2\n[[pf.vf]]\nindex = 2\nvlan = 5000\n[[pf.vf]]\nindex = 1\ndriver = \"vfio-pci\"\naddresses = [\"10.0.0.1/24\"]\n",
+    );
+    let o = run(&["--root", &ex(), "setup", "--config", &cfg, "--dry-run"]);
+    assert_eq!(o.code, 2);
+    assert_eq!(
+        o.stderr,
+        format!(
+            "error: {cfg}:5:9: VF index 2 is not below num_vfs = 2 of PF eno1\n\
+             error: {cfg}:10:13: VF 1: `addresses` needs a VF netdev, but driver = \"vfio-pci\" leaves none on the host\n"
+        )
+    );
+}
+
+#[test]
+fn missing_config_is_a_usage_error() {
+    let o = run(&["--root", "/nonexistent-root", "setup", "--dry-run"]);
+    assert_eq!(o.code, 2);
+    assert_eq!(
+        o.stderr,
+        "error: cannot read config /nonexistent-root/etc/sriov-cli/sriov.toml\n  caused by: No such file or directory (os error 2)\n"
+    );
+}
+
+#[test]
+fn invalid_plan_against_the_live_state_exits_2() {
+    let d = tempfile::tempdir().unwrap();
+    let cfg = write(
+        d.path(),
+        "s.toml",
+        "[[pf]]\nname = \"enp2s0f0\"\nnum_vfs = 65\n[[pf]]\nname = \"enp2s0f1\"\nnum_vfs = 8\n[[pf]]\nname = \"eth9\"\nnum_vfs = 1\n[[pf]]\npci = \"0000:05:00.0\"\nnum_vfs = 2\n[[pf.vf]]\nindex = 0\nname = \"enp2s0f1v3\"\n",
+    );
+    let o = run(&[
+        "--root",
+        &ex(),
+        "setup",
+        "--config",
+        &cfg,
+        "--dry-run",
+        "--json",
+    ]);
+    assert_eq!(o.code, 2);
+    let v: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
+    assert_eq!(v["changes"].as_array().unwrap().len(), 0);
+    assert_eq!(v["errors"].as_array().unwrap().len(), 4);
+    let stderr = o.stderr.strip_prefix(&note()).unwrap();
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(
+        lines[0],
+        "error: PF enp2s0f0 (0000:02:00.0): num_vfs = 65 is above sriov_totalvfs = 64"
+    );
+    assert!(lines[1].starts_with("error: PF enp2s0f1: num_vfs is 64 and the config wants 8; the kernel only allows this through 0, which destroys every VF: this destroys VF 0 0000:02:0a.0 (netdev enp2s0f1v0), "));
+    assert!(lines[1].ends_with("Re-run with --allow-recreate to do it"));
+    assert!(lines[1].contains("VF 9 0000:02:0b.1 (bound to vfio-pci)"));
+    assert_eq!(
+        lines[2],
+        "error: PF eth9: no network interface `eth9` belongs to an SR-IOV capable PCI device"
+    );
+    assert_eq!(lines[3], "error: VF 0 of 0000:05:00.0: the name `enp2s0f1v3` is already taken by another network interface");
+    assert_eq!(lines[4], "error: nothing was changed");
+    assert_eq!(lines.len(), 5);
+}
+
+#[test]
+fn status_of_the_example() {
+    let o = run(&["--root", &ex(), "status"]);
+    assert_eq!(o.code, 0);
+    assert_eq!(o.stderr, note());
+    golden("example-status.txt", &o.stdout);
+
+    let o = run(&["--root", &ex(), "status", "--json", "0000:02:00.1"]);
+    assert_eq!(o.code, 0);
+    assert_eq!(o.stderr, "");
+    let v: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
+    assert_eq!(v["netlink"], false);
+    let pfs = v["pfs"].as_array().unwrap();
+    assert_eq!(pfs.len(), 1);
+    assert_eq!(pfs[0]["netdevs"][0], "enp2s0f1");
+    let vf9 = &pfs[0]["vfs"][9];
+    assert_eq!(vf9["address"], "0000:02:0b.1");
+    assert_eq!(vf9["driver"], "vfio-pci");
+    assert_eq!(vf9["vfio_dev"], "/dev/vfio/10");
+    assert_eq!(vf9["attrs"], serde_json::Value::Null);
+
+    let o = run(&["--root", &ex(), "status", "eth9"]);
+    assert_eq!(o.code, 2);
+    assert_eq!(
+        o.stderr,
+        format!(
+            "{}error: no network interface \"eth9\" ({}/sys/class/net/eth9 does not exist; check `ip link`)\n",
+            note(),
+            ex()
+        )
+    );
+}
+
+#[test]
+fn generate_for_the_example() {
+    let o = run(&["--root", &ex(), "generate", "lxc", "--ctid", "9999"]);
+    assert_eq!((o.code, o.stderr.as_str()), (0, ""));
+    golden("example-lxc-9999.txt", &o.stdout);
+    let o = run(&["--root", &ex(), "generate", "pve-mapping"]);
+    assert_eq!((o.code, o.stderr.as_str()), (0, ""));
+    golden("example-pve-mapping.txt", &o.stdout);
+    let o = run(&["--root", &ex(), "generate", "hostpci", "--vm", "router0"]);
+    assert_eq!((o.code, o.stderr.as_str()), (0, ""));
+    golden("example-hostpci.txt", &o.stdout);
+    let o = run(&["generate", "systemd-unit"]);
+    assert_eq!((o.code, o.stderr.as_str()), (0, ""));
+    golden("systemd-unit.txt", &o.stdout);
+    let o = run(&["--root", &ex(), "generate", "lxc", "--ctid", "101"]);
+    assert_eq!(o.code, 2);
+    assert_eq!(
+        o.stderr,
+        format!("error: no VF in {}/etc/sriov-cli/sriov.toml is for container 101 (set `lxc = 101` and `name` on its [[pf.vf]])\n", ex())
+    );
+    let o = run(&["generate", "systemd-unit", "--bin", "sriov cli"]);
+    assert_eq!(o.code, 2);
+}
+
+#[test]
+fn stats_under_a_fixture_root_has_only_sysfs_gauges() {
+    let o = run(&["--root", &ex(), "stats", "--format", "prometheus"]);
+    assert_eq!(o.code, 0);
+    golden("example-stats.prom", &o.stdout);
+    let d = tempfile::tempdir().unwrap();
+    let out = d.path().join("sriov.prom");
+    let o = run(&[
+        "--root",
+        &ex(),
+        "stats",
+        "--format",
+        "prometheus",
+        "--output",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!((o.code, o.stdout.as_str()), (0, ""));
+    assert_eq!(
+        fs::read_to_string(&out).unwrap(),
+        fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/example-stats.prom")
+        )
+        .unwrap()
+    );
+}
+
+#[test]
+fn check_iommu_json_and_exit_code() {
+    let o = run(&["--root", &ex(), "check-iommu", "--json"]);
+    assert_eq!(o.code, 1, "{}", o.stderr);
+    let v: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
+    assert_eq!(v["verdict"], "not-ready");
+    assert!(!v["checks"].as_array().unwrap().is_empty());
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    for e in fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let dst = to.join(e.file_name());
+        let t = e.file_type().unwrap();
+        if t.is_symlink() {
+            std::os::unix::fs::symlink(fs::read_link(e.path()).unwrap(), &dst).unwrap();
+        } else if t.is_dir() {
+            fs::create_dir_all(&dst).unwrap();
+            copy_tree(&e.path(), &dst);
+        } else {
+            fs::copy(e.path(), &dst).unwrap();
+        }
+    }
+}
+
+#[test]
+fn enable_iommu_edits_the_right_file() {
+    let o = run(&["--root", &ex(), "enable-iommu", "--dry-run"]);
+    assert_eq!((o.code, o.stderr.as_str()), (0, ""));
+    golden("example-enable-iommu-dry-run.txt", &o.stdout);
+
+    let d = tempfile::tempdir().unwrap();
+    for dir in ["etc", "proc", "sys/firmware"] {
+        fs::create_dir_all(d.path().join(dir)).unwrap();
+        copy_tree(&example().join(dir), &d.path().join(dir));
+    }
+    let root = d.path().to_str().unwrap();
+    let o = run(&["--root", root, "enable-iommu"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(o.stdout.ends_with("Wrote /etc/kernel/cmdline.\nNow run `proxmox-boot-tool refresh` and reboot (or re-run with --yes to run it).\n"), "{}", o.stdout);
+    assert_eq!(
+        fs::read_to_string(d.path().join("etc/kernel/cmdline")).unwrap(),
+        "root=ZFS=rpool/ROOT/pve-1 boot=zfs intel_iommu=on iommu=pt\n"
+    );
+    let o = run(&["--root", root, "enable-iommu"]);
+    assert_eq!(o.code, 0);
+    assert!(
+        o.stdout
+            .contains("/etc/kernel/cmdline already has the IOMMU options"),
+        "{}",
+        o.stdout
+    );
+    let o = run(&["--root", root, "enable-iommu", "--yes"]);
+    assert_eq!(o.code, 2);
+}
+
+fn fixture_with_vfs() -> sysfs_sriov::fixture::Host {
+    HostBuilder::new()
+        .pf(PfSpec::intel_82576("0000:01:00.0".parse().unwrap())
+            .netdev("eth0")
+            .vfs(3)
+            .vf_driver_at(2, VfDriver::VfioPci)
+            .vf_up(0))
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn reset_refuses_vfs_in_use_then_resets() {
+    let host = fixture_with_vfs();
+    let root = host.root().to_str().unwrap();
+    let o = run(&["--root", root, "reset", "eth0"]);
+    assert_eq!(o.code, 2);
+    assert_eq!(o.stdout, "");
+    assert!(o.stderr.starts_with("error: PF eth0: removing its 3 VFs would disturb VFs in use; re-run with --allow-recreate to do it anyway:\nerror:   VF 0 (0000:01:10.0): "), "{}", o.stderr);
+    assert!(
+        o.stderr.contains("VF 2 (0000:01:10.4): bound to vfio-pci"),
+        "{}",
+        o.stderr
+    );
+    assert_eq!(
+        host.read_attr(&"0000:01:00.0".parse().unwrap(), "sriov_numvfs")
+            .unwrap(),
+        "3"
+    );
+
+    let o = run(&["--root", root, "reset", "0000:01:00.0", "--allow-recreate"]);
+    assert_eq!((o.code, o.stderr.as_str()), (0, ""));
+    assert_eq!(o.stdout, "PF eth0 (0000:01:00.0): num_vfs 3 -> 0\n");
+    assert_eq!(
+        host.read_attr(&"0000:01:00.0".parse().unwrap(), "sriov_numvfs")
+            .unwrap(),
+        "0"
+    );
+
+    let o = run(&["--root", root, "reset", "eth7"]);
+    assert_eq!(o.code, 2);
+}
+
+#[test]
+fn usage_errors_exit_2_and_help_exits_0() {
+    let o = run(&["frobnicate"]);
+    assert_eq!(o.code, 2);
+    assert!(
+        o.stderr
+            .starts_with("error: unrecognized subcommand 'frobnicate'"),
+        "{}",
+        o.stderr
+    );
+    let o = run(&["--help"]);
+    assert_eq!(o.code, 0);
+    for c in [
+        "setup",
+        "status",
+        "reset",
+        "check-iommu",
+        "enable-iommu",
+        "generate",
+        "stats",
+    ] {
+        assert!(o.stdout.contains(c), "{c} missing from --help");
+    }
+}
+
+#[test]
+fn broken_pipe_exits_0() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sriov-cli"))
+        .args(["--root", &ex(), "status"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+}
