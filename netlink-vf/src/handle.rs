@@ -382,6 +382,11 @@ impl Handle {
     /// failing VF, so the report names exactly which VF and attribute failed
     /// (errno + extended ACK) while everything else is applied.
     ///
+    /// The isolation stages re-send attributes that may already have been
+    /// applied by the first request; VF attributes are idempotent (setting the
+    /// same value again is a no-op for the kernel, though some drivers reset a
+    /// VF when its MAC is written).
+    ///
     /// A config with only one of `min_tx_rate`/`max_tx_rate` gets the other
     /// from the current VF table (IFLA_VF_RATE always sets both), like iproute2.
     ///
