@@ -30,6 +30,10 @@ pub struct Netdev {
     pub mac: Option<String>,
     /// The PCI device behind it (`device` link), if any.
     pub device: Option<PciAddress>,
+    /// `name_assign_type`: 1 enumerated by the kernel (`eth3`; udev will usually
+    /// rename it), 2 predictable (by the driver), 3 user-chosen, 4 renamed. `None`
+    /// when unknown (the kernel answers EINVAL for reads of unknown types).
+    pub name_assign_type: Option<u8>,
     /// IP addresses (from the handle's [`AddressSource`]; only those visible in the
     /// current network namespace).
     pub addresses: Vec<IpAddr>,
@@ -79,6 +83,9 @@ impl Sysfs {
             up: flags & IFF_UP != 0,
             operstate: attr::read_opt(&dir.join("operstate"))?,
             mac: attr::read_opt(&dir.join("address"))?,
+            name_assign_type: attr::read_dec_opt::<u8>(&dir.join("name_assign_type"))
+                .ok()
+                .flatten(),
             device,
             addresses: addrs.get(name).cloned().unwrap_or_default(),
             udev_processed: self.udev_processed(ifindex),

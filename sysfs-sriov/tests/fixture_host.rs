@@ -878,6 +878,7 @@ fn netdev_details() {
     assert_eq!(p.operstate.as_deref(), Some("down"));
     assert_eq!(p.device, Some(pf));
     assert!(p.ifindex.is_some());
+    assert_eq!(p.name_assign_type, Some(4));
     let v = sysfs.netdev("enp2s0f0v0").unwrap();
     assert!(v.up && v.in_use());
     assert_eq!(

@@ -170,6 +170,9 @@ fn seven_vfs_match_predictions_and_wait_returns_with_netdevs() {
         assert_eq!(bed.sysfs.vf_to_pf(&vf.address).unwrap(), pf);
         let nd = bed.sysfs.netdev(&vf.netdevs[0]).unwrap();
         assert_eq!(nd.device, Some(vf.address));
+        // vm-testbed.md: without udev the kernel's enumerated name stays.
+        assert_eq!(nd.name_assign_type, Some(1));
+        assert_eq!(nd.udev_processed, None);
     }
     // Same count again: no write, no change.
     let out = bed.sysfs.set_num_vfs(&pf, 7, false).unwrap();
