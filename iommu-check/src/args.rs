@@ -14,6 +14,16 @@ pub(crate) fn iommu_disabled_by(c: &Cmdline) -> Option<String> {
         .map(|k| format!("{k}=off"))
 }
 
+/// Every IOMMU-disabling parameter in effect (`intel_iommu=off`, `amd_iommu=off`,
+/// `iommu=off`).
+pub(crate) fn iommu_disabled_all(c: &Cmdline) -> Vec<String> {
+    ["intel_iommu", "amd_iommu", "iommu"]
+        .into_iter()
+        .filter(|k| c.has_option(k, "off"))
+        .map(|k| format!("{k}=off"))
+        .collect()
+}
+
 /// `intremap=off` or `nointremap`: interrupt remapping switched off by the command
 /// line (drivers/iommu/irq_remapping.c).
 pub(crate) fn intremap_disabled_by(c: &Cmdline) -> Option<String> {

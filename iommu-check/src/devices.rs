@@ -203,7 +203,9 @@ pub(crate) fn check(root: &Root, iommu: &Iommu, in_container: bool) -> Check {
     if shared > 0 {
         problems.push(format!("{shared} VF(s) share their IOMMU group"));
     }
-    check.summary = if problems.is_empty() && vf_total > 0 {
+    check.summary = if !iommu_on {
+        format!("{base}; no IOMMU, so no device is in a group")
+    } else if problems.is_empty() && vf_total > 0 {
         format!("{base}; every VF in an IOMMU group of its own")
     } else if problems.is_empty() {
         base

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use bootcmd::Cmdline;
 
-use crate::args::iommu_disabled_by;
+use crate::args::{iommu_disabled_all, iommu_disabled_by};
 use crate::cpu::{firmware_option, CpuVendor};
 use crate::firmware::Firmware;
 use crate::report::{Check, CheckId, Status};
@@ -101,32 +101,41 @@ pub(crate) fn enable_remedy(
             )
         })
         .collect();
+    let mut steps = Vec::new();
+    // Without the firmware table nothing on the command line helps: first things first.
+    if fw.tables_visible && !fw.any() {
+        steps.push(format!(
+            "Enable {} in the firmware setup; the kernel needs the firmware's DMAR/IVRS table.",
+            firmware_option(vendor)
+        ));
+    }
     if !iommu_pending.is_empty() {
-        return format!(
+        steps.push(format!(
             "The boot configuration already asks for `{}`: reboot into it (see \"Kernel command line\").",
             iommu_pending.join(" ")
-        );
+        ));
+        return steps.join(" Then: ");
     }
-    if let Some(param) = args.and_then(iommu_disabled_by) {
-        return format!(
-            "Remove `{param}` from the boot command line (`sriov-cli enable-iommu` edits the right file), refresh the boot loader and reboot."
-        );
+    let disabled = args.map(iommu_disabled_all).unwrap_or_default();
+    if !disabled.is_empty() {
+        steps.push(format!(
+            "Remove {} from the boot command line (`sriov-cli enable-iommu` edits the right file), refresh the boot loader and reboot.",
+            disabled
+                .iter()
+                .map(|p| format!("`{p}`"))
+                .collect::<Vec<_>>()
+                .join(" and ")
+        ));
     }
-    if fw.tables_visible && !fw.any() {
-        return format!(
-            "Enable {} in the firmware setup first; the kernel needs the firmware's DMAR/IVRS table.",
-            firmware_option(vendor)
-        );
+    let has_on = args.is_some_and(|a| a.has_option("intel_iommu", "on"));
+    if vendor == CpuVendor::Intel && !has_on {
+        steps.push("Add `intel_iommu=on iommu=pt` to the boot command line (`sriov-cli enable-iommu`), refresh the boot loader and reboot.".to_owned());
+    }
+    if !steps.is_empty() {
+        return steps.join(" Then: ");
     }
     match vendor {
-        CpuVendor::Intel => {
-            let has_on = args.is_some_and(|a| a.has_option("intel_iommu", "on"));
-            if has_on {
-                "The kernel was asked for intel_iommu=on but registered no DMAR unit: check `dmesg | grep -e DMAR -e IOMMU` for firmware errors, and that the kernel has CONFIG_INTEL_IOMMU.".to_owned()
-            } else {
-                "Add `intel_iommu=on iommu=pt` to the boot command line (`sriov-cli enable-iommu`), refresh the boot loader and reboot.".to_owned()
-            }
-        }
+        CpuVendor::Intel => "The kernel was asked for intel_iommu=on but registered no DMAR unit: check `dmesg | grep -e DMAR -e IOMMU` for firmware errors, and that the kernel has CONFIG_INTEL_IOMMU.".to_owned(),
         CpuVendor::Amd => "AMD-Vi is on by default when the firmware has an IVRS table: check `dmesg | grep -e AMD-Vi -e IOMMU` for firmware errors, and that the kernel has CONFIG_AMD_IOMMU. Add `iommu=pt` for host performance (`sriov-cli enable-iommu`).".to_owned(),
         _ => "Enable the platform IOMMU in the firmware and the kernel (see its documentation), then reboot.".to_owned(),
     }

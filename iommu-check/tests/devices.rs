@@ -167,6 +167,10 @@ fn no_iommu_skips_device_groups() {
     let r = check(h.root()).unwrap();
     let d = devices(&r);
     assert_eq!(d.status, Status::Skip, "{}", show(&r));
+    assert_eq!(
+        d.summary,
+        "1 PF(s), 2 VF(s), 0 bound to vfio-pci; no IOMMU, so no device is in a group"
+    );
     assert_eq!(d.finding("iommu-groups").unwrap().status, Status::Info);
     assert_eq!(r.verdict, Verdict::NotReady);
 }

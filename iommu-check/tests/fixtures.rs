@@ -215,6 +215,22 @@ fn iommu_disabled_on_the_command_line() {
         .contains("Remove `intel_iommu=off`"));
 }
 
+/// The test bed's "none" guest: no iommu device, `intel_iommu=off amd_iommu=off`.
+#[test]
+fn no_firmware_table_and_disabled_on_the_command_line() {
+    let h = Host::no_iommu();
+    h.amd_cpu()
+        .cmdline("console=ttyS0 panic=-1 quiet loglevel=3 intel_iommu=off amd_iommu=off");
+    let r = check(h.root()).unwrap();
+    assert_statuses(&r, [Pass, Fail, Fail, Fail, Skip, Fail, Warn, Info, Pass]);
+    let fix = remedy(&r, KernelIommu);
+    assert!(fix.starts_with("Enable \"IOMMU\" / \"AMD-Vi\""), "{fix}");
+    assert!(
+        fix.contains("Then: Remove `intel_iommu=off` and `amd_iommu=off`"),
+        "{fix}"
+    );
+}
+
 #[test]
 fn iommu_off_and_lint_flags() {
     let h = Host::amd_no_ir();
