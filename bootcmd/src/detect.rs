@@ -23,6 +23,13 @@ use crate::grub::GrubDefaults;
 use crate::kernel_cmdline;
 use crate::write::{read_optional, FileChange, WriteOutcome};
 
+/// Present when the kernel was booted through UEFI.
+pub const SYS_FIRMWARE_EFI: &str = "sys/firmware/efi";
+/// The running kernel's command line.
+pub const PROC_CMDLINE: &str = "proc/cmdline";
+/// The ESPs proxmox-boot-tool keeps in sync, one UUID a line.
+pub const PROXMOX_BOOT_UUIDS: &str = "etc/kernel/proxmox-boot-uuids";
+
 /// The EFI global-variable GUID of `SecureBoot`.
 const SECURE_BOOT_VAR: &str = "SecureBoot-8be4df61-93ca-11d2-aa0d-e42b9f8e5d8a";
 
@@ -224,7 +231,7 @@ impl Plan {
 ///
 /// [`Error::Read`] for I/O errors other than "not found".
 pub fn running_cmdline(root: &Path) -> Result<Option<Cmdline>> {
-    Ok(read_optional(&root.join("proc/cmdline"))?.map(|t| Cmdline::parse(&t)))
+    Ok(read_optional(&root.join(PROC_CMDLINE))?.map(|t| Cmdline::parse(&t)))
 }
 
 fn exists(p: &Path) -> bool {
@@ -232,13 +239,16 @@ fn exists(p: &Path) -> bool {
 }
 
 fn secure_boot(root: &Path) -> bool {
-    let p = root.join("sys/firmware/efi/efivars").join(SECURE_BOOT_VAR);
+    let p = root
+        .join(SYS_FIRMWARE_EFI)
+        .join("efivars")
+        .join(SECURE_BOOT_VAR);
     // 4 bytes of attributes, then the value.
     fs::read(p).ok().and_then(|b| b.get(4).copied()) == Some(1)
 }
 
 fn proxmox_uuids(root: &Path) -> Result<Vec<String>> {
-    Ok(read_optional(&root.join("etc/kernel/proxmox-boot-uuids"))?
+    Ok(read_optional(&root.join(PROXMOX_BOOT_UUIDS))?
         .map(|t| {
             t.lines()
                 .map(str::trim)
@@ -333,7 +343,7 @@ fn argv(v: &[&str]) -> Vec<String> {
 /// configuration is present; [`Error::Read`] for I/O errors.
 pub fn detect(root: &Path) -> Result<BootSetup> {
     let mut why = Vec::new();
-    let efi = exists(&root.join("sys/firmware/efi"));
+    let efi = exists(&root.join(SYS_FIRMWARE_EFI));
     let firmware = if efi {
         why.push("/sys/firmware/efi exists: booted through UEFI".to_owned());
         Firmware::Efi

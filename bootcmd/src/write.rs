@@ -293,6 +293,27 @@ mod tests {
     }
 
     #[test]
+    fn keeps_owner() {
+        if !nix_is_root() {
+            eprintln!("SKIPPED keeps_owner: needs root to chown (run the tests as root)");
+            return;
+        }
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("cmdline");
+        fs::write(&p, "root=x\n").unwrap();
+        std::os::unix::fs::chown(&p, Some(1234), Some(5678)).unwrap();
+        write_atomic(&p, b"root=x iommu=pt\n").unwrap();
+        let m = fs::metadata(&p).unwrap();
+        assert_eq!((m.uid(), m.gid()), (1234, 5678));
+    }
+
+    fn nix_is_root() -> bool {
+        fs::metadata("/proc/self")
+            .map(|m| m.uid() == 0)
+            .unwrap_or(false)
+    }
+
+    #[test]
     fn follows_symlink() {
         let d = tempfile::tempdir().unwrap();
         let real = d.path().join("real");
