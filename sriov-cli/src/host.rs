@@ -403,3 +403,77 @@ impl Host for LiveHost {
             .map_err(|e| chain(&e))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The real kernel in a private network namespace: veths take the VF
+    /// netdev's part for rename/MTU/promisc/up/address/route, and the PF's part
+    /// for a VF request (which veth answers with EOPNOTSUPP).
+    #[test]
+    fn link_operations_in_a_netns() {
+        if !nix::unistd::geteuid().is_root() {
+            eprintln!("SKIPPED link_operations_in_a_netns: needs root (CAP_NET_ADMIN for a private netns)");
+            return;
+        }
+        std::thread::spawn(|| {
+            nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET).unwrap();
+            let mut host = LiveHost::new(Path::new("/"));
+            {
+                let nl = host.nl().unwrap();
+                nl.create_veth(&IfName::new("vt0").unwrap(), &IfName::new("vt1").unwrap())
+                    .unwrap();
+            }
+            host.rename("vt0", "eth0pve050").unwrap();
+            host.set_mtu("eth0pve050", 9000).unwrap();
+            host.set_promisc("eth0pve050", true).unwrap();
+            host.set_up("eth0pve050", true).unwrap();
+            host.set_up("vt1", true).unwrap();
+            let a: IpNet = "10.0.50.100/24".parse().unwrap();
+            host.add_address("eth0pve050", a).unwrap();
+            host.add_address("eth0pve050", a).unwrap(); // idempotent
+            let gw: IpAddr = "10.0.50.1".parse().unwrap();
+            host.add_default_route("eth0pve050", gw).unwrap();
+            host.add_default_route("eth0pve050", gw).unwrap();
+            let st = host.read_state().unwrap();
+            assert!(st.links.contains("eth0pve050") && !st.links.contains("vt0"));
+            assert_eq!(
+                st.default_routes,
+                Some(vec![(gw, "eth0pve050".to_string())])
+            );
+            let l = host
+                .nl()
+                .unwrap()
+                .link_by_name(&IfName::new("eth0pve050").unwrap())
+                .unwrap();
+            assert!(l.up && l.promisc);
+            assert_eq!(l.mtu, Some(9000));
+
+            // A VF request to a device without VFs: refused per VF and attribute.
+            let pf = PfState {
+                netdevs: vec!["vt1".into()],
+                ..PfState::default()
+            };
+            let want = VfWant {
+                index: 0,
+                vlan: Some(VlanSpec {
+                    vlan: 50,
+                    qos: 0,
+                    proto: VlanProto::Dot1Q,
+                }),
+                ..VfWant::default()
+            };
+            let fails = host.set_vf_attrs(&pf, &[want]).unwrap();
+            assert_eq!(fails.len(), 1, "{fails:?}");
+            assert_eq!((fails[0].0, fails[0].1.as_str()), (0, "vlan"));
+            assert!(
+                fails[0].2.contains("EOPNOTSUPP") || fails[0].2.contains("not supported"),
+                "{}",
+                fails[0].2
+            );
+        })
+        .join()
+        .unwrap();
+    }
+}
