@@ -373,7 +373,27 @@ where
         }
     }
 
-    // Netdev side.
+    // Netdev side. A VF bound to its network driver whose netdev is not
+    // visible here has been moved to another network namespace (a running
+    // container took it): its link settings are the container's business now.
+    let elsewhere = vf.is_some_and(|v| {
+        v.netdev.is_none()
+            && v.driver.as_deref().is_some_and(|d| d != "vfio-pci")
+            && vs.driver.is_none()
+    });
+    let wants_netdev =
+        vs.name.is_some() || vs.up.is_some() || vs.promisc.is_some() || vs.mtu.is_some();
+    if elsewhere {
+        if wants_netdev {
+            p.warnings.push(format!(
+                "VF {} of {}: its netdev is not in this network namespace (moved into a container{}?), so its name and link settings are left alone",
+                vs.index,
+                mk(Step::Link, i, "", None, String::new()).pf,
+                vs.lxc.map(|c| format!(" such as CT {c}")).unwrap_or_default()
+            ));
+        }
+        return;
+    }
     let link = vf.and_then(|v| v.link.as_ref());
     let cur_name = vf.and_then(|v| v.netdev.clone());
     if let Some(n) = &vs.name {
@@ -600,6 +620,23 @@ pub(crate) mod tests {
         );
         let p = plan(&c, &host(0, true), false);
         assert_eq!(p.errors, ["PF 0000:01:00.0 is the same device (0000:01:00.0) as PF eno1; configure each PF once"]);
+    }
+
+    #[test]
+    fn vf_moved_into_a_container_is_left_alone() {
+        let mut h = host(2, true);
+        h.pfs[0].vfs[1].netdev = None;
+        h.pfs[0].vfs[1].link = None;
+        let c = cfg("[[pf]]\nname = \"eno1\"\nnum_vfs = 2\n[[pf.vf]]\nindex = 1\nvlan = 50\nname = \"eth1lxc9999v050\"\nup = true\nlxc = 9999\n");
+        let p = plan(&c, &h, false);
+        assert!(p.errors.is_empty(), "{:?}", p.errors);
+        assert_eq!(summary(&p), ["VfAttrs Some(1) vlan Some(\"0\")->50"]);
+        assert_eq!(p.warnings.len(), 1);
+        assert!(
+            p.warnings[0].contains("moved into a container such as CT 9999"),
+            "{:?}",
+            p.warnings
+        );
     }
 
     #[test]
