@@ -139,6 +139,7 @@ impl BootSetup {
                 let configured = kernel_cmdline::parse(&new);
                 (
                     vec![FileChange {
+                        root: root.to_owned(),
                         path: real,
                         display_path: self.cmdline_file.clone(),
                         old,

@@ -97,6 +97,7 @@ struct ShellFile {
 /// grub-mkconfig sources them.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct GrubDefaults {
+    root: PathBuf,
     files: Vec<ShellFile>,
     assignments: Vec<Assignment>,
     sources: Vec<(usize, usize)>,
@@ -166,7 +167,7 @@ impl GrubDefaults {
                 text: Some(text),
             });
         }
-        GrubDefaults::build(files)
+        GrubDefaults::build(root, files)
     }
 
     /// Build from texts, in sourcing order (first the main file). Pure: for tests
@@ -177,6 +178,7 @@ impl GrubDefaults {
     /// [`Error::ShellSyntax`] when a text cannot be tokenized.
     pub fn from_texts(files: Vec<(PathBuf, String)>) -> Result<GrubDefaults> {
         GrubDefaults::build(
+            Path::new("/"),
             files
                 .into_iter()
                 .map(|(p, t)| ShellFile {
@@ -188,7 +190,7 @@ impl GrubDefaults {
         )
     }
 
-    fn build(files: Vec<ShellFile>) -> Result<GrubDefaults> {
+    fn build(root: &Path, files: Vec<ShellFile>) -> Result<GrubDefaults> {
         let mut assignments = Vec::new();
         let mut sources = Vec::new();
         let mut env = Env::new();
@@ -223,6 +225,7 @@ impl GrubDefaults {
             }
         }
         Ok(GrubDefaults {
+            root: root.to_owned(),
             files,
             assignments,
             sources,
@@ -474,6 +477,7 @@ impl GrubDefaults {
         match existing {
             Some(i) => changes[i].new = new_text,
             None => changes.push(FileChange {
+                root: self.root.clone(),
                 path: f.real.clone(),
                 display_path: f.path.clone(),
                 old: f.text.clone(),

@@ -19,6 +19,8 @@ pub const BACKUP_SUFFIX: &str = ".bak";
 /// A planned change of one file: what it holds now and what it should hold.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct FileChange {
+    /// The root the plan was made for: symlinks are resolved inside it.
+    pub root: PathBuf,
     /// The file on this machine (under the root the plan was made for).
     pub path: PathBuf,
     /// The path as the target system sees it (`/etc/default/grub`), for messages.
@@ -106,7 +108,7 @@ impl FileChange {
                 path: self.path.clone(),
             });
         }
-        write_atomic(&self.path, self.new.as_bytes())
+        write_atomic_in(&self.root, &self.path, self.new.as_bytes())
     }
 }
 
@@ -150,15 +152,18 @@ fn werr(path: &Path, step: &'static str) -> impl FnOnce(io::Error) -> Error + us
 ///
 /// [`Error::Read`] / [`Error::Write`] naming the step that failed.
 pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<WriteOutcome> {
-    let target = match fs::symlink_metadata(path) {
-        Ok(m) if m.file_type().is_symlink() => {
-            fs::canonicalize(path).map_err(|source| Error::Read {
-                path: path.to_owned(),
-                source,
-            })?
-        }
-        _ => path.to_owned(),
-    };
+    write_atomic_in(Path::new("/"), path, contents)
+}
+
+/// [`write_atomic`] for a file below `root` (a mounted target system): a symlink
+/// is resolved as that system would (absolute targets below `root`), and one
+/// pointing outside `root` is refused.
+///
+/// # Errors
+///
+/// [`Error::Read`] / [`Error::Write`] naming the step that failed.
+pub fn write_atomic_in(root: &Path, path: &Path, contents: &[u8]) -> Result<WriteOutcome> {
+    let target = resolve_in_root(root, path)?;
     let old = match fs::read(&target) {
         Ok(b) => Some(b),
         Err(e) if e.kind() == io::ErrorKind::NotFound => None,
@@ -188,6 +193,54 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<WriteOutcome> {
         path: path.to_owned(),
         backup,
     })
+}
+
+/// Lexically drop `.` and resolve `..` components.
+fn normalize(p: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for c in p.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other.as_os_str()),
+        }
+    }
+    out
+}
+
+/// Follow a chain of symlinks at `path` the way the system under `root` sees them.
+fn resolve_in_root(root: &Path, path: &Path) -> Result<PathBuf> {
+    let root = normalize(root);
+    let mut p = normalize(path);
+    let refuse = |what: &str| Error::Write {
+        path: path.to_owned(),
+        step: "resolve symlink",
+        source: io::Error::new(io::ErrorKind::InvalidInput, what.to_owned()),
+    };
+    for _ in 0..40 {
+        match fs::symlink_metadata(&p) {
+            Ok(m) if m.file_type().is_symlink() => {
+                let t = fs::read_link(&p).map_err(|source| Error::Read {
+                    path: p.clone(),
+                    source,
+                })?;
+                let next = match t.strip_prefix("/") {
+                    Ok(rel) => root.join(rel),
+                    Err(_) => p.parent().unwrap_or(&root).join(&t),
+                };
+                let next = normalize(&next);
+                if !next.starts_with(&root) {
+                    return Err(refuse("the symlink points outside the root"));
+                }
+                p = next;
+            }
+            _ => return Ok(p),
+        }
+    }
+    Err(refuse("too many levels of symlinks"))
 }
 
 fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
@@ -293,6 +346,36 @@ mod tests {
     }
 
     #[test]
+    fn symlinks_resolve_inside_the_root() {
+        let d = tempfile::tempdir().unwrap();
+        let root = d.path();
+        fs::create_dir_all(root.join("etc/kernel")).unwrap();
+        fs::create_dir_all(root.join("srv")).unwrap();
+        fs::write(root.join("srv/cmdline"), "root=x\n").unwrap();
+        // Absolute target: means <root>/srv/cmdline on the target system.
+        std::os::unix::fs::symlink("/srv/cmdline", root.join("etc/kernel/cmdline")).unwrap();
+        write_atomic_in(root, &root.join("etc/kernel/cmdline"), b"root=y\n").unwrap();
+        assert_eq!(
+            fs::read_to_string(root.join("srv/cmdline")).unwrap(),
+            "root=y\n"
+        );
+        assert!(fs::symlink_metadata(root.join("etc/kernel/cmdline"))
+            .unwrap()
+            .file_type()
+            .is_symlink());
+        // Escaping the root is refused.
+        std::os::unix::fs::symlink("../../../../../../../../tmp/x", root.join("etc/kernel/esc"))
+            .unwrap();
+        assert!(matches!(
+            write_atomic_in(root, &root.join("etc/kernel/esc"), b"z"),
+            Err(Error::Write {
+                step: "resolve symlink",
+                ..
+            })
+        ));
+    }
+
+    #[test]
     fn keeps_owner() {
         if !nix_is_root() {
             eprintln!("SKIPPED keeps_owner: needs root to chown (run the tests as root)");
@@ -334,6 +417,7 @@ mod tests {
         let p = d.path().join("cmdline");
         fs::write(&p, "root=x quiet\n").unwrap();
         let c = FileChange {
+            root: "/".into(),
             path: p.clone(),
             display_path: "/etc/kernel/cmdline".into(),
             old: Some("root=x quiet\n".into()),
