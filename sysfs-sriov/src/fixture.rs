@@ -143,8 +143,8 @@ impl PfSpec {
         Self::preset(address, 0x8086, 0x10c9, 0x10ca, 7, 128, 2, "igb", "igbvf")
     }
 
-    /// Mellanox ConnectX-5 (15b3:1017, driver mlx5_core); VFs 15b3:1018
-    /// (mlx5_core); 16 VFs, offset 2, stride 1.
+    /// Mellanox ConnectX-5 (15b3:1017, driver `mlx5_core`); VFs 15b3:1018
+    /// (`mlx5_core`); 16 VFs, offset 2, stride 1.
     pub fn connectx5(address: PciAddress) -> Self {
         Self::preset(
             address,

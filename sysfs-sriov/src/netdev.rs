@@ -46,6 +46,7 @@ pub struct Netdev {
 impl Netdev {
     /// Whether the interface is up or carries addresses, i.e. taking it away would
     /// disturb something.
+    #[must_use]
     pub fn in_use(&self) -> bool {
         self.up || !self.addresses.is_empty()
     }

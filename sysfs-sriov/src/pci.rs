@@ -55,37 +55,44 @@ impl PciAddress {
     }
 
     /// The PCI segment (domain), `0000` on most hosts.
+    #[must_use]
     pub fn domain(&self) -> u32 {
         self.domain
     }
 
     /// The bus number.
+    #[must_use]
     pub fn bus(&self) -> u8 {
         self.bus
     }
 
     /// The device (slot) number, `0..32`.
+    #[must_use]
     pub fn device(&self) -> u8 {
         self.device
     }
 
     /// The function number, `0..8`.
+    #[must_use]
     pub fn function(&self) -> u8 {
         self.function
     }
 
     /// `devfn` as the kernel packs it: `device << 3 | function`.
+    #[must_use]
     pub fn devfn(&self) -> u8 {
         (self.device << 3) | self.function
     }
 
     /// The 16-bit routing id (requester id): `bus << 8 | devfn`.
+    #[must_use]
     pub fn routing_id(&self) -> u16 {
         (u16::from(self.bus) << 8) | u16::from(self.devfn())
     }
 
     /// The address with routing id `rid` in `domain`. Every 16-bit value is a valid
     /// routing id, so this cannot fail.
+    #[must_use]
     pub fn from_routing_id(domain: u32, rid: u16) -> Self {
         let [bus, devfn] = rid.to_be_bytes();
         Self {
@@ -104,6 +111,7 @@ impl PciAddress {
     /// where a carry out of `devfn` moves the VF to a higher bus number.
     ///
     /// Returns `None` when the result would need a bus number above 255.
+    #[must_use]
     pub fn vf_address(&self, offset: u16, stride: u16, index: u32) -> Option<Self> {
         let rid =
             u64::from(self.routing_id()) + u64::from(offset) + u64::from(stride) * u64::from(index);
