@@ -25,6 +25,16 @@ fn devices(r: &Report) -> &iommu_check::Check {
 }
 
 fn show(r: &Report) -> String {
+    for c in &r.checks {
+        if matches!(c.status, Status::Warn | Status::Fail) {
+            assert!(
+                c.remedy.is_some(),
+                "{} is {} without a remedy",
+                c.id,
+                c.status
+            );
+        }
+    }
     iommu_check::render(r, iommu_check::RenderOptions::new(false).verbose(true))
 }
 

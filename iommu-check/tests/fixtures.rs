@@ -17,6 +17,17 @@ fn statuses(report: &Report) -> Vec<(CheckId, Status)> {
 
 /// Compares every check's status, printing the report on mismatch.
 fn assert_statuses(report: &Report, expected: [Status; 9]) {
+    // Every warning and failure tells the admin what to do.
+    for c in &report.checks {
+        if matches!(c.status, Warn | Fail) {
+            assert!(
+                c.remedy.is_some(),
+                "{} is {} without a remedy",
+                c.id,
+                c.status
+            );
+        }
+    }
     let want: Vec<(CheckId, Status)> = CheckId::ALL.iter().copied().zip(expected).collect();
     assert_eq!(
         statuses(report),
@@ -456,4 +467,14 @@ fn json_shape() {
     assert_eq!(v["counts"]["fail"], 1);
     let back: Report = serde_json::from_value(v).unwrap();
     assert_eq!(back, r);
+}
+
+#[test]
+fn live_host_gives_a_report() {
+    // Whatever this machine is, every check answers and nothing errors.
+    let r = check("/").unwrap();
+    let ids: Vec<CheckId> = r.checks.iter().map(|c| c.id).collect();
+    assert_eq!(ids, CheckId::ALL);
+    let text = iommu_check::render(&r, iommu_check::RenderOptions::new(false));
+    assert!(text.contains("PCI passthrough:"));
 }
