@@ -92,9 +92,8 @@ pub fn predict_vf_address(pf: &Pf, index: u32) -> Result<PciAddress> {
 }
 
 pub(crate) fn vendor_name(vendor: u16) -> Option<String> {
-    pci_ids::Vendors::iter()
-        .find(|v| v.id() == vendor)
-        .map(|v| v.name().to_string())
+    use pci_ids::FromId;
+    pci_ids::Vendor::from_id(vendor).map(|v| v.name().to_string())
 }
 
 pub(crate) fn device_name(vendor: u16, device: u16) -> Option<String> {
