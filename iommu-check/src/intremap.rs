@@ -27,18 +27,14 @@ pub(crate) struct Chips {
     pub(crate) plain: Vec<String>,
 }
 
-/// Strips the per-device suffix newer kernels add (`PCI-MSIX-0000:01:00.0`).
+/// Strips the per-device suffix newer kernels add (`PCI-MSIX-0000:01:00.0` ->
+/// `PCI-MSIX`).
 fn chip_family(token: &str) -> String {
-    match token.find("-0000:").or_else(|| {
-        // any domain: `-dddd:bb:dd.f`
-        token
-            .match_indices('-')
-            .map(|(i, _)| i)
-            .find(|&i| token[i + 1..].contains(':') && token[i + 1..].contains('.'))
-    }) {
-        Some(i) => token[..i].to_owned(),
-        None => token.to_owned(),
-    }
+    token
+        .match_indices('-')
+        .map(|(i, _)| i)
+        .find(|&i| token[i + 1..].parse::<sysfs_sriov::PciAddress>().is_ok())
+        .map_or_else(|| token.to_owned(), |i| token[..i].to_owned())
 }
 
 impl Chips {
@@ -269,6 +265,24 @@ mod tests {
         assert_eq!(c.remapped_lines, 3);
         assert_eq!(c.remapped, ["IR-IO-APIC", "IR-PCI-MSIX"]);
         assert_eq!(c.plain_lines, 0);
+    }
+
+    /// Linux 6.12 (Debian backports) in the AMD-Vi test-bed guest, `intremap=off noapic`.
+    const BACKPORTS_AMD: &str = "           CPU0       CPU1       \n  0:        103          0    XT-PIC      timer\n 24:          0          0  PCI-MSI-0000:00:02.0   0-edge      AMD-Vi\n 25:          0          0  PCI-MSIX-0000:00:03.0   0-edge      PCIe PME, aerdrv\n";
+
+    #[test]
+    fn skips_the_iommus_own_interrupt() {
+        let c = Chips::parse(BACKPORTS_AMD);
+        assert_eq!(c.remapped_lines, 0);
+        assert_eq!(c.plain_lines, 1);
+        assert_eq!(c.plain, ["PCI-MSIX"]);
+    }
+
+    #[test]
+    fn chip_families() {
+        assert_eq!(chip_family("IR-PCI-MSIX-0000:01:00.0"), "IR-PCI-MSIX");
+        assert_eq!(chip_family("PCI-MSI-10000:e1:00.0"), "PCI-MSI");
+        assert_eq!(chip_family("IR-IO-APIC"), "IR-IO-APIC");
     }
 
     #[test]
