@@ -27,6 +27,25 @@
 //! std::process::exit(if report.verdict.is_ready() { 0 } else { 1 });
 //! # Ok::<(), iommu_check::Error>(())
 //! ```
+//!
+//! Any directory can stand in for `/`, which is how every check is tested:
+//!
+//! ```
+//! use iommu_check::{check, CheckId, Status};
+//!
+//! let root = tempfile::tempdir()?;
+//! std::fs::create_dir_all(root.path().join("proc"))?;
+//! std::fs::write(
+//!     root.path().join("proc/cpuinfo"),
+//!     "vendor_id\t: GenuineIntel\nflags\t\t: fpu vmx\n",
+//! )?;
+//! let report = check(root.path())?;
+//! assert_eq!(report.status(CheckId::Cpu), Status::Pass);
+//! // No IOMMU units, no groups, no VFIO in an almost empty tree.
+//! assert_eq!(report.status(CheckId::KernelIommu), Status::Fail);
+//! assert!(!report.verdict.is_ready());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
