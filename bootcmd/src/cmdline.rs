@@ -530,6 +530,11 @@ impl Cmdline {
         &self.items[..end]
     }
 
+    /// True when there is no token at all (only whitespace, or nothing).
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
     /// Kernel parameters: every token before the first bare `--`.
     pub fn params(&self) -> impl Iterator<Item = &Param> {
         self.kernel_items().iter().map(|it| &it.param)

@@ -309,9 +309,47 @@ fn rel(root: &Path, p: &Path) -> String {
     }
 }
 
-/// What `proc/cmdline` says about the loader that booted the running system.
-fn running_loader(running: Option<&Cmdline>) -> Option<(Loader, String)> {
-    let r = running?;
+/// systemd-boot's `LoaderInfo` EFI variable (vendor GUID of the Boot Loader
+/// Interface): set by systemd-boot, never by GRUB.
+const LOADER_INFO_VAR: &str = "LoaderInfo-4a67b082-0a4c-41cf-b6c7-440b29bb8c4f";
+
+/// The `LoaderInfo` string ("systemd-boot 252.33"): 4 bytes of attributes, then
+/// NUL-terminated UTF-16LE.
+fn loader_info(root: &Path) -> Option<String> {
+    let b = fs::read(
+        root.join(SYS_FIRMWARE_EFI)
+            .join("efivars")
+            .join(LOADER_INFO_VAR),
+    )
+    .ok()?;
+    let units: Vec<u16> = b
+        .get(4..)?
+        .chunks_exact(2)
+        .map(|c| u16::from_le_bytes([c[0], c[1]]))
+        .take_while(|&u| u != 0)
+        .collect();
+    Some(String::from_utf16_lossy(&units))
+}
+
+/// What the running system shows about the loader that booted it: `proc/cmdline`
+/// (GRUB adds `BOOT_IMAGE=`, systemd-boot an `initrd=\EFI\...` path) and the
+/// `LoaderInfo` EFI variable systemd-boot sets.
+fn running_loader(root: &Path, running: Option<&Cmdline>) -> Option<(Loader, String)> {
+    let from_var = || {
+        loader_info(root)
+            .filter(|i| i.starts_with("systemd-boot"))
+            .map(|i| {
+                (
+                    Loader::SystemdBoot,
+                    format!(
+                        "the LoaderInfo EFI variable says {i:?}: systemd-boot booted this system"
+                    ),
+                )
+            })
+    };
+    let Some(r) = running else {
+        return from_var();
+    };
     if let Some(p) = r.get("BOOT_IMAGE") {
         return Some((
             Loader::Grub,
@@ -329,7 +367,7 @@ fn running_loader(running: Option<&Cmdline>) -> Option<(Loader, String)> {
             ));
         }
     }
-    None
+    from_var()
 }
 
 fn argv(v: &[&str]) -> Vec<String> {
@@ -357,7 +395,7 @@ pub fn detect(root: &Path) -> Result<BootSetup> {
         why.push("the SecureBoot EFI variable is 1: Secure Boot is on".to_owned());
     }
     let running = running_cmdline(root)?;
-    let seen = running_loader(running.as_ref());
+    let seen = running_loader(root, running.as_ref());
     let (esp_sd, esp_grub) = esp_evidence(root);
     let has_grub = exists(&root.join(crate::grub::DEFAULT_FILE));
     let has_kcmd = exists(&root.join(kernel_cmdline::PATH));

@@ -337,6 +337,19 @@ pub fn lint(cmdline: &Cmdline, vendor: Option<CpuVendor>) -> Vec<Finding> {
                     ));
                 }
             }
+            "iommu.passthrough" | "iommu.strict" | "iommu.forcedac"
+                if p.value().is_none_or(|v| kernel_bool(&v).is_none()) =>
+            {
+                out.push(finding(
+                    Severity::Warning,
+                    FindingKind::UnknownOption {
+                        key: key.clone(),
+                        option: p.value().unwrap_or_default().into_owned(),
+                    },
+                    p,
+                    format!("{key} takes a boolean (0/1, y/n, on/off); this value is ignored"),
+                ));
+            }
             "pcie_acs_override" => out.push(finding(
                 Severity::Warning,
                 FindingKind::PcieAcsOverride,
@@ -467,6 +480,17 @@ mod tests {
         // After `--` it is init's business.
         let c = Cmdline::parse("quiet -- iommu=off");
         assert!(lint(&c, None).is_empty());
+    }
+
+    #[test]
+    fn passthrough_values() {
+        assert!(lint(&Cmdline::parse("iommu.passthrough=1 iommu.strict=0"), None).is_empty());
+        let f = lint(
+            &Cmdline::parse("iommu.passthrough=yes-please iommu.strict"),
+            None,
+        );
+        assert_eq!(f.len(), 1, "{f:?}"); // "y..." is true for kstrtobool; bare is not a bool
+        assert_eq!(f[0].param, "iommu.strict");
     }
 
     #[test]

@@ -177,3 +177,47 @@ fn plan_dry_run_writes_nothing_and_diffs() {
     );
     assert!(plan.pending.is_none());
 }
+
+#[test]
+fn loader_info_efi_variable_means_systemd_boot() {
+    let d = tempfile::tempdir().unwrap();
+    let r = d.path();
+    put(r, "etc/kernel/proxmox-boot-uuids", b"A1B2-C3D4\n");
+    put(
+        r,
+        "etc/kernel/cmdline",
+        b"root=ZFS=rpool/ROOT/pve-1 boot=zfs\n",
+    );
+    put(
+        r,
+        "etc/default/grub",
+        b"GRUB_CMDLINE_LINUX_DEFAULT=\"quiet\"\n",
+    );
+    let mut var = vec![6u8, 0, 0, 0];
+    for u in "systemd-boot 252.33".encode_utf16().chain([0]) {
+        var.extend_from_slice(&u.to_le_bytes());
+    }
+    put(
+        r,
+        "sys/firmware/efi/efivars/LoaderInfo-4a67b082-0a4c-41cf-b6c7-440b29bb8c4f",
+        &var,
+    );
+    let s = detect(r).unwrap();
+    assert_eq!(s.loader, Loader::SystemdBoot);
+    assert!(s.certain);
+    assert!(
+        s.why.iter().any(|w| w.contains("systemd-boot 252.33")),
+        "{:?}",
+        s.why
+    );
+}
+
+#[test]
+fn exported_assignment_is_edited() {
+    let t = "export GRUB_CMDLINE_LINUX_DEFAULT=\"quiet\"\n";
+    let out = bootcmd::grub::edit_text(t, &[bootcmd::Edit::ensure("iommu", "pt")]).unwrap();
+    assert_eq!(
+        out,
+        "export GRUB_CMDLINE_LINUX_DEFAULT=\"quiet iommu=pt\"\n"
+    );
+}
