@@ -1118,7 +1118,13 @@ fn scan_file(text: &str) -> ScanResult<Scan> {
                     stack.pop();
                 }
                 b"{" => stack.push(Block::Brace),
-                b"function" => skip_rest = true,
+                b"function" => {
+                    // `function name {`: the body is a block.
+                    if ws.iter().any(|r| &s[r.clone()] == b"{") {
+                        stack.push(Block::Brace);
+                    }
+                    skip_rest = true;
+                }
                 _ => break,
             }
             ws = &ws[1..];
@@ -1375,6 +1381,13 @@ mod tests {
         let d = g(t);
         assert!(d.effective(LINUX_DEFAULT).is_none());
         assert_eq!(d.value(LINUX).unwrap().as_deref(), Some("a"));
+    }
+
+    #[test]
+    fn function_keyword_body_is_conditional() {
+        let d = g("function f {\n  GRUB_CMDLINE_LINUX_DEFAULT=\"x\"\n}\n");
+        assert!(d.effective(LINUX_DEFAULT).unwrap().conditional.is_some());
+        assert!(GrubDefaults::from_texts(vec![("/g".into(), "if true; then\n".into())]).is_err());
     }
 
     #[test]
