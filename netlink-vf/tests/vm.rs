@@ -10,8 +10,8 @@ use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use netlink_vf::{
-    Error, Handle, IfName, LinkEvent, LinkEvents, LinkState, MacAddr, VfAttr, VfConfig, VlanConfig,
-    VlanId, VlanProto,
+    Error, Handle, IfName, LinkEvent, LinkEvents, LinkState, MacAddr, Request, VfAttr, VfConfig,
+    VlanConfig, VlanId, VlanProto,
 };
 
 fn testbed_pf() -> Option<String> {
@@ -222,6 +222,31 @@ fn new_vf_netdevs_arrive_as_events_and_can_be_renamed() {
 
     let new_name = IfName::new("eth1lxc9999v050").unwrap();
     h.set_up(vf_dev, true).unwrap();
+    // Kernels before 6.2 refuse to rename a running netdev; set_name then goes
+    // down -> rename -> up. Pin which path this kernel takes.
+    let direct = h.execute(Request::set_name(
+        vf_dev,
+        &IfName::new("vfdirect0").unwrap(),
+    ));
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap();
+    let mut v = release
+        .trim()
+        .split(['.', '-'])
+        .map(|x| x.parse::<u32>().unwrap_or(0));
+    let (major, minor) = (v.next().unwrap_or(0), v.next().unwrap_or(0));
+    if (major, minor) < (6, 2) {
+        assert!(
+            matches!(direct, Err(Error::Busy(_))),
+            "{release}: {direct:?}"
+        );
+        eprintln!(
+            "kernel {}: live rename refused (EBUSY), set_name takes the down/up path",
+            release.trim()
+        );
+    } else {
+        direct.unwrap();
+        eprintln!("kernel {}: live rename allowed", release.trim());
+    }
     h.set_name(vf_dev, &new_name).unwrap();
     ev.wait_for(
         Duration::from_secs(10),
