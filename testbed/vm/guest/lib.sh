@@ -96,6 +96,15 @@ reset_host() {
 # accepts empty input, hence the explicit comparison).
 json_true() { [ -s "$1" ] && [ "$(jq -r "$2" "$1" 2>/dev/null)" = true ]; }
 
+# require_vfs NAME N: the scenario's precondition (sriov-cli configured N VFs);
+# when it does not hold, record a FAIL and let the caller return, so that no
+# later check passes vacuously on an unconfigured host.
+require_vfs() {
+    [ "$(numvfs)" = "$2" ] && return 0
+    fail "$1" "precondition: sriov-cli setup did not create $2 VFs (sriov_numvfs=$(numvfs)); the rest of the scenario is not run"
+    return 1
+}
+
 # --- driving sriov-cli ------------------------------------------------------
 # cli ARGS...: run sriov-cli (with a timeout), leaving $CLI_OUT, $CLI_ERR, $CLI_RC.
 CLI_OUT=/tmp/cli.out
@@ -116,6 +125,11 @@ cli_err_line() { tr '\n' ' ' <"$CLI_ERR" | cut -c1-200; }
 
 # expect_rc NAME WANT: compare $CLI_RC.
 expect_rc() { expect_eq "$1" "$CLI_RC" "$2" "(stderr: $(cli_err_line))"; }
+# expect_rc_out NAME WANT: $CLI_RC is WANT and something was printed on stdout.
+expect_rc_out() {
+    if [ "$CLI_RC" = "$2" ] && [ -s "$CLI_OUT" ]; then pass "$1" "exit $2, $(wc -l <"$CLI_OUT") lines"; else
+        fail "$1" "exit $CLI_RC (want $2), $(wc -c <"$CLI_OUT") bytes on stdout; stderr: $(cli_err_line)"; fi
+}
 
 # snapshot FILE: everything an invalid run must not change (sysfs + iproute2 view).
 snapshot() {

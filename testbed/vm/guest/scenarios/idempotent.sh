@@ -4,6 +4,7 @@ CFG=/tb/guest/configs/guide.toml
 
 cli setup --config "$CFG"
 expect_rc idempotent.first_run 0
+require_vfs idempotent.precondition 7 || return 0
 snapshot /tmp/idem.a
 cli setup --config "$CFG" --json
 expect_rc idempotent.second_exit 0

@@ -15,6 +15,7 @@ TOML
 
 cli setup --config "$CFG"
 expect_rc recreate.setup 0
+require_vfs recreate.precondition 7 || return 0
 snapshot /tmp/rec.a
 cli setup --config /tmp/four.toml --dry-run
 snapshot /tmp/rec.b

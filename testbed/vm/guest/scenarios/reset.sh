@@ -3,6 +3,7 @@
 CFG=/tb/guest/configs/guide.toml
 cli setup --config "$CFG"
 expect_rc reset.setup 0
+require_vfs reset.precondition 7 || return 0
 g6=$(vf_group 6)
 cli reset eth0
 if [ "$CLI_RC" != 0 ]; then

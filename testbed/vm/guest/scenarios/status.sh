@@ -3,6 +3,7 @@
 CFG=/tb/guest/configs/guide.toml
 cli setup --config "$CFG"
 expect_rc status.setup 0
+require_vfs status.precondition 7 || return 0
 
 cli status --json
 expect_rc status.json_exit 0
@@ -37,7 +38,7 @@ for field in address driver netdev iommu_group vfio_dev mac vlan trust spoofchk;
 done
 
 cli status
-expect_rc status.text_exit 0
+expect_rc_out status.text_exit 0
 missing=""
 i=0
 while [ $i -lt 7 ]; do grep -q "$(vf_addr $i | cut -c6-)" "$CLI_OUT" || missing="$missing $(vf_addr $i)"; i=$((i + 1)); done
@@ -45,16 +46,16 @@ grep -q eth1lxc9999v050 "$CLI_OUT" || missing="$missing eth1lxc9999v050"
 grep -q "/dev/vfio/$(vf_group 6)" "$CLI_OUT" || missing="$missing /dev/vfio/$(vf_group 6)"
 expect_eq status.text_table "$missing" "" "(every VF address, a renamed netdev and the vfio node in the table)"
 cli status eth0
-expect_rc status.pf_arg_exit 0
+expect_rc_out status.pf_arg_exit 0
 cli status eth9
 if [ "$CLI_RC" != 0 ]; then pass status.unknown_pf "exit $CLI_RC"; else fail status.unknown_pf "exit 0 for a PF that does not exist"; fi
 
 # stats vs the PF's netlink VF stats, read by ip -s.
 ip -s -j -d link show dev "$PF" >/tmp/ipstats.json
 cli stats
-expect_rc stats.text_exit 0
+expect_rc_out stats.text_exit 0
 cli stats --format prometheus
-expect_rc stats.prometheus_exit 0
+expect_rc_out stats.prometheus_exit 0
 bad=$(grep -vE '^#|^$' "$CLI_OUT" | grep -vE '^[a-zA-Z_:][a-zA-Z0-9_:]*(\{[^}]*\})? -?[0-9.eE+-]+(\s+[0-9]+)?$' | head -n 3)
 if [ -s "$CLI_OUT" ] && [ -z "$bad" ]; then pass stats.prometheus_format "$(grep -vc '^#' "$CLI_OUT") samples"; else
     fail stats.prometheus_format "malformed or empty: $bad"; fi

@@ -22,6 +22,7 @@ sed 's/^driver = "vfio-pci"$/driver = "default"/' /tmp/vfio-on.toml >/tmp/vfio-o
 
 cli setup --config /tmp/vfio-on.toml
 expect_rc vfio.bind_exit 0
+require_vfs vfio.precondition 3 || return 0
 g1=$(vf_group 1) g2=$(vf_group 2)
 expect_eq vfio.bound "$(vf_driver 0) $(vf_driver 1) $(vf_driver 2)" "igbvf vfio-pci vfio-pci" "(sysfs driver links)"
 if [ -n "$g1" ] && [ -c "/dev/vfio/$g1" ] && [ -c "/dev/vfio/$g2" ]; then pass vfio.nodes "/dev/vfio/$g1 /dev/vfio/$g2"; else
