@@ -16,6 +16,9 @@ pub(crate) enum ModState {
     /// Compiled into the kernel (`/sys/module/<m>` without `initstate`, or
     /// `modules.builtin`).
     BuiltIn,
+    /// Not listed as a module, but what it registers is there (the `vfio-pci` PCI
+    /// driver, the `/dev/vfio/vfio` container node): loaded or built in.
+    Registered,
     /// Not loaded but installed for the running kernel (`modules.dep`).
     Available,
     /// Nowhere to be seen.
@@ -27,6 +30,7 @@ impl ModState {
         match self {
             ModState::Loaded => "loaded",
             ModState::BuiltIn => "built in",
+            ModState::Registered => "registered",
             ModState::Available => "installed, not loaded",
             ModState::Missing => "not found",
         }
@@ -48,6 +52,15 @@ fn names_in(list: Option<&str>) -> Vec<String> {
             .collect()
     })
     .unwrap_or_default()
+}
+
+/// What module `m` registers when it is in the kernel, where that is visible.
+fn registers(root: &Root, m: &str) -> bool {
+    match m {
+        "vfio_pci" => root.is_dir("sys/bus/pci/drivers/vfio-pci"),
+        "vfio" => root.exists("dev/vfio/vfio"),
+        _ => false,
+    }
 }
 
 /// Each module's state, and the evidence (path, observation) behind them.
@@ -85,6 +98,8 @@ pub(crate) fn states(root: &Root) -> States {
             ModState::Loaded
         } else if root.is_dir(&sys) || builtin.iter().any(|b| b == m) {
             ModState::BuiltIn
+        } else if registers(root, m) {
+            ModState::Registered
         } else if dep.iter().any(|d| d == m) {
             ModState::Available
         } else {

@@ -378,9 +378,28 @@ fn vfio_built_in_passes() {
 }
 
 #[test]
+fn vfio_seen_through_what_it_registers() {
+    let h = Host::intel_pt();
+    h.remove("sys/module")
+        .file("proc/modules", "")
+        .dir("sys/bus/pci/drivers/vfio-pci")
+        .file(
+            "sys/module/vfio_iommu_type1/parameters/allow_unsafe_interrupts",
+            "N\n",
+        );
+    let r = check(h.root()).unwrap();
+    assert_eq!(r.status(Vfio), Pass);
+    assert_eq!(
+        summary(&r, Vfio),
+        "VFIO ready: vfio registered, vfio_pci registered, vfio_iommu_type1 built in"
+    );
+}
+
+#[test]
 fn vfio_missing_fails() {
     let h = Host::intel_pt();
     h.remove("sys/module")
+        .remove("dev/vfio")
         .file("proc/modules", "igb 1 0 - Live 0x0\n");
     let r = check(h.root()).unwrap();
     assert_eq!(r.status(Vfio), Fail);
