@@ -84,6 +84,9 @@ pub struct BootSetup {
     pub why: Vec<String>,
     /// False when the loader was inferred from defaults rather than seen.
     pub certain: bool,
+    /// The other command-line file, when it exists but this setup never reads it
+    /// (the classic mistake: `/etc/default/grub` edited on a systemd-boot host).
+    pub unused: Option<PathBuf>,
 }
 
 impl BootSetup {
@@ -473,6 +476,18 @@ pub fn detect(root: &Path) -> Result<BootSetup> {
         Loader::Grub => (CmdlineSource::GrubDefaults, "/etc/default/grub"),
         Loader::SystemdBoot => (CmdlineSource::KernelCmdline, "/etc/kernel/cmdline"),
     };
+    let unused = match loader {
+        Loader::Grub if has_kcmd => Some("/etc/kernel/cmdline"),
+        Loader::SystemdBoot if has_grub => Some("/etc/default/grub"),
+        _ => None,
+    }
+    .map(PathBuf::from);
+    if let Some(u) = &unused {
+        why.push(format!(
+            "{} exists but is not read on this setup: edits there do nothing",
+            u.display()
+        ));
+    }
     let refresh = if proxmox {
         why.push(
             "`proxmox-boot-tool refresh` copies kernels and the command line to every ESP"
@@ -508,5 +523,6 @@ pub fn detect(root: &Path) -> Result<BootSetup> {
         refresh,
         why,
         certain,
+        unused,
     })
 }

@@ -97,12 +97,17 @@ fn run_case(case: &Path) {
     let outcome = detect(root).and_then(|setup| {
         if let Some(want) = read(case, "detect") {
             let got = format!(
-                "firmware={:?} loader={:?} source={:?} proxmox={} refresh={}",
+                "firmware={:?} loader={:?} source={:?} proxmox={} refresh={}{}",
                 setup.firmware,
                 setup.loader,
                 setup.source,
                 setup.proxmox_boot_tool,
-                setup.refresh_command()
+                setup.refresh_command(),
+                setup
+                    .unused
+                    .as_ref()
+                    .map(|u| format!(" unused={}", u.display()))
+                    .unwrap_or_default()
             );
             assert_eq!(got, want.trim(), "{name}: detect ({:?})", setup.why);
         }
