@@ -138,7 +138,14 @@ impl BootSetup {
                         None => String::new(),
                     },
                 };
-                let new = kernel_cmdline::edit(&self.cmdline_file, &base, edits)?;
+                // proxmox-boot-tool aborts without root=; kernel-install setups may
+                // find the root themselves, then only losing root= is refused.
+                let new = kernel_cmdline::edit_with(
+                    &self.cmdline_file,
+                    &base,
+                    edits,
+                    self.proxmox_boot_tool,
+                )?;
                 let configured = kernel_cmdline::parse(&new);
                 (
                     vec![FileChange {

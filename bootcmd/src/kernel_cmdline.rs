@@ -3,7 +3,9 @@
 //!
 //! proxmox-boot-tool reads only the first line and aborts when it has no `root=`,
 //! so this module keeps the file to one line, edits only that line, and refuses
-//! to produce a line without `root=`.
+//! to produce a line without `root=` ([`edit`]). Plain kernel-install setups may
+//! find the root themselves (systemd-gpt-auto-generator): [`edit_with`] then only
+//! refuses to *lose* an existing `root=`.
 
 use std::path::Path;
 
@@ -32,6 +34,10 @@ fn first_line(text: &str) -> (&str, &str) {
 ///
 /// [`Error::MultiLineCmdline`] or [`Error::MissingRoot`], naming `path`.
 pub fn validate(path: &Path, text: &str) -> Result<()> {
+    validate_with(path, text, true)
+}
+
+fn validate_with(path: &Path, text: &str, require_root: bool) -> Result<()> {
     let (first, rest) = first_line(text);
     if let Some((n, _)) = rest
         .split('\n')
@@ -44,7 +50,7 @@ pub fn validate(path: &Path, text: &str) -> Result<()> {
             line: n + 1,
         });
     }
-    if !Cmdline::parse(first).contains("root") {
+    if require_root && !Cmdline::parse(first).contains("root") {
         return Err(Error::MissingRoot {
             path: path.to_owned(),
         });
@@ -60,13 +66,26 @@ pub fn validate(path: &Path, text: &str) -> Result<()> {
 /// [`Error::MultiLineCmdline`], [`Error::MissingRoot`] (before or after the
 /// edits), [`Error::TooLong`], or an invalid edit's error.
 pub fn edit(path: &Path, text: &str, edits: &[Edit]) -> Result<String> {
-    validate(path, text)?;
+    edit_with(path, text, edits, true)
+}
+
+/// [`edit`], with the `root=` rule relaxed when `require_root` is false: then only
+/// *losing* an existing `root=` is refused. For systemd-boot/kernel-install setups
+/// that find the root by themselves (systemd-gpt-auto-generator); proxmox-boot-tool
+/// always needs `root=`.
+///
+/// # Errors
+///
+/// As [`edit`].
+pub fn edit_with(path: &Path, text: &str, edits: &[Edit], require_root: bool) -> Result<String> {
     let (first, rest) = first_line(text);
+    let had_root = Cmdline::parse(first).contains("root");
+    validate_with(path, text, require_root)?;
     let mut c = Cmdline::parse(first);
     if !c.apply(edits)? {
         return Ok(text.to_owned());
     }
-    if !c.contains("root") {
+    if (require_root || had_root) && !c.contains("root") {
         return Err(Error::MissingRoot {
             path: path.to_owned(),
         });
@@ -119,6 +138,19 @@ mod tests {
                 "root=/dev/sda quiet\n",
                 &[Edit::remove("root")]
             ),
+            Err(Error::MissingRoot { path: P.into() })
+        );
+    }
+
+    #[test]
+    fn root_optional_outside_proxmox() {
+        let t = "rw quiet\n";
+        assert_eq!(
+            edit_with(Path::new(P), t, &[Edit::ensure("iommu", "pt")], false).unwrap(),
+            "rw quiet iommu=pt\n"
+        );
+        assert_eq!(
+            edit_with(Path::new(P), "root=x\n", &[Edit::remove("root")], false),
             Err(Error::MissingRoot { path: P.into() })
         );
     }
