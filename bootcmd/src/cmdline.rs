@@ -618,7 +618,8 @@ impl Cmdline {
     /// few tokens as possible. Returns whether anything changed.
     ///
     /// * [`KeyKind::Single`]: afterwards exactly one occurrence, with this value
-    ///   (the first occurrence is rewritten in place, the others removed);
+    ///   (an occurrence that already has it is kept, otherwise the first one is
+    ///   rewritten in place; the others are removed);
     /// * [`KeyKind::Repeatable`]: added unless an occurrence has this value;
     /// * [`KeyKind::OptionList`]: nothing changes when every option of `value` is
     ///   already effective; otherwise the occurrences merge into the first one,

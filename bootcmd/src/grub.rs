@@ -386,7 +386,7 @@ impl GrubDefaults {
         let d = new_default.unwrap_or(default_val);
         Cmdline::parse(&format!("{l} {d}")).check_size(0)?;
         let earlier = self.assignments(target).len();
-        if earlier > 1 {
+        if earlier > 1 && changes.iter().any(|c| !c.is_noop()) {
             notes.push(format!(
                 "{target} is assigned {earlier} times; only the last (effective) one was edited"
             ));
