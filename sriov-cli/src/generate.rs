@@ -18,7 +18,6 @@ pub(crate) fn unit_text(bin: &Path, config: &Path) -> String {
          # Install as /etc/systemd/system/sriov-vfs.service, then: systemctl enable sriov-vfs.service\n\
          [Unit]\n\
          Description=SR-IOV virtual functions (sriov-cli setup)\n\
-         Documentation=man:sriov-cli(8)\n\
          DefaultDependencies=no\n\
          After=local-fs.target systemd-modules-load.service systemd-udevd.service\n\
          Before=network-pre.target network-online.target shutdown.target\n\

@@ -46,7 +46,14 @@ pub struct LiveHost {
     pub nl_note: Option<String>,
     /// Ask for per-VF counters when reading.
     pub with_stats: bool,
+    /// Link events subscribed before a VF count change on a PF that had
+    /// carrier, with the PF's ifindex: the PF resets when VFs are enabled, and
+    /// some VF attributes (igb's rates) are refused until its link is back.
+    carrier_watch: Option<(netlink_vf::LinkEvents, u32)>,
 }
+
+/// How long to wait for a PF's link to come back after its VFs were created.
+const CARRIER_WAIT: Duration = Duration::from_secs(15);
 
 impl LiveHost {
     /// Opens the host at `root`.
@@ -72,6 +79,7 @@ impl LiveHost {
             nl,
             nl_note,
             with_stats: false,
+            carrier_watch: None,
         }
     }
 
@@ -84,6 +92,31 @@ impl LiveHost {
         self.nl
             .as_mut()
             .ok_or_else(|| "netlink is not available".to_string())
+    }
+
+    /// The PF's netdev link, when netlink is available.
+    fn pf_link(&mut self, pf: &PfState) -> Option<netlink_vf::Link> {
+        let name = IfName::new(pf.netdevs.first()?).ok()?;
+        self.nl.as_mut()?.link_by_name(&name).ok()
+    }
+
+    /// After a VF count change: waits (on link events, no polling) until a PF
+    /// that had carrier before has it again. A timeout is not an error: the
+    /// attributes that need the link are then refused and reported.
+    fn wait_for_carrier(&mut self) {
+        let Some((mut events, index)) = self.carrier_watch.take() else {
+            return;
+        };
+        let back = |l: &netlink_vf::Link| l.index == index && l.up && l.lower_up;
+        if self
+            .nl
+            .as_mut()
+            .and_then(|nl| nl.link_by_index(index).ok())
+            .is_some_and(|l| back(&l))
+        {
+            return;
+        }
+        let _ = events.wait_for(CARRIER_WAIT, |e| back(e.link()));
     }
 
     fn index_of(&mut self, name: &str) -> Result<u32, String> {
@@ -313,6 +346,13 @@ impl Host for LiveHost {
 
     fn set_num_vfs(&mut self, pf: &PfState, n: u32, allow_recreate: bool) -> Result<(), String> {
         let n = u16::try_from(n).map_err(|_| format!("num_vfs {n} is too large"))?;
+        // Subscribe before the change so the PF's link coming back is not missed.
+        self.carrier_watch = None;
+        if let Some(l) = self.pf_link(pf).filter(|l| l.up && l.lower_up) {
+            if let Ok(ev) = netlink_vf::LinkEvents::new() {
+                self.carrier_watch = Some((ev, l.index));
+            }
+        }
         self.sysfs
             .set_num_vfs(&pci(&pf.address)?, n, allow_recreate)
             .map(|_| ())
@@ -331,7 +371,9 @@ impl Host for LiveHost {
                 progress(u32::from(p.ready), u32::from(p.expected));
             })
             .map(|_| ())
-            .map_err(|e| chain(&e))
+            .map_err(|e| chain(&e))?;
+        self.wait_for_carrier();
+        Ok(())
     }
 
     fn set_vf_attrs(
