@@ -203,7 +203,14 @@ impl GrubDefaults {
             })?;
             for a in scan.assignments {
                 let raw = &text[a.value.clone()];
-                let value = classify(text.as_bytes(), a.value.clone(), &env);
+                let value = if a.append {
+                    Value::NotLiteral(
+                        "it uses `+=`, which only bash understands (grub-mkconfig runs /bin/sh)"
+                            .into(),
+                    )
+                } else {
+                    classify(text.as_bytes(), a.value.clone(), &env)
+                };
                 let known = match (&a.conditional, value.known()) {
                     (None, Some(v)) => Some(v.to_owned()),
                     _ => None,
@@ -1013,6 +1020,8 @@ struct ScannedAssignment {
     name: String,
     value: Range<usize>,
     conditional: Option<String>,
+    /// `NAME+=value` (bash only).
+    append: bool,
 }
 
 struct Scan {
@@ -1162,6 +1171,19 @@ fn scan_file(text: &str) -> ScanResult<Scan> {
             if first == b"." || first == b"source" {
                 out.sources.push(ws[0].start);
             }
+            // `NAME+=value`: bash appends; /bin/sh (dash), which grub-mkconfig
+            // runs under on Debian, treats it as a command name. Either way the
+            // value is not a literal we can know.
+            if let Some(plus) = first.windows(2).position(|w| w == b"+=") {
+                if assignment_name(&[&first[..plus], b"="].concat()).is_some() {
+                    out.assignments.push(ScannedAssignment {
+                        name: String::from_utf8_lossy(&first[..plus]).into_owned(),
+                        value: ws[0].start + plus + 2..ws[0].end,
+                        conditional: cond.clone(),
+                        append: true,
+                    });
+                }
+            }
             if all_assign || decl {
                 let from = usize::from(decl);
                 for r in &ws[from..] {
@@ -1170,6 +1192,7 @@ fn scan_file(text: &str) -> ScanResult<Scan> {
                             name: String::from_utf8_lossy(&s[r.start..r.start + eq]).into_owned(),
                             value: r.start + eq + 1..r.end,
                             conditional: cond.clone(),
+                            append: false,
                         });
                     }
                 }
@@ -1388,6 +1411,15 @@ mod tests {
         let d = g("function f {\n  GRUB_CMDLINE_LINUX_DEFAULT=\"x\"\n}\n");
         assert!(d.effective(LINUX_DEFAULT).unwrap().conditional.is_some());
         assert!(GrubDefaults::from_texts(vec![("/g".into(), "if true; then\n".into())]).is_err());
+    }
+
+    #[test]
+    fn plus_equals_is_refused() {
+        let t = "GRUB_CMDLINE_LINUX_DEFAULT=\"quiet\"\nGRUB_CMDLINE_LINUX_DEFAULT+=\" splash\"\n";
+        assert!(matches!(
+            edit_text(t, &[Edit::ensure("iommu", "pt")]),
+            Err(Error::NotLiteral { line: 2, .. })
+        ));
     }
 
     #[test]
