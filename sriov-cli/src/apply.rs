@@ -421,6 +421,7 @@ pub(crate) mod tests {
         pub log: Vec<String>,
         pub refuse: Vec<&'static str>,
         pub ignore: Vec<&'static str>,
+        pub fail_numvfs: bool,
     }
 
     impl Fake {
@@ -439,6 +440,9 @@ pub(crate) mod tests {
         }
         fn set_num_vfs(&mut self, pf: &PfState, n: u32, _: bool) -> Result<(), String> {
             self.log.push(format!("numvfs {} {n}", pf.address));
+            if self.fail_numvfs {
+                return Err("Device or resource busy (EBUSY)".into());
+            }
             let fresh = host(n, true);
             let p = &mut self.state.pfs[0];
             for v in &p.vfs {
@@ -581,6 +585,7 @@ pub(crate) mod tests {
             log: Vec::new(),
             refuse: Vec::new(),
             ignore: Vec::new(),
+            fail_numvfs: false,
         }
     }
 
@@ -645,5 +650,26 @@ pub(crate) mod tests {
             ]
         );
         assert!(f.log.contains(&"route eth0pve050 10.0.50.1".to_string()));
+    }
+
+    #[test]
+    fn a_failed_count_skips_the_pf_and_says_why() {
+        let cfg = parse(CFG, Path::new("s.toml"), "h").unwrap();
+        let mut f = fake();
+        f.fail_numvfs = true;
+        let o = apply(&cfg, &mut f, false, &mut |_, _, _| {});
+        assert!(!o.converged());
+        assert_eq!(o.changes[0].status, Status::Failed);
+        assert_eq!(
+            o.changes[0].detail.as_deref(),
+            Some("Device or resource busy (EBUSY)")
+        );
+        assert!(o.changes.len() > 1);
+        assert!(
+            o.changes[1..].iter().all(|c| c.status == Status::Skipped),
+            "{:#?}",
+            o.changes
+        );
+        assert_eq!(f.log, ["numvfs 0000:01:00.0 4"]);
     }
 }
