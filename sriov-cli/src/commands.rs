@@ -71,7 +71,14 @@ pub(crate) fn config_path(ctx: &Ctx) -> PathBuf {
 /// Loads the config for this node.
 pub(crate) fn load_config(ctx: &Ctx) -> Result<Config, CliError> {
     let path = config_path(ctx);
-    Ok(config::load(&path, &path, &node_name(ctx))?)
+    let cfg = config::load(&path, &path, &node_name(ctx))?;
+    if let (Some(n), None) = (&ctx.node, &cfg.node) {
+        return Err(CliError::Usage(format!(
+            "--node {n}: {} has no [node.{n}] section",
+            path.display()
+        )));
+    }
+    Ok(cfg)
 }
 
 fn setup(

@@ -105,6 +105,15 @@ fn other_node_section_by_flag() {
     let o = run(&["--root", &ex(), "--node", "pve2", "setup", "--dry-run"]);
     assert_eq!(o.code, 0, "{}", o.stderr);
     golden("example-pve2-dry-run.txt", &o.stdout);
+    let o = run(&["--root", &ex(), "--node", "pve9", "setup", "--dry-run"]);
+    assert_eq!(o.code, 2);
+    assert_eq!(
+        o.stderr,
+        format!(
+            "error: --node pve9: {}/etc/sriov-cli/sriov.toml has no [node.pve9] section\n",
+            ex()
+        )
+    );
 }
 
 #[test]
