@@ -110,7 +110,7 @@ fn other_node_section_by_flag() {
     assert_eq!(
         o.stderr,
         format!(
-            "error: --node pve9: {}/etc/sriov-cli/sriov.toml has no [node.pve9] section\n",
+            "error: {}/etc/sriov-cli/sriov.toml: no [node.pve9] section for this host (sections: pve1, pve2); pass --node NAME to pick one\n",
             ex()
         )
     );
