@@ -225,14 +225,11 @@ fn passthrough<'a>(
             let lv = live.and_then(|p| p.vf(vf.index));
             let address = match (lv, live) {
                 (Some(v), _) => Some(v.address.clone()),
-                (None, Some(p)) => host
-                    .sysfs()
-                    .pf_by_address(
-                        &p.address
-                            .parse()
-                            .unwrap_or_else(|_| sysfs_sriov::PciAddress::from_routing_id(0, 0)),
-                    )
+                (None, Some(p)) => p
+                    .address
+                    .parse::<sysfs_sriov::PciAddress>()
                     .ok()
+                    .and_then(|a| host.sysfs().pf_by_address(&a).ok())
                     .and_then(|info| sysfs_sriov::predict_vf_address(&info, vf.index).ok())
                     .map(|a| a.to_string()),
                 _ => None,
