@@ -142,7 +142,14 @@ pub fn cmdline(data: &[u8]) {
 /// GRUB defaults editor (`bootcmd::grub`): never panics; after a successful
 /// edit the re-parsed file shows the edit's effect, the edited file still
 /// tokenizes, and editing again is a no-op.
+///
+/// With `SRIOV_FUZZ_GRUB_SKIP_NUL` set, inputs holding a NUL byte are skipped:
+/// a way to fuzz past the open finding in `fuzz/regressions/grub/` (a shell
+/// value holding NUL) until it is fixed.
 pub fn grub(data: &[u8]) {
+    if data.contains(&0) && std::env::var_os("SRIOV_FUZZ_GRUB_SKIP_NUL").is_some() {
+        return;
+    }
     let text = String::from_utf8_lossy(data);
     let path = PathBuf::from("/etc/default/grub");
     let Ok(g) = GrubDefaults::from_texts(vec![(path.clone(), text.to_string())]) else {
@@ -349,10 +356,12 @@ pub fn pci(data: &[u8]) {
     if let Ok(s) = std::str::from_utf8(data) {
         if let Ok(a) = s.parse::<PciAddress>() {
             check_pci(a);
-            let lower = s.to_ascii_lowercase();
-            let canonical = a.to_string();
-            if lower.len() == canonical.len() {
-                assert_eq!(lower, canonical, "full-form input prints as itself");
+            if is_full_form(s) {
+                assert_eq!(
+                    s.to_ascii_lowercase(),
+                    a.to_string(),
+                    "full-form input prints as itself"
+                );
             }
         }
     }
@@ -366,6 +375,17 @@ pub fn pci(data: &[u8]) {
             Err(_) => assert!(data[5] >= 32 || data[6] >= 8, "refused a valid address"),
         }
     }
+}
+
+/// `DDDD:BB:DD.F` with exactly those field widths (hex, any case).
+fn is_full_form(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() == 12
+        && b.iter().enumerate().all(|(i, c)| match i {
+            4 | 7 => *c == b':',
+            10 => *c == b'.',
+            _ => c.is_ascii_hexdigit(),
+        })
 }
 
 fn check_pci(a: PciAddress) {

@@ -32,19 +32,31 @@ fn inputs(kind: &str, target: &str) -> Vec<PathBuf> {
     v
 }
 
+/// Feeds every input of `kind` through its target's property; panics at the
+/// end listing every input that broke one (each panic message is printed
+/// above it by the default hook).
 fn replay(kind: &str) -> usize {
     let mut n = 0;
+    let mut broken = Vec::new();
     for t in TARGETS {
         for p in inputs(kind, t) {
             let data = fs::read(&p).unwrap();
-            let r = std::panic::catch_unwind(|| props::run(t, &data));
-            match r {
+            match std::panic::catch_unwind(|| props::run(t, &data)) {
                 Ok(known) => assert!(known, "unknown target {t}"),
-                Err(_) => panic!("{kind} input {} broke the {t} property", p.display()),
+                Err(_) => broken.push(format!(
+                    "fuzz/{kind}/{t}/{}",
+                    p.file_name().unwrap().to_string_lossy()
+                )),
             }
             n += 1;
         }
     }
+    assert!(
+        broken.is_empty(),
+        "{} input(s) break their fuzz property (see the panic messages above):\n  {}",
+        broken.len(),
+        broken.join("\n  ")
+    );
     n
 }
 
