@@ -1259,4 +1259,44 @@ mod tests {
         assert_eq!(loc_of("ab\ncé d", 7), Loc { line: 2, col: 4 });
         assert_eq!(loc_of("", 5), Loc { line: 1, col: 1 });
     }
+
+    mod props {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            /// Outside data never panics the parser, and every error has a
+            /// position inside the text.
+            #[test]
+            fn parse_never_panics(text in "(\\[\\[pf(\\.vf)?\\]\\]\n|[a-z_]{1,10} = (\"[^\"\n]{0,20}\"|-?[0-9]{1,12}|true|\\[[0-9, ]{0,10}\\])\n|[ -~\n]{0,5}){0,12}") {
+                if let Err(ConfigError::Invalid { diags, .. }) = parse(&text, Path::new("s.toml"), "h") {
+                    let lines = text.lines().count().max(1) + 1;
+                    for d in diags {
+                        if let Some(l) = d.loc {
+                            prop_assert!(l.line >= 1 && l.line <= lines && l.col >= 1);
+                        }
+                    }
+                }
+            }
+
+            /// Auto MACs are locally administered unicast and read as the
+            /// node and VLAN.
+            #[test]
+            fn auto_mac_shape(cluster in ".{0,20}", pf in "[a-z0-9]{1,15}", node in any::<u8>(), vlan in 0u16..=4094) {
+                let m = auto_mac(&cluster, &pf, node, vlan);
+                prop_assert_eq!(m.0[0] & 0x03, 0x02);
+                prop_assert_eq!(m.0[3], node);
+                let s = m.to_string();
+                let tail = format!("{:02}:{:02}", vlan / 100, vlan % 100);
+                prop_assert!(s.ends_with(&tail), "{} {}", s, tail);
+            }
+
+            /// Ranges expand to exactly the indices written.
+            #[test]
+            fn ranges_expand(a in 0u32..100, len in 0u32..20) {
+                let r = parse_range(&format!("{a}-{}", a + len)).unwrap();
+                prop_assert_eq!(r, (a..=a + len).collect::<Vec<_>>());
+            }
+        }
+    }
 }
