@@ -413,7 +413,6 @@ pub fn parse(text: &str, path: &Path, hostname: &str) -> Result<Config, ConfigEr
         invalid(vec![Diag { loc, msg }])
     })?;
     let mut diags = Vec::new();
-    let at = |off: usize| Some(loc_of(text, off));
 
     let cluster = raw
         .cluster
@@ -450,7 +449,6 @@ pub fn parse(text: &str, path: &Path, hostname: &str) -> Result<Config, ConfigEr
         }
     }
     check_cross_pf(&pfs, &mut diags);
-    let _ = at;
     if diags.is_empty() {
         Ok(Config {
             path: path.to_path_buf(),

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use crate::commands::{config_path, load_config, node_name};
 use crate::config::{Config, DriverSpec, PfSpec, VfSpec};
-use crate::host::{chain, LiveHost};
+use crate::host::LiveHost;
 use crate::state::HostState;
 use crate::{CliError, Ctx};
 
@@ -353,7 +353,6 @@ pub(crate) fn hostpci(ctx: &Ctx, out: &mut dyn Write, vm: Option<&str>) -> Resul
         let _ = writeln!(o, "hostpci{n}: {}", p.address);
     }
     out.write_all(o.as_bytes())?;
-    let _ = chain;
     Ok(0)
 }
 

@@ -216,21 +216,13 @@ fn plan_pf(spec: &PfSpec, pf: &PfState, live: &HostState, allow_recreate: bool, 
     let i40e = pf.driver.as_deref() == Some("i40e");
     for vs in &spec.vfs {
         let live_vf = if survives { pf.vf(vs.index) } else { None };
-        check_vf_live(&pfn, spec, vs, live_vf, live, p);
+        check_vf_live(&pfn, vs, live_vf, live, p);
         trunk_warnings(&pfn, pf, vs, i40e, p);
         plan_vf(vs, live_vf, &mk, live, p);
     }
 }
 
-fn check_vf_live(
-    pfn: &str,
-    spec: &PfSpec,
-    vs: &VfSpec,
-    vf: Option<&VfState>,
-    live: &HostState,
-    p: &mut Plan,
-) {
-    let _ = spec;
+fn check_vf_live(pfn: &str, vs: &VfSpec, vf: Option<&VfState>, live: &HostState, p: &mut Plan) {
     if let Some(name) = &vs.name {
         let own = vf.and_then(|v| v.netdev.as_deref()) == Some(name.as_str());
         if !own && live.links.contains(name) {
