@@ -196,10 +196,24 @@ pub(crate) fn enable_iommu(
         .map_err(|e| CliError::Host(chain(&e)))?;
     let file = setup.cmdline_file.display().to_string();
     let refresh = setup.refresh_command();
+    let loader = match setup.loader {
+        bootcmd::Loader::Grub => "GRUB".to_string(),
+        bootcmd::Loader::SystemdBoot => "systemd-boot".to_string(),
+        other => format!("{other:?}"),
+    };
+    let firmware = match setup.firmware {
+        bootcmd::Firmware::Efi => "UEFI".to_string(),
+        bootcmd::Firmware::Bios => "legacy BIOS".to_string(),
+        other => format!("{other:?}"),
+    };
+    let tool = if setup.proxmox_boot_tool {
+        ", kept in sync by proxmox-boot-tool"
+    } else {
+        ""
+    };
     writeln!(
         out,
-        "Boot setup: {:?} via {:?}; the command line lives in {file}.",
-        setup.loader, setup.firmware
+        "Boot setup: {loader} ({firmware}{tool}); the command line lives in {file}."
     )?;
     if ctx.verbose > 0 {
         for w in &setup.why {
