@@ -311,13 +311,16 @@ impl Drop for QuietStdout {
 
 /// `sriov-cli` config parser, through its only public entry point: the
 /// input, written as the config file, goes through
-/// `sriov-cli --root <fixture> --node fuzz setup --config FILE --dry-run`
+/// `sriov-cli --root <fixture> setup --config FILE --dry-run` (node name `fuzz`)
 /// (parse, node selection, validation, planning against a fixture PF,
 /// rendering). It must never panic, and the exit code is 0, 1 or 2.
 pub fn config(data: &[u8]) {
     let Some((host, cfg)) = CLI_ROOT
         .get_or_init(|| {
             let (host, _) = crate::fixtures::sysfs_host(8).ok()?;
+            // The node name `[node.<name>]` sections are matched against.
+            std::fs::create_dir_all(host.root().join("etc")).ok()?;
+            std::fs::write(host.root().join("etc/hostname"), "fuzz\n").ok()?;
             let cfg = host.root().join("fuzz.toml");
             Some((host, cfg))
         })
@@ -331,12 +334,10 @@ pub fn config(data: &[u8]) {
     if std::fs::write(cfg, data).is_err() {
         return;
     }
-    let args: [&OsStr; 9] = [
+    let args: [&OsStr; 7] = [
         "sriov-cli".as_ref(),
         "--root".as_ref(),
         host.root().as_os_str(),
-        "--node".as_ref(),
-        "fuzz".as_ref(),
         "setup".as_ref(),
         "--config".as_ref(),
         cfg.as_os_str(),

@@ -10,6 +10,21 @@ use std::time::Duration;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use sriov_benches::fixtures;
 
+/// Runs `f` with fd 1 on /dev/null (the dry run prints a diff line per change).
+fn quiet<T>(f: impl FnOnce() -> T) -> T {
+    let saved = nix::unistd::dup(std::io::stdout()).ok();
+    let _ = std::io::stdout().flush();
+    if let Ok(null) = File::options().write(true).open("/dev/null") {
+        let _ = nix::unistd::dup2_stdout(&null);
+    }
+    let r = f();
+    let _ = std::io::stdout().flush();
+    if let Some(fd) = saved {
+        let _ = nix::unistd::dup2_stdout(&fd);
+    }
+    r
+}
+
 fn plan_and_diff(c: &mut Criterion) {
     let (host, _pf) = match fixtures::sysfs_host(256) {
         Ok(x) => x,
@@ -29,31 +44,20 @@ fn plan_and_diff(c: &mut Criterion) {
         "sriov-cli",
         "--root",
         root.as_str(),
-        "--node",
-        "bench",
         "setup",
         "--config",
         cfg.as_str(),
         "--dry-run",
     ];
     // Sanity: the config is valid for the fixture (exit 0), shown once.
-    if let Err(code) = sriov_cli::run(args) {
+    if let Err(code) = quiet(|| sriov_cli::run(args)) {
         eprintln!("sriov-cli setup --dry-run exited {code} on the 256-VF fixture; skipping");
         return;
     }
     let mut g = c.benchmark_group("sriov_cli");
     g.throughput(Throughput::Elements(256));
     g.bench_function("setup_dry_run_256", |b| {
-        let saved = nix::unistd::dup(std::io::stdout()).ok();
-        let _ = std::io::stdout().flush();
-        if let Ok(null) = File::options().write(true).open("/dev/null") {
-            let _ = nix::unistd::dup2_stdout(&null);
-        }
-        b.iter(|| sriov_cli::run(args));
-        let _ = std::io::stdout().flush();
-        if let Some(fd) = saved {
-            let _ = nix::unistd::dup2_stdout(&fd);
-        }
+        quiet(|| b.iter(|| sriov_cli::run(args)));
     });
     g.finish();
 }

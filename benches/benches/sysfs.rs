@@ -19,6 +19,8 @@ fn resolve(c: &mut Criterion) {
     let mut g = c.benchmark_group("sysfs");
     g.throughput(Throughput::Elements(256));
     g.bench_function("vfs_256", |b| b.iter(|| sysfs.vfs(black_box(&pf))));
+    g.finish();
+    let mut g = c.benchmark_group("sysfs_pf");
     g.bench_function("find_pf_by_netdev", |b| {
         b.iter(|| sysfs.find_pf(black_box("enp59s0f0")))
     });

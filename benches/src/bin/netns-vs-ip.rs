@@ -70,7 +70,16 @@ fn ifname(s: &str) -> Res<IfName> {
     IfName::new(s).map_err(|e| format!("{s}: {e}"))
 }
 
-/// The iproute2 commands the guide's script would run for link `i`.
+/// Every iproute2 command for `n` links in the guide's order (its unit file
+/// renames every VF, then brings each up, then adds the addresses).
+fn all_ip_commands(n: u32) -> Vec<Vec<String>> {
+    let per: Vec<[Vec<String>; 3]> = (0..n).map(ip_commands).collect();
+    (0..3)
+        .flat_map(|phase| per.iter().map(move |c| c[phase].clone()))
+        .collect()
+}
+
+/// The iproute2 commands for link `i`: rename, up, address.
 fn ip_commands(i: u32) -> [Vec<String>; 3] {
     let (o, n) = (old_name(i), new_name(i));
     [
@@ -121,20 +130,76 @@ fn create_veths(h: &mut Handle, n: u32) -> Res<()> {
     Ok(())
 }
 
+/// `NETNS_VS_IP_DETAIL=1`: the same requests as three batches (all renames,
+/// all ups, all addresses), each timed, to show where the kernel spends it.
+fn run_batch_phases(
+    h: &mut Handle,
+    n: u32,
+    index: &HashMap<String, u32>,
+    dump: Duration,
+) -> Res<()> {
+    let mut idx = Vec::new();
+    for i in 0..n {
+        let name = old_name(i);
+        idx.push(*index.get(&name).ok_or_else(|| format!("{name} missing"))?);
+    }
+    let mut phase = |what: &str, reqs: Vec<Request>| -> Res<()> {
+        let t = Instant::now();
+        let res = h.execute_all(&reqs).map_err(|e| format!("batch: {e}"))?;
+        print!(" {what} {:.2} ms", ms(t.elapsed()));
+        match res.into_iter().find(Result::is_err) {
+            Some(Err(e)) => Err(format!("{what}: {e}")),
+            _ => Ok(()),
+        }
+    };
+    print!("    detail: link dump {:.2} ms;", ms(dump));
+    let renames = (0..n)
+        .zip(&idx)
+        .map(|(i, &x)| Ok(Request::set_name(x, &ifname(&new_name(i))?)))
+        .collect::<Res<Vec<_>>>()?;
+    phase("renames", renames)?;
+    phase(
+        "ups",
+        idx.iter().map(|&x| Request::set_up(x, true)).collect(),
+    )?;
+    phase(
+        "addresses",
+        (0..n)
+            .zip(&idx)
+            .map(|(i, &x)| Request::add_address(x, &address(i)))
+            .collect(),
+    )?;
+    println!();
+    Ok(())
+}
+
 /// What `sriov-cli` does: resolve names with one dump, then one pipelined batch.
 fn run_batch(h: &mut Handle, n: u32) -> Res<()> {
+    let t = Instant::now();
     let links = h.links().map_err(|e| format!("link dump: {e}"))?;
+    let dump = t.elapsed();
     let index: HashMap<String, u32> = links
         .into_iter()
         .map(|l| (l.name.to_string(), l.index))
         .collect();
-    let mut b = h.batch();
+    if std::env::var_os("NETNS_VS_IP_DETAIL").is_some() {
+        return run_batch_phases(h, n, &index, dump);
+    }
+    let mut idx = Vec::new();
     for i in 0..n {
         let name = old_name(i);
-        let idx = *index.get(&name).ok_or_else(|| format!("{name} missing"))?;
-        b.push(Request::set_name(idx, &ifname(&new_name(i))?));
-        b.push(Request::set_up(idx, true));
-        b.push(Request::add_address(idx, &address(i)));
+        idx.push(*index.get(&name).ok_or_else(|| format!("{name} missing"))?);
+    }
+    // One pipelined batch, in the guide's order (renames, ups, addresses).
+    let mut b = h.batch();
+    for (i, &x) in (0..n).zip(&idx) {
+        b.push(Request::set_name(x, &ifname(&new_name(i))?));
+    }
+    for &x in &idx {
+        b.push(Request::set_up(x, true));
+    }
+    for (i, &x) in (0..n).zip(&idx) {
+        b.push(Request::add_address(x, &address(i)));
     }
     let results = b.execute().map_err(|e| format!("batch: {e}"))?;
     let failed: Vec<String> = results
@@ -167,16 +232,14 @@ fn run_ip_batch(ip: &str, file: &std::path::Path) -> Res<()> {
 }
 
 fn run_ip_each(ip: &str, n: u32) -> Res<()> {
-    for i in 0..n {
-        for cmd in ip_commands(i) {
-            let st = Command::new(ip)
-                .args(&cmd)
-                .stdin(Stdio::null())
-                .status()
-                .map_err(|e| format!("{ip}: {e}"))?;
-            if !st.success() {
-                return Err(format!("ip {} exited with {st}", cmd.join(" ")));
-            }
+    for cmd in all_ip_commands(n) {
+        let st = Command::new(ip)
+            .args(&cmd)
+            .stdin(Stdio::null())
+            .status()
+            .map_err(|e| format!("{ip}: {e}"))?;
+        if !st.success() {
+            return Err(format!("ip {} exited with {st}", cmd.join(" ")));
         }
     }
     Ok(())
@@ -226,10 +289,8 @@ fn one_run(method: Method, n: u32, ip: &str, batch_file: &std::path::Path) -> Re
 fn write_batch_file(n: u32) -> Res<std::path::PathBuf> {
     let path = std::env::temp_dir().join(format!("netns-vs-ip-{}-{n}.batch", std::process::id()));
     let mut f = std::fs::File::create(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-    for i in 0..n {
-        for cmd in ip_commands(i) {
-            writeln!(f, "{}", cmd.join(" ")).map_err(|e| format!("{}: {e}", path.display()))?;
-        }
+    for cmd in all_ip_commands(n) {
+        writeln!(f, "{}", cmd.join(" ")).map_err(|e| format!("{}: {e}", path.display()))?;
     }
     Ok(path)
 }
