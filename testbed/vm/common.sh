@@ -18,5 +18,18 @@ TB_KERNELS="stable backports"
 log() { printf '[testbed] %s\n' "$*" >&2; }
 die() { printf '[testbed] ERROR: %s\n' "$*" >&2; exit 2; }
 
+# tb_lock: one test bed run or build at a time per target dir (they share the
+# build and log directories); a nested call (run -> build) holds it already.
+tb_lock() {
+    [ -n "${TB_LOCKED:-}" ] && return 0
+    mkdir -p "$TB_OUT"
+    exec 9>"$TB_OUT/.lock"
+    if ! flock -n 9; then
+        log "another test bed run holds $TB_OUT/.lock: waiting for it"
+        flock 9
+    fi
+    export TB_LOCKED=1
+}
+
 # kernel_dir NAME: where the extracted kernel package of that flavour lives.
 kernel_dir() { printf '%s/kernel-%s\n' "$TB_CACHE" "$1"; }
