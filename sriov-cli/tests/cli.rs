@@ -423,3 +423,28 @@ fn broken_pipe_exits_0() {
     drop(child.stdout.take());
     assert_eq!(child.wait().unwrap().code(), Some(0));
 }
+
+#[test]
+fn live_root_reads_the_real_kernel() {
+    // The live system (no --root): sysfs and netlink of this machine, read only.
+    let o = run(&["status", "--json"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let v: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
+    assert!(v["pfs"].is_array());
+    let o = run(&["stats", "--format", "prometheus"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(o.stdout.starts_with("# HELP sriov_pf_total_vfs "));
+
+    let d = tempfile::tempdir().unwrap();
+    let cfg = write(
+        d.path(),
+        "s.toml",
+        "[[pf]]\nname = \"sriovnone0\"\nnum_vfs = 1\n",
+    );
+    let o = run(&["setup", "--config", &cfg, "--dry-run", "--json"]);
+    assert_eq!(o.code, 2);
+    assert_eq!(
+        o.stderr,
+        "error: PF sriovnone0: no network interface `sriovnone0` belongs to an SR-IOV capable PCI device\nerror: nothing was changed\n"
+    );
+}
