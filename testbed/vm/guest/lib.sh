@@ -83,7 +83,7 @@ set_numvfs() {
     [ "$1" = 0 ] || wait_until 20 all_vf_netdevs "$1"
 }
 
-# reset_host: the starting point of every scenario: no VFs, PF up, no leftovers.
+# reset_host: the starting point of every scenario: no VFs, no default route, no config.
 reset_host() {
     echo 1 >"$PFDEV/sriov_drivers_autoprobe" 2>/dev/null
     [ "$(numvfs)" = 0 ] || echo 0 >"$PFDEV/sriov_numvfs"

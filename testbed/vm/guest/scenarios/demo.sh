@@ -1,7 +1,10 @@
 # shellcheck shell=sh
 # "Try it without hardware": the guide's layout applied by sriov-cli on a real
 # SR-IOV host, shown the way a user would look at it.
-CFG=/tb/guest/configs/guide.toml
+# The default config path, as on a real host.
+mkdir -p /etc/sriov-cli
+cp /tb/guest/configs/guide.toml /etc/sriov-cli/sriov.toml
+CFG=/etc/sriov-cli/sriov.toml
 echo "== the config: $CFG"; indent 80 <"$CFG"
 echo "== sriov-cli setup --dry-run"; cli setup --config "$CFG" --dry-run
 echo "== sriov-cli setup"; cli setup --config "$CFG"
@@ -14,3 +17,6 @@ echo "== ls -l /sys/class/net/$PF/device/virtfn*"; ls -l "$PFDEV"/virtfn* | inde
 echo "== sriov-cli check-iommu"; cli check-iommu
 echo "== sriov-cli generate systemd-unit"; cli generate systemd-unit
 echo "== sriov-cli generate pve-mapping"; cli generate pve-mapping
+echo "== sriov-cli generate hostpci"; cli generate hostpci
+echo "== sriov-cli stats --format prometheus"; cli stats --format prometheus
+true
