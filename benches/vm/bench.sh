@@ -10,6 +10,15 @@
 #   setup  : sriov-cli setup --config guide.toml;
 #   guide  : the guide's script (one `sh -c` + one `ip` per command, as its
 #            ExecStart= lines do), without its `sleep 10`.
+# and, to show where setup's time goes beyond the floor:
+#   ipbatch: the same kernel work with the least user space (count, poll for the
+#            netdevs, two `ip -batch` runs, the vfio-pci bind in-shell): the
+#            floor for the whole layout rather than for the VF count alone;
+#   cfg    : sriov-cli setup when the 7 VFs already exist (configuration only);
+#   noop   : a second sriov-cli setup on the converged host (start-up, reading
+#            sysfs + netlink state, planning, verifying: the fixed overhead);
+#   vfio   : binding VF 6 to vfio-pci by hand (driver_override, unbind,
+#            drivers_probe), the single slowest step under TCG.
 # Each is run BENCH_REPS times (default 3), interleaved, from a reset host.
 # Results: CHECK lines for what must work, a `BENCH ...` summary line with the
 # medians and ratios (target: setup within 1.2x of the floor). Timing is
@@ -43,43 +52,78 @@ bench_median() { # values... -> median
 
 bench_vf_netdev() { ls "$PFDEV/virtfn$1/net" 2>/dev/null | head -n1; }
 
-# The guide's way, one process per command. VF netdev names come from sysfs
-# (the guest has no udev, so there are no predictable <pf>vN names to hard-code).
-bench_guide_script() {
-    _sh() { sh -c "$1" || { echo "guide step failed: $1" >&2; return 1; }; }
-    _sh "echo 7 > $PFDEV/sriov_numvfs" || return 1
-    _ip=/tb/bin/ip
-    _sh "$_ip link set $PF vf 0 trust on" &&
-    _sh "$_ip link set $PF vf 1 vlan 50" &&
-    _sh "$_ip link set $PF vf 1 mac 02:00:00:01:00:50" &&
-    _sh "$_ip link set $PF vf 2 vlan 60 qos 3" &&
-    _sh "$_ip link set $PF vf 3 vlan 70" &&
-    _sh "$_ip link set $PF vf 4 vlan 50" &&
-    _sh "$_ip link set $PF vf 4 spoofchk on" &&
-    _sh "$_ip link set $PF vf 5 vlan 70 qos 5" &&
-    _sh "$_ip link set $PF vf 5 mac 02:00:00:01:00:70" &&
-    _sh "$_ip link set $PF vf 5 spoofchk off" &&
-    _sh "$_ip link set $PF vf 6 vlan 50" &&
-    _sh "$_ip link set $PF vf 6 mac 02:00:00:01:06:50" || return 1
-    _d6=$(basename "$(readlink "$PFDEV/virtfn6")")
-    _sh "echo vfio-pci > /sys/bus/pci/devices/$_d6/driver_override" &&
-    _sh "echo $_d6 > /sys/bus/pci/devices/$_d6/driver/unbind" &&
-    _sh "echo $_d6 > /sys/bus/pci/drivers_probe" || return 1
+# The guide's iproute2 commands (without the leading `ip`) in its order: VF
+# attributes, then (after the vfio-pci bind) renames, ups, addresses, route.
+bench_vf_attr_cmds() {
+    cat <<EOF
+link set $PF vf 0 trust on
+link set $PF vf 1 vlan 50
+link set $PF vf 1 mac 02:00:00:01:00:50
+link set $PF vf 2 vlan 60 qos 3
+link set $PF vf 3 vlan 70
+link set $PF vf 4 vlan 50
+link set $PF vf 4 spoofchk on
+link set $PF vf 5 vlan 70 qos 5
+link set $PF vf 5 mac 02:00:00:01:00:70
+link set $PF vf 5 spoofchk off
+link set $PF vf 6 vlan 50
+link set $PF vf 6 mac 02:00:00:01:06:50
+EOF
+}
+# VF netdev names come from sysfs (the guest has no udev, so there are no
+# predictable <pf>vN names to hard-code).
+bench_link_cmds() {
     for _p in 0:eth0pve0 1:eth0pve050 2:eth0pve060 3:eth0pve070 4:eth1lxc9999v050; do
-        _old=$(bench_vf_netdev "${_p%%:*}")
-        _sh "$_ip link set dev $_old name ${_p#*:}" || return 1
+        echo "link set dev $(bench_vf_netdev "${_p%%:*}") name ${_p#*:}"
     done
-    _sh "$_ip link set dev eth0pve0 promisc on" &&
-    _sh "$_ip link set dev eth0pve070 mtu 9000" &&
-    _sh "$_ip link set dev eth0pve0 up" &&
-    _sh "$_ip link set dev eth0pve050 up" &&
-    _sh "$_ip link set dev eth0pve060 up" &&
-    _sh "$_ip link set dev eth0pve070 up" &&
-    _sh "$_ip link set dev eth1lxc9999v050 up" &&
-    _sh "$_ip address add 10.0.50.100/24 dev eth0pve050" &&
-    _sh "$_ip address add 10.2.60.100/24 dev eth0pve060" &&
-    _sh "$_ip address add 10.2.70.100/24 dev eth0pve070" &&
-    _sh "$_ip route add default via 10.0.50.1"
+    cat <<EOF
+link set dev eth0pve0 promisc on
+link set dev eth0pve070 mtu 9000
+link set dev eth0pve0 up
+link set dev eth0pve050 up
+link set dev eth0pve060 up
+link set dev eth0pve070 up
+link set dev eth1lxc9999v050 up
+address add 10.0.50.100/24 dev eth0pve050
+address add 10.2.60.100/24 dev eth0pve060
+address add 10.2.70.100/24 dev eth0pve070
+route add default via 10.0.50.1
+EOF
+}
+
+# Binds VF 6 to vfio-pci with three sysfs writes, each run through RUN
+# (`_bench_sh` for one process each, `eval` in-shell).
+bench_vfio_bind_vf6() {
+    _d6=$(basename "$(readlink "$PFDEV/virtfn6")")
+    $1 "echo vfio-pci > /sys/bus/pci/devices/$_d6/driver_override" &&
+    $1 "echo $_d6 > /sys/bus/pci/devices/$_d6/driver/unbind" &&
+    $1 "echo $_d6 > /sys/bus/pci/drivers_probe"
+}
+
+_bench_sh() { sh -c "$1" || { echo "guide step failed: $1" >&2; return 1; }; }
+
+# The guide's way: one `sh -c` + one process per command (its ExecStart= lines
+# are `bash -c '...'`), no sleep.
+bench_guide_script() {
+    _bench_sh "echo 7 > $PFDEV/sriov_numvfs" || return 1
+    bench_vf_attr_cmds >/tmp/bench.cmds
+    while read -r _c; do _bench_sh "/tb/bin/ip $_c" || return 1; done </tmp/bench.cmds
+    bench_vfio_bind_vf6 _bench_sh || return 1
+    bench_link_cmds >/tmp/bench.cmds
+    while read -r _c; do _bench_sh "/tb/bin/ip $_c" || return 1; done </tmp/bench.cmds
+}
+
+# The same kernel work with the least user space: the VF count, a wait for the
+# netdevs (polling, 1 ms), one `ip -batch` for the VF attributes, the vfio-pci
+# bind in-shell, one `ip -batch` for the links. A floor for the whole layout.
+bench_ipbatch_script() {
+    echo 7 >"$PFDEV/sriov_numvfs" || return 1
+    while [ "$(count_vf_netdevs)" != 7 ]; do usleep 1000; done
+    bench_vf_attr_cmds >/tmp/bench.batch
+    /tb/bin/ip -batch /tmp/bench.batch || return 1
+    bench_vfio_bind_vf6 eval || return 1
+    bench_link_cmds >/tmp/bench.batch
+    /tb/bin/ip -batch /tmp/bench.batch
 }
 
 # What both full methods must leave behind (a light read-back; setup.sh checks all).
@@ -107,9 +151,30 @@ bench_one() { # METHOD -> prints elapsed ns, or nothing on failure
         guide)
             bench_guide_script 2>/tmp/bench.err >/dev/null || return 1
             ;;
+        ipbatch)
+            bench_ipbatch_script 2>/tmp/bench.err >/dev/null || return 1
+            ;;
+        cfg)
+            set_numvfs 7 || return 1
+            _t0=$(bench_now)
+            /tb/bin/sriov-cli setup --config "$BENCH_CFG" >/tmp/bench.out 2>/tmp/bench.err || return 1
+            ;;
+        noop)
+            /tb/bin/sriov-cli setup --config "$BENCH_CFG" >/tmp/bench.out 2>/tmp/bench.err || return 1
+            _t0=$(bench_now)
+            /tb/bin/sriov-cli setup --config "$BENCH_CFG" >/tmp/bench.out 2>/tmp/bench.err || return 1
+            ;;
+        vfio)
+            set_numvfs 7 || return 1
+            _d6=$(vf_addr 6)
+            _t0=$(bench_now)
+            echo vfio-pci >"/sys/bus/pci/devices/$_d6/driver_override" &&
+            echo "$_d6" >"/sys/bus/pci/devices/$_d6/driver/unbind" &&
+            echo "$_d6" >/sys/bus/pci/drivers_probe || return 1
+            ;;
     esac
     _t1=$(bench_now)
-    if [ "$1" != floor ] && ! bench_layout_ok; then
+    if { [ "$1" = setup ] || [ "$1" = guide ] || [ "$1" = cfg ] || [ "$1" = noop ] || [ "$1" = ipbatch ]; } && ! bench_layout_ok; then
         echo "layout not reached" >>/tmp/bench.err
         return 1
     fi
@@ -119,10 +184,10 @@ bench_one() { # METHOD -> prints elapsed ns, or nothing on failure
 if [ ! -x /tb/bin/sriov-cli ]; then
     fail bench.sriov_cli "sriov-cli missing from the image"
 else
-    floor="" setup="" guide=""
+    floor="" setup="" guide="" ipbatch="" cfg="" noop="" vfio=""
     r=0
     while [ "$r" -lt "$BENCH_REPS" ]; do
-        for m in floor setup guide; do
+        for m in floor setup guide ipbatch cfg noop vfio; do
             if t=$(bench_one $m) && [ -n "$t" ]; then
                 note "bench run $r $m $(bench_ms "$t") ms"
                 eval "$m=\"\$$m $t\""
@@ -134,7 +199,7 @@ else
     done
     reset_host
     ok=1
-    for m in floor setup guide; do
+    for m in floor setup guide ipbatch cfg noop vfio; do
         eval "v=\$$m"
         if [ -n "$v" ]; then
             # shellcheck disable=SC2086
@@ -146,6 +211,8 @@ else
     if [ "$ok" = 1 ]; then
         # shellcheck disable=SC2086
         mf=$(bench_median $floor) ms=$(bench_median $setup) mg=$(bench_median $guide)
-        echo "BENCH floor_ms=$(bench_ms "$mf") setup_ms=$(bench_ms "$ms") guide_ms=$(bench_ms "$mg") setup/floor=$(bench_ratio "$ms" "$mf") guide/setup=$(bench_ratio "$mg" "$ms") guide/floor=$(bench_ratio "$mg" "$mf") reps=$BENCH_REPS target=setup/floor<=1.2"
+        # shellcheck disable=SC2086
+        mi=$(bench_median $ipbatch) mc=$(bench_median $cfg) mn=$(bench_median $noop) mv=$(bench_median $vfio)
+        echo "BENCH floor_ms=$(bench_ms "$mf") setup_ms=$(bench_ms "$ms") guide_ms=$(bench_ms "$mg") ipbatch_ms=$(bench_ms "$mi") cfg_only_ms=$(bench_ms "$mc") noop_ms=$(bench_ms "$mn") vfio_bind_ms=$(bench_ms "$mv") setup/floor=$(bench_ratio "$ms" "$mf") setup/ipbatch=$(bench_ratio "$ms" "$mi") guide/setup=$(bench_ratio "$mg" "$ms") guide/floor=$(bench_ratio "$mg" "$mf") reps=$BENCH_REPS target=setup/floor<=1.2"
     fi
 fi
