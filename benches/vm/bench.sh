@@ -20,12 +20,16 @@
 #   vfio   : binding VF 6 to vfio-pci by hand (driver_override, unbind,
 #            drivers_probe), the single slowest step under TCG.
 # Each is run BENCH_REPS times (default 3), interleaved, from a reset host.
+# Wiring: copy this file to the guest as /tb/guest/scenarios/bench.sh and boot
+# with tb_sets=bench (benches/vm/run does exactly that from outside testbed/).
 # Results: CHECK lines for what must work, a `BENCH ...` summary line with the
 # medians and ratios (target: setup within 1.2x of the floor). Timing is
 # measured and printed, never asserted.
 
 BENCH_CFG=${BENCH_CFG:-/tb/guest/configs/guide.toml}
-BENCH_REPS=${BENCH_REPS:-3}
+# Repetitions: $BENCH_REPS, else `tb_bench_reps=N` on the kernel command line, else 3.
+[ -n "${BENCH_REPS:-}" ] || BENCH_REPS=$(tr ' ' '\n' </proc/cmdline | sed -n 's/^tb_bench_reps=//p' | tail -n1)
+case ${BENCH_REPS:-} in '' | *[!0-9]*) BENCH_REPS=3 ;; esac
 
 # Nanoseconds since boot: /proc/timer_list's "now at N nsecs" (busybox date has
 # no %N); falls back to /proc/uptime (10 ms steps).
