@@ -2,6 +2,17 @@
 # sriov-cli setup of the guide's layout; every claim read back with iproute2 and sysfs.
 CFG=/tb/guest/configs/guide.toml
 
+cli setup --config "$CFG" --dry-run --json
+expect_rc setup.dry_run_exit 0
+if json_true "$CLI_OUT" '((.changes | length) > 0) and ([.changes[] | select(.status != "planned")] | length == 0)'; then
+    pass setup.dry_run_plan "$(jq '.changes | length' "$CLI_OUT") planned changes"
+else
+    fail setup.dry_run_plan "want a non-empty list of planned changes: $(head -c 200 "$CLI_OUT")"
+fi
+expect_eq setup.dry_run_changed_nothing "$(numvfs)" 0 "(sriov_numvfs after --dry-run)"
+cli setup --config "$CFG" --dry-run
+expect_rc_out setup.dry_run_text 0
+
 cli setup --config "$CFG" --json
 expect_rc setup.exit 0
 if json_true "$CLI_OUT" '(.changes | length) > 0'; then
