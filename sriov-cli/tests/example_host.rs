@@ -18,7 +18,7 @@ use sysfs_sriov::fixture::{HostBuilder, PfSpec, VfDriver};
 /// What the example host holds: an Intel X710 with two ports (64 VFs each) and
 /// an Intel 82576 (igb). Port 0 has no VFs yet (a fresh boot); port 1 already has
 /// 64, VFs 9-11 bound to vfio-pci for a VM. Each port's VFs get their own
-/// routing ids (offset 16 and 79), as on the real card.
+/// routing ids (the preset's `sriov_offset` 16 and 79), as on the real card.
 fn build() -> sysfs_sriov::fixture::Host {
     HostBuilder::new()
         .pf(PfSpec::intel_x710("0000:02:00.0".parse().unwrap())
@@ -27,8 +27,6 @@ fn build() -> sysfs_sriov::fixture::Host {
         .pf(PfSpec::intel_x710("0000:02:00.1".parse().unwrap())
             .netdev("enp2s0f1")
             .iommu_group(21)
-            // The second port's VFs follow the first port's 64 (02:0a.0 on).
-            .offset_stride(79, 1)
             .vfs(64)
             .vf_driver_at(9, VfDriver::VfioPci)
             .vf_driver_at(10, VfDriver::VfioPci)

@@ -73,7 +73,7 @@ pub struct PfSpec {
     device: u16,
     vf_device: u16,
     total_vfs: u16,
-    offset: u16,
+    layout: VfLayout,
     stride: u16,
     driver: Option<String>,
     native_vf_driver: String,
@@ -100,7 +100,7 @@ impl PfSpec {
         device: u16,
         vf_device: u16,
         total_vfs: u16,
-        offset: u16,
+        layout: VfLayout,
         stride: u16,
         driver: &str,
         vf_driver: &str,
@@ -111,7 +111,7 @@ impl PfSpec {
             device,
             vf_device,
             total_vfs,
-            offset,
+            layout,
             stride,
             driver: Some(driver.to_string()),
             native_vf_driver: vf_driver.to_string(),
@@ -132,19 +132,44 @@ impl PfSpec {
     }
 
     /// Intel Ethernet Controller X710 (8086:1572, driver i40e); VFs 8086:154c
-    /// (iavf); 64 VFs, offset 16, stride 1.
+    /// (iavf); 64 VFs, stride 1. Each port's VFs follow the previous port's, as
+    /// i40e reports them: `sriov_offset` 16 on function 0, 79 (16 + 64 - 1) on
+    /// function 1, so the VFs of a dual-port card never share an address.
     pub fn intel_x710(address: PciAddress) -> Self {
-        Self::preset(address, 0x8086, 0x1572, 0x154c, 64, 16, 1, "i40e", "iavf")
+        Self::preset(
+            address,
+            0x8086,
+            0x1572,
+            0x154c,
+            64,
+            VfLayout::PerFunction { first: 16 },
+            1,
+            "i40e",
+            "iavf",
+        )
     }
 
     /// Intel 82576 (8086:10c9, driver igb); VFs 8086:10ca (igbvf); 7 VFs,
-    /// offset 128, stride 2: what QEMU's igb shows (see vm-testbed notes).
+    /// offset 128, stride 2: what QEMU's igb shows (see vm-testbed notes). Both
+    /// ports report the same offset and stride: their VFs interleave (port 0 on
+    /// even, port 1 on odd routing ids), so they do not collide either.
     pub fn intel_82576(address: PciAddress) -> Self {
-        Self::preset(address, 0x8086, 0x10c9, 0x10ca, 7, 128, 2, "igb", "igbvf")
+        Self::preset(
+            address,
+            0x8086,
+            0x10c9,
+            0x10ca,
+            7,
+            VfLayout::Fixed { offset: 128 },
+            2,
+            "igb",
+            "igbvf",
+        )
     }
 
     /// Mellanox ConnectX-5 (15b3:1017, driver `mlx5_core`); VFs 15b3:1018
-    /// (`mlx5_core`); 16 VFs, offset 2, stride 1.
+    /// (`mlx5_core`); 16 VFs, stride 1; offset 2 on function 0, each further
+    /// port's VFs after the previous port's (17 on function 1).
     pub fn connectx5(address: PciAddress) -> Self {
         Self::preset(
             address,
@@ -152,11 +177,27 @@ impl PfSpec {
             0x1017,
             0x1018,
             16,
-            2,
+            VfLayout::PerFunction { first: 2 },
             1,
             "mlx5_core",
             "mlx5_core",
         )
+    }
+
+    /// The `sriov_offset` this PF reports: fixed, or (for cards that give each
+    /// port its own block of VFs) VF 0 of function `f` at routing id
+    /// `first + f * total_vfs * stride` counted from function 0. `None` when it
+    /// does not fit the 16-bit register.
+    fn offset(&self) -> Option<u16> {
+        match self.layout {
+            VfLayout::Fixed { offset } => Some(offset),
+            VfLayout::PerFunction { first } => {
+                let f = u32::from(self.address.function());
+                let start = u32::from(first)
+                    + f * u32::from(self.total_vfs) * u32::from(self.stride.max(1));
+                u16::try_from(start.checked_sub(f)?).ok()
+            }
+        }
     }
 
     /// The PF's netdev name (default: systemd's `enp<bus>s<slot>f<fn>`).
@@ -203,10 +244,12 @@ impl PfSpec {
         self
     }
 
-    /// Overrides `sriov_offset` and `sriov_stride`.
+    /// Overrides `sriov_offset` and `sriov_stride` (the preset derives the offset
+    /// from the function number; [`HostBuilder::build`] refuses overrides that make
+    /// two devices share an address).
     #[must_use]
     pub fn offset_stride(mut self, offset: u16, stride: u16) -> Self {
-        self.offset = offset;
+        self.layout = VfLayout::Fixed { offset };
         self.stride = stride;
         self
     }
@@ -297,6 +340,16 @@ impl PfSpec {
     }
 }
 
+/// How a preset's `sriov_offset` is chosen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum VfLayout {
+    /// The same offset on every function (82576: functions interleave by stride).
+    Fixed { offset: u16 },
+    /// Each function gets its own block of `total_vfs` routing ids, function 0's
+    /// starting `first` after it (i40e, mlx5).
+    PerFunction { first: u16 },
+}
+
 /// systemd's predictable name for a PCI function on domain 0: `enp2s0f0`.
 fn default_netdev_name(a: &PciAddress) -> String {
     if a.domain() == 0 {
@@ -359,8 +412,11 @@ impl HostBuilder {
     /// Writes the tree into a new temp dir.
     ///
     /// # Errors
-    /// I/O errors creating files.
+    /// I/O errors creating files; `InvalidInput` when two PFs, or a PF and a VF, or
+    /// two VFs (counting every VF up to `sriov_totalvfs`, which the hardware
+    /// reserves) would share a PCI address, as no real host can show that.
     pub fn build(self) -> io::Result<Host> {
+        check_addresses(&self.pfs)?;
         let dir = tempfile::Builder::new().prefix("sysfs-sriov-").tempdir()?;
         let mut w = Writer {
             root: dir.path().to_path_buf(),
@@ -382,6 +438,52 @@ impl HostBuilder {
             pfs: self.pfs,
         })
     }
+}
+
+fn invalid_input(msg: String) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidInput, msg)
+}
+
+impl PfSpec {
+    fn offset_checked(&self) -> io::Result<u16> {
+        self.offset().ok_or_else(|| {
+            invalid_input(format!(
+                "fixture PF {}: sriov_offset does not fit 16 bits",
+                self.address
+            ))
+        })
+    }
+}
+
+/// Refuses specs whose devices would overlap: every PF and every VF it can have
+/// (indices below `total_vfs`) must get its own address.
+fn check_addresses(pfs: &[PfSpec]) -> io::Result<()> {
+    let mut taken: BTreeMap<PciAddress, String> = BTreeMap::new();
+    for pf in pfs {
+        if let Some(other) = taken.insert(pf.address, format!("PF {}", pf.address)) {
+            return Err(invalid_input(format!(
+                "fixture PF {} is added twice (or is also {other})",
+                pf.address
+            )));
+        }
+    }
+    for pf in pfs {
+        let offset = pf.offset_checked()?;
+        for i in 0..u32::from(pf.total_vfs) {
+            // VFs beyond bus ff cannot exist; `Writer::vfs` reports the created ones.
+            let Some(addr) = pf.address.vf_address(offset, pf.stride, i) else {
+                break;
+            };
+            if let Some(other) = taken.insert(addr, format!("VF {i} of PF {}", pf.address)) {
+                return Err(invalid_input(format!(
+                    "fixture VF {i} of PF {} would be at {addr}, which is already {other} \
+                     (sriov_offset {offset}, sriov_stride {})",
+                    pf.address, pf.stride
+                )));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// A fixture host on disk; removed when dropped.
@@ -696,7 +798,7 @@ impl Writer {
         let files = [
             ("sriov_totalvfs", pf.total_vfs.to_string()),
             ("sriov_numvfs", pf.num_vfs.to_string()),
-            ("sriov_offset", pf.offset.to_string()),
+            ("sriov_offset", pf.offset_checked()?.to_string()),
             ("sriov_stride", pf.stride.to_string()),
             ("sriov_vf_device", format!("{:04x}", pf.vf_device)),
             (
@@ -717,8 +819,9 @@ impl Writer {
         let parent = Self::parent_of(&pf.address);
         let pf_dir = self.sys(&format!("{parent}/{}", pf.address));
         replace_file(&pf_dir.join("sriov_numvfs"), &format!("{}\n", pf.num_vfs))?;
+        let offset = pf.offset_checked()?;
         for i in 0..u32::from(pf.num_vfs) {
-            let Some(addr) = pf.address.vf_address(pf.offset, pf.stride, i) else {
+            let Some(addr) = pf.address.vf_address(offset, pf.stride, i) else {
                 return Err(io::Error::new(
                     io::ErrorKind::InvalidInput,
                     "VF address beyond bus ff",

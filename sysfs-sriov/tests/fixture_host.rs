@@ -525,6 +525,98 @@ fn scale_host_with_8_pfs() {
     );
 }
 
+/// Every PCI address on the host (PFs, and every VF a PF can have up to
+/// `sriov_totalvfs`, predicted for those not created yet), asserting none repeats.
+fn assert_no_shared_address(sysfs: &Sysfs) -> usize {
+    let mut seen = std::collections::BTreeMap::new();
+    let pfs = sysfs.pfs().unwrap();
+    for p in &pfs {
+        assert!(seen
+            .insert(p.address, format!("PF {}", p.address))
+            .is_none());
+    }
+    for p in &pfs {
+        for vf in sysfs.vfs(&p.address).unwrap() {
+            assert_eq!(vf.address, p.vf_address(vf.index).unwrap());
+        }
+        for i in 0..u32::from(p.sriov.total_vfs) {
+            let a = p.vf_address(i).unwrap();
+            if let Some(other) = seen.insert(a, format!("VF {i} of {}", p.address)) {
+                panic!("VF {i} of {} shares {a} with {other}", p.address);
+            }
+        }
+    }
+    seen.len()
+}
+
+#[test]
+fn multi_function_presets_give_every_vf_its_own_address() {
+    let host = HostBuilder::new()
+        .pf(PfSpec::intel_x710(addr("0000:02:00.0")).vfs(64))
+        .pf(PfSpec::intel_x710(addr("0000:02:00.1")).vfs(64))
+        .pf(PfSpec::intel_82576(addr("0000:05:00.0")).vfs(7))
+        .pf(PfSpec::intel_82576(addr("0000:05:00.1")).vfs(7))
+        .pf(PfSpec::connectx5(addr("0000:3b:00.0")).vfs(16))
+        .pf(PfSpec::connectx5(addr("0000:3b:00.1")).vfs(16))
+        .build()
+        .unwrap();
+    let sysfs = host.sysfs();
+    assert_eq!(assert_no_shared_address(&sysfs), 6 + 2 * (64 + 7 + 16));
+
+    // What i40e reports on a dual-port X710: 16 on fn 0, 79 = 16 + 64 - 1 on fn 1.
+    let port = |a: &str| sysfs.pf_by_address(&addr(a)).unwrap().sriov;
+    assert_eq!(
+        (port("0000:02:00.0").offset, port("0000:02:00.0").stride),
+        (16, 1)
+    );
+    assert_eq!(
+        (port("0000:02:00.1").offset, port("0000:02:00.1").stride),
+        (79, 1)
+    );
+    let vf = |pf: &str, i| sysfs.vf(&addr(pf), i).unwrap().address.to_string();
+    assert_eq!(vf("0000:02:00.0", 63), "0000:02:09.7");
+    assert_eq!(vf("0000:02:00.1", 0), "0000:02:0a.0");
+    // 82576 ports interleave (same offset and stride), mlx5 ports follow each other.
+    assert_eq!(port("0000:05:00.1").offset, 128);
+    assert_eq!(vf("0000:05:00.1", 0), "0000:05:10.1");
+    assert_eq!(port("0000:3b:00.1").offset, 17);
+    assert_eq!(vf("0000:3b:00.1", 0), "0000:3b:02.2");
+}
+
+#[test]
+fn fixture_hosts_in_these_tests_never_share_an_address() {
+    let (host, _) = x710_host(64);
+    assert_no_shared_address(&host.sysfs());
+    // Port 1 without VFs yet: its future VFs must not land on port 0's.
+    let host = HostBuilder::new()
+        .pf(PfSpec::intel_x710(addr("0000:02:00.0")).vfs(64))
+        .pf(PfSpec::intel_x710(addr("0000:02:00.1")))
+        .build()
+        .unwrap();
+    assert_no_shared_address(&host.sysfs());
+}
+
+#[test]
+fn builder_refuses_overlapping_vfs() {
+    let err = HostBuilder::new()
+        .pf(PfSpec::intel_x710(addr("0000:02:00.0")))
+        .pf(PfSpec::intel_x710(addr("0000:02:00.1")).offset_stride(16, 1))
+        .build()
+        .unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
+    let msg = err.to_string();
+    assert!(
+        msg.contains("VF 0 of PF 0000:02:00.1 would be at 0000:02:02.1, which is already VF 1 of PF 0000:02:00.0"),
+        "{msg}"
+    );
+    let err = HostBuilder::new()
+        .pf(PfSpec::intel_x710(addr("0000:02:00.0")))
+        .pf(PfSpec::intel_82576(addr("0000:02:00.0")))
+        .build()
+        .unwrap_err();
+    assert!(err.to_string().contains("added twice"), "{err}");
+}
+
 // ---------------------------------------------------------------- waiting
 
 #[test]
