@@ -98,7 +98,8 @@ fn assert_effect(c: &Cmdline, edits: &[Edit], ctx: &str) {
 /// * after any successful edit, re-parsing the printed text gives the same
 ///   tokens (an edit never shifts token boundaries), the edit's effect is
 ///   visible, and applying the same edits again changes nothing;
-/// * `remove` is idempotent.
+/// * `remove` is idempotent;
+/// * the `/etc/kernel/cmdline` file editor shows the same edits and is idempotent.
 pub fn cmdline(data: &[u8]) {
     let c = Cmdline::from_bytes(data);
     assert_eq!(c.to_bytes(), data, "round trip");
@@ -128,6 +129,26 @@ pub fn cmdline(data: &[u8]) {
             "second apply of {edits:?} returned {changed:?}"
         );
         assert_eq!(again.to_bytes(), printed, "second apply changed bytes");
+    }
+    // `/etc/kernel/cmdline` (proxmox-boot-tool, kernel-install): the same edits
+    // through its file editor: the result shows them and a second edit is a no-op.
+    if let Ok(text) = std::str::from_utf8(data) {
+        let path = std::path::Path::new("/etc/kernel/cmdline");
+        for edits in edit_sets() {
+            let Ok(new) = bootcmd::kernel_cmdline::edit(path, text, &edits) else {
+                continue;
+            };
+            assert_effect(
+                &bootcmd::kernel_cmdline::parse(&new),
+                &edits,
+                &format!("/etc/kernel/cmdline {new:?}"),
+            );
+            let again = bootcmd::kernel_cmdline::edit(path, &new, &edits);
+            assert!(
+                again.as_deref() == Ok(new.as_str()),
+                "second /etc/kernel/cmdline edit of {edits:?} not a no-op: {again:?} vs {new:?}"
+            );
+        }
     }
     for key in ["quiet", "iommu", "intel_iommu", "console", "root"] {
         let mut r = c.clone();
