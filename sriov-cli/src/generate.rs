@@ -203,17 +203,7 @@ impl Passthrough<'_> {
     }
 }
 
-fn read_hex(path: &Path) -> Option<u16> {
-    let s = std::fs::read_to_string(path).ok()?;
-    u16::from_str_radix(s.trim().trim_start_matches("0x"), 16).ok()
-}
-
-fn passthrough<'a>(
-    ctx: &Ctx,
-    cfg: &'a Config,
-    st: &HostState,
-    host: &LiveHost,
-) -> Vec<Passthrough<'a>> {
+fn passthrough<'a>(cfg: &'a Config, st: &HostState, host: &LiveHost) -> Vec<Passthrough<'a>> {
     let mut out = Vec::new();
     for pf in &cfg.pfs {
         let live = st.find_pf(&pf.key);
@@ -223,36 +213,34 @@ fn passthrough<'a>(
             .filter(|v| v.driver == Some(DriverSpec::VfioPci))
         {
             let lv = live.and_then(|p| p.vf(vf.index));
-            let address = match (lv, live) {
-                (Some(v), _) => Some(v.address.clone()),
-                (None, Some(p)) => p
-                    .address
-                    .parse::<sysfs_sriov::PciAddress>()
+            let pf_info = live
+                .and_then(|p| p.address.parse::<sysfs_sriov::PciAddress>().ok())
+                .and_then(|a| host.sysfs().pf_by_address(&a).ok());
+            // The VF as sysfs shows it when it exists: its own ids.
+            let sys_vf = lv
+                .and_then(|v| v.address.parse::<sysfs_sriov::PciAddress>().ok())
+                .and_then(|a| host.sysfs().vf_by_address(&a).ok());
+            let address = match (&sys_vf, lv, &pf_info) {
+                (Some(v), _, _) => Some(v.address.to_string()),
+                (None, Some(v), _) => Some(v.address.clone()),
+                (None, None, Some(info)) => sysfs_sriov::predict_vf_address(info, vf.index)
                     .ok()
-                    .and_then(|a| host.sysfs().pf_by_address(&a).ok())
-                    .and_then(|info| sysfs_sriov::predict_vf_address(&info, vf.index).ok())
                     .map(|a| a.to_string()),
                 _ => None,
             };
             let Some(address) = address else { continue };
-            let dev = ctx.under_root(&format!("/sys/bus/pci/devices/{address}"));
-            let id = live.and_then(|p| {
-                let vendor = read_hex(&dev.join("vendor")).unwrap_or(p.vendor_id);
-                let device = read_hex(&dev.join("device")).or_else(|| {
-                    read_hex(&ctx.under_root(&format!(
-                        "/sys/bus/pci/devices/{}/sriov_vf_device",
-                        p.address
-                    )))
-                })?;
-                Some(format!("{vendor:04x}:{device:04x}"))
-            });
-            let subsystem = match (
-                read_hex(&dev.join("subsystem_vendor")),
-                read_hex(&dev.join("subsystem_device")),
-            ) {
-                (Some(v), Some(d)) => Some(format!("{v:04x}:{d:04x}")),
+            // A VF that does not exist yet will have the PF's vendor and
+            // `sriov_vf_device`; its subsystem id is unknown until it exists.
+            let id = match (&sys_vf, &pf_info) {
+                (Some(v), _) => Some((v.vendor_id, v.device_id)),
+                (None, Some(p)) => Some((p.vendor_id, p.sriov.vf_device)),
                 _ => None,
-            };
+            }
+            .map(|(vendor, device)| format!("{vendor:04x}:{device:04x}"));
+            let subsystem = sys_vf
+                .as_ref()
+                .and_then(|v| v.subsystem)
+                .map(|s| s.to_string());
             out.push(Passthrough {
                 pf,
                 vf,
@@ -271,7 +259,7 @@ pub(crate) fn pve_mapping(ctx: &Ctx, out: &mut dyn Write) -> Result<u8, CliError
     let mut host = LiveHost::new(&ctx.root);
     let st = host.read_state().map_err(CliError::Host)?;
     let node = cfg.node.clone().unwrap_or_else(|| node_name(ctx));
-    let vfs = passthrough(ctx, &cfg, &st, &host);
+    let vfs = passthrough(&cfg, &st, &host);
     if vfs.is_empty() {
         return Err(CliError::Usage(format!(
             "no VF in {} has driver = \"vfio-pci\"",
@@ -319,7 +307,7 @@ pub(crate) fn hostpci(ctx: &Ctx, out: &mut dyn Write, vm: Option<&str>) -> Resul
     let cfg = load_config(ctx)?;
     let mut host = LiveHost::new(&ctx.root);
     let st = host.read_state().map_err(CliError::Host)?;
-    let vfs: Vec<Passthrough<'_>> = passthrough(ctx, &cfg, &st, &host)
+    let vfs: Vec<Passthrough<'_>> = passthrough(&cfg, &st, &host)
         .into_iter()
         .filter(|p| vm.is_none_or(|vm| p.vf.vm.as_deref() == Some(vm)))
         .collect();

@@ -170,13 +170,8 @@ impl LiveHost {
             });
         }
         // Every interface name, for "name already taken" checks.
-        if let Ok(rd) = std::fs::read_dir(self.root.join("sys/class/net")) {
-            for e in rd.flatten() {
-                if let Some(n) = e.file_name().to_str() {
-                    st.links.insert(n.to_string());
-                }
-            }
-        }
+        st.links
+            .extend(self.sysfs.interface_names().map_err(|e| chain(&e))?);
         if self.nl.is_some() {
             if let Err(e) = self.read_netlink(&mut st) {
                 return Err(format!("reading netlink state: {e}"));

@@ -448,3 +448,39 @@ fn live_root_reads_the_real_kernel() {
         "error: PF sriovnone0: no network interface `sriovnone0` belongs to an SR-IOV capable PCI device\nerror: nothing was changed\n"
     );
 }
+
+#[test]
+fn pve_mapping_ids_come_from_sysfs_for_existing_and_future_vfs() {
+    // VF 0 exists (vfio-pci, with its own subsystem id); VF 5 does not exist yet:
+    // its id is the PF's vendor and sriov_vf_device, its subsystem is unknown.
+    let host = HostBuilder::new()
+        .pf(PfSpec::intel_x710("0000:02:00.0".parse().unwrap())
+            .netdev("enp2s0f0")
+            .vf_subsystem(0x8086, 0x1234)
+            .vfs(1)
+            .vf_driver_at(0, VfDriver::VfioPci))
+        .build()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write(
+        dir.path(),
+        "sriov.toml",
+        "[[pf]]\nname = \"enp2s0f0\"\nnum_vfs = 8\n\
+         [[pf.vf]]\nindex = 0\ndriver = \"vfio-pci\"\n\
+         [[pf.vf]]\nindex = 5\ndriver = \"vfio-pci\"\n",
+    );
+    let root = host.root().to_str().unwrap();
+    let o = run(&["--root", root, "--config", &cfg, "generate", "pve-mapping"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(
+        o.stdout
+            .contains(",path=0000:02:02.0,id=8086:154c,subsystem-id=8086:1234,iommugroup=2'"),
+        "{}",
+        o.stdout
+    );
+    assert!(
+        o.stdout.contains(",path=0000:02:02.5,id=8086:154c'"),
+        "{}",
+        o.stdout
+    );
+}

@@ -98,40 +98,33 @@ fn copy(from: &Path, to: &Path) {
     }
 }
 
+/// Removes everything the builder wrote under `dir`, keeping the hand-written
+/// files at any depth (and the directories that hold them).
+fn clean(root: &Path, dir: &Path) {
+    for e in fs::read_dir(dir).unwrap() {
+        let e = e.unwrap();
+        let p = e.path();
+        let rel = p.strip_prefix(root).unwrap().to_string_lossy().into_owned();
+        if hand_written(&rel) {
+            continue;
+        }
+        if e.file_type().unwrap().is_dir() {
+            clean(root, &p);
+            // Fails (and is kept) when it still holds hand-written files.
+            let _ = fs::remove_dir(&p);
+        } else {
+            fs::remove_file(&p).unwrap();
+        }
+    }
+}
+
 #[test]
 fn example_host_matches_the_fixture_builder() {
     let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/pve1");
     let host = build();
     if std::env::var_os("SRIOV_CLI_BLESS").is_some() {
         fs::create_dir_all(&example).unwrap();
-        for e in fs::read_dir(&example).unwrap() {
-            let e = e.unwrap();
-            let rel = e.file_name().to_string_lossy().into_owned();
-            if hand_written(&rel) {
-                continue;
-            }
-            if e.file_type().unwrap().is_dir() {
-                if rel == "proc" {
-                    // keep the hand-written proc files
-                    for f in fs::read_dir(e.path()).unwrap() {
-                        let f = f.unwrap();
-                        let r = format!("proc/{}", f.file_name().to_string_lossy());
-                        if !hand_written(&r) {
-                            let p = f.path();
-                            if f.file_type().unwrap().is_dir() {
-                                fs::remove_dir_all(p).unwrap();
-                            } else {
-                                fs::remove_file(p).unwrap();
-                            }
-                        }
-                    }
-                } else {
-                    fs::remove_dir_all(e.path()).unwrap();
-                }
-            } else {
-                fs::remove_file(e.path()).unwrap();
-            }
-        }
+        clean(&example, &example);
         copy(host.root(), &example);
     }
     let want = tree(host.root());

@@ -75,6 +75,16 @@ pub(crate) fn read_hex_u16(path: &Path) -> Result<u16> {
     parse_hex_u16(&s).ok_or_else(|| parse_err(path, &s, "a hex id such as 0x8086"))
 }
 
+/// A hex id such as `0x8086`, `None` when the file does not exist.
+pub(crate) fn read_hex_u16_opt(path: &Path) -> Result<Option<u16>> {
+    match read_opt(path)? {
+        None => Ok(None),
+        Some(s) => parse_hex_u16(&s)
+            .map(Some)
+            .ok_or_else(|| parse_err(path, &s, "a hex id such as 0x8086")),
+    }
+}
+
 pub(crate) fn parse_hex_u16(s: &str) -> Option<u16> {
     let h = s
         .strip_prefix("0x")

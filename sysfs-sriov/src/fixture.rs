@@ -7,7 +7,8 @@
 //!
 //! ```text
 //! sys/devices/pci0000:00/0000:00:03.0/0000:02:00.0/          the PF's directory
-//!     vendor "0x8086", device "0x1572", class "0x020000", numa_node, driver_override
+//!     vendor "0x8086", device "0x1572", subsystem_vendor, subsystem_device,
+//!     class "0x020000", numa_node, driver_override
 //!     sriov_totalvfs sriov_numvfs sriov_offset sriov_stride sriov_vf_device
 //!     sriov_drivers_autoprobe
 //!     driver -> ../../../../bus/pci/drivers/i40e
@@ -72,6 +73,8 @@ pub struct PfSpec {
     vendor: u16,
     device: u16,
     vf_device: u16,
+    subsystem: (u16, u16),
+    vf_subsystem: (u16, u16),
     total_vfs: u16,
     layout: VfLayout,
     stride: u16,
@@ -99,6 +102,7 @@ impl PfSpec {
         vendor: u16,
         device: u16,
         vf_device: u16,
+        [subsystem, vf_subsystem]: [(u16, u16); 2],
         total_vfs: u16,
         layout: VfLayout,
         stride: u16,
@@ -110,6 +114,8 @@ impl PfSpec {
             vendor,
             device,
             vf_device,
+            subsystem,
+            vf_subsystem,
             total_vfs,
             layout,
             stride,
@@ -131,8 +137,9 @@ impl PfSpec {
         }
     }
 
-    /// Intel Ethernet Controller X710 (8086:1572, driver i40e); VFs 8086:154c
-    /// (iavf); 64 VFs, stride 1. Each port's VFs follow the previous port's, as
+    /// Intel Ethernet Controller X710 (8086:1572, driver i40e) on an X710-2 board
+    /// (subsystem 8086:0007); VFs 8086:154c (iavf, subsystem 8086:0000); 64 VFs,
+    /// stride 1. Each port's VFs follow the previous port's, as
     /// i40e reports them: `sriov_offset` 16 on function 0, 79 (16 + 64 - 1) on
     /// function 1, so the VFs of a dual-port card never share an address.
     pub fn intel_x710(address: PciAddress) -> Self {
@@ -141,6 +148,7 @@ impl PfSpec {
             0x8086,
             0x1572,
             0x154c,
+            [(0x8086, 0x0007), (0x8086, 0x0000)],
             64,
             VfLayout::PerFunction { first: 16 },
             1,
@@ -149,7 +157,8 @@ impl PfSpec {
         )
     }
 
-    /// Intel 82576 (8086:10c9, driver igb); VFs 8086:10ca (igbvf); 7 VFs,
+    /// Intel 82576 (8086:10c9, driver igb); VFs 8086:10ca (igbvf); subsystem
+    /// 8086:0000 on both; 7 VFs,
     /// offset 128, stride 2: what QEMU's igb shows (see vm-testbed notes). Both
     /// ports report the same offset and stride: their VFs interleave (port 0 on
     /// even, port 1 on odd routing ids), so they do not collide either.
@@ -159,6 +168,7 @@ impl PfSpec {
             0x8086,
             0x10c9,
             0x10ca,
+            [(0x8086, 0x0000), (0x8086, 0x0000)],
             7,
             VfLayout::Fixed { offset: 128 },
             2,
@@ -167,8 +177,8 @@ impl PfSpec {
         )
     }
 
-    /// Mellanox ConnectX-5 (15b3:1017, driver `mlx5_core`); VFs 15b3:1018
-    /// (`mlx5_core`); 16 VFs, stride 1; offset 2 on function 0, each further
+    /// Mellanox ConnectX-5 (15b3:1017, driver `mlx5_core`) on an MCX512A board
+    /// (subsystem 15b3:0020, also on its VFs); VFs 15b3:1018 (`mlx5_core`); 16 VFs, stride 1; offset 2 on function 0, each further
     /// port's VFs after the previous port's (17 on function 1).
     pub fn connectx5(address: PciAddress) -> Self {
         Self::preset(
@@ -176,6 +186,7 @@ impl PfSpec {
             0x15b3,
             0x1017,
             0x1018,
+            [(0x15b3, 0x0020), (0x15b3, 0x0020)],
             16,
             VfLayout::PerFunction { first: 2 },
             1,
@@ -251,6 +262,20 @@ impl PfSpec {
     pub fn offset_stride(mut self, offset: u16, stride: u16) -> Self {
         self.layout = VfLayout::Fixed { offset };
         self.stride = stride;
+        self
+    }
+
+    /// The PF's PCI subsystem id (`subsystem_vendor`, `subsystem_device`).
+    #[must_use]
+    pub fn subsystem(mut self, vendor: u16, device: u16) -> Self {
+        self.subsystem = (vendor, device);
+        self
+    }
+
+    /// The VFs' PCI subsystem id.
+    #[must_use]
+    pub fn vf_subsystem(mut self, vendor: u16, device: u16) -> Self {
+        self.vf_subsystem = (vendor, device);
         self
     }
 
@@ -614,6 +639,7 @@ struct Dev<'a> {
     addr: PciAddress,
     vendor: u16,
     device: u16,
+    subsystem: (u16, u16),
     driver: Option<&'a str>,
     numa_node: i32,
     group: Option<u32>,
@@ -689,7 +715,8 @@ impl Writer {
         let files = [
             ("vendor", format!("0x{:04x}", dev.vendor)),
             ("device", format!("0x{:04x}", dev.device)),
-            ("subsystem_vendor", format!("0x{:04x}", dev.vendor)),
+            ("subsystem_vendor", format!("0x{:04x}", dev.subsystem.0)),
+            ("subsystem_device", format!("0x{:04x}", dev.subsystem.1)),
             ("class", "0x020000".to_string()),
             ("numa_node", dev.numa_node.to_string()),
             ("driver_override", "(null)".to_string()),
@@ -789,6 +816,7 @@ impl Writer {
                 addr: pf.address,
                 vendor: pf.vendor,
                 device: pf.device,
+                subsystem: pf.subsystem,
                 driver: pf.driver.as_deref(),
                 numa_node: pf.numa_node,
                 group,
@@ -839,6 +867,7 @@ impl Writer {
                     addr,
                     vendor: pf.vendor,
                     device: pf.vf_device,
+                    subsystem: pf.vf_subsystem,
                     driver: driver.as_deref(),
                     numa_node: pf.numa_node,
                     group,

@@ -82,7 +82,7 @@ pub use name::{check_driver_name, check_netdev_name, COMPONENT_MAX, IFNAME_MAX};
 pub use netdev::Netdev;
 pub use numvfs::{Casualty, InUse, NumVfsOutcome};
 pub use pci::PciAddress;
-pub use pf::{predict_vf_address, Pf, SriovInfo};
+pub use pf::{predict_vf_address, Pf, SriovInfo, SubsystemId};
 pub use sysfs::{AddressSource, Sysfs, DEFAULT_ROOT};
 pub use vf::Vf;
 pub use wait::{PendingVf, WaitProgress, WaitingFor};

@@ -93,6 +93,20 @@ impl Sysfs {
         })
     }
 
+    /// The names of every network interface under the root (`sys/class/net`),
+    /// sorted; an empty list when that directory does not exist. Entries that are
+    /// no valid interface name are skipped. Like all of sysfs, this shows the
+    /// network namespace of whoever mounted it, not necessarily the caller's.
+    ///
+    /// # Errors
+    /// [`Error::Io`] when the directory cannot be listed.
+    pub fn interface_names(&self) -> Result<Vec<String>> {
+        Ok(attr::list_dir(&self.path("sys/class/net"))?
+            .into_iter()
+            .filter(|n| check_netdev_name(n).is_ok())
+            .collect())
+    }
+
     /// Whether udev runs under this root (`run/udev/control` exists).
     pub fn udev_running(&self) -> bool {
         self.path("run/udev/control").exists()

@@ -25,6 +25,23 @@ pub struct SriovInfo {
     pub drivers_autoprobe: bool,
 }
 
+/// A PCI subsystem id: the board vendor and board id behind a chip's vendor and
+/// device id (`subsystem_vendor`, `subsystem_device` in sysfs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub struct SubsystemId {
+    /// `subsystem_vendor`.
+    pub vendor: u16,
+    /// `subsystem_device`.
+    pub device: u16,
+}
+
+impl std::fmt::Display for SubsystemId {
+    /// `8086:0007`, the form `lspci -nn` and Proxmox use.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:04x}:{:04x}", self.vendor, self.device)
+    }
+}
+
 /// An SR-IOV capable PCI device (a physical function).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Pf {
@@ -42,6 +59,10 @@ pub struct Pf {
     pub vendor_name: Option<String>,
     /// Device name from the PCI ID database.
     pub device_name: Option<String>,
+    /// PCI subsystem (vendor, device) ids (`subsystem_vendor`, `subsystem_device`):
+    /// which board carries the chip, what Proxmox' `subsystem-id` matches.
+    /// `None` when sysfs does not show them.
+    pub subsystem: Option<SubsystemId>,
     /// NUMA node (`numa_node`); `None` when absent or `-1` (no affinity).
     pub numa_node: Option<i32>,
     /// IOMMU group number; `None` without an active IOMMU.
@@ -186,6 +207,7 @@ impl Sysfs {
             device_id,
             vendor_name: vendor_name(vendor_id),
             device_name: device_name(vendor_id, device_id),
+            subsystem: self.subsystem_of(addr)?,
             numa_node,
             iommu_group: self.iommu_group_of(addr)?,
             sriov: self.sriov_info(addr)?,
@@ -258,6 +280,19 @@ impl Sysfs {
             attr::read_hex_u16(&self.device_file(addr, "vendor"))?,
             attr::read_hex_u16(&self.device_file(addr, "device"))?,
         ))
+    }
+
+    /// The PCI subsystem id of the device at `addr` (`subsystem_vendor` and
+    /// `subsystem_device`); `None` unless both files exist.
+    ///
+    /// # Errors
+    /// I/O errors, [`Error::Parse`] when a file holds no hex id.
+    pub fn subsystem_of(&self, addr: &PciAddress) -> Result<Option<SubsystemId>> {
+        let vendor = attr::read_hex_u16_opt(&self.device_file(addr, "subsystem_vendor"))?;
+        let device = attr::read_hex_u16_opt(&self.device_file(addr, "subsystem_device"))?;
+        Ok(vendor
+            .zip(device)
+            .map(|(vendor, device)| SubsystemId { vendor, device }))
     }
 
     /// The driver bound to `addr` (the `driver` link's target name).

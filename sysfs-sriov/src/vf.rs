@@ -7,7 +7,7 @@ use serde::Serialize;
 use crate::attr;
 use crate::error::{Error, Result};
 use crate::pci::PciAddress;
-use crate::pf::device_name;
+use crate::pf::{device_name, SubsystemId};
 use crate::sysfs::Sysfs;
 
 /// One virtual function that exists now.
@@ -28,12 +28,15 @@ pub struct Vf {
     pub driver_override: Option<String>,
     /// IOMMU group number.
     pub iommu_group: Option<u32>,
-    /// PCI vendor id.
+    /// PCI vendor id (`vendor`).
     pub vendor_id: u16,
-    /// PCI device id.
+    /// The VF's own PCI device id (`device`; the PF's `sriov_vf_device`).
     pub device_id: u16,
     /// Device name from the PCI ID database.
     pub device_name: Option<String>,
+    /// PCI subsystem id (`subsystem_vendor`, `subsystem_device`), `None` when
+    /// sysfs does not show it.
+    pub subsystem: Option<SubsystemId>,
     /// `/dev/vfio/<group>` (under the handle's root) when bound to vfio-pci and the
     /// node exists: what a VMM opens.
     pub vfio_dev: Option<PathBuf>,
@@ -151,6 +154,7 @@ impl Sysfs {
             vendor_id,
             device_id,
             device_name: device_name(vendor_id, device_id),
+            subsystem: self.subsystem_of(addr)?,
             vfio_dev,
         })
     }

@@ -1015,3 +1015,79 @@ fn fixture_create_vfs_replaces_the_old_ones() {
     host.create_vfs(&pf, 0).unwrap();
     assert!(sysfs.vfs(&pf).unwrap().is_empty());
 }
+
+// ---------------------------------------------------------------- ids, interfaces
+
+#[test]
+fn subsystem_and_device_ids_of_pfs_and_vfs() {
+    let (host, pf) = x710_host(2);
+    let sysfs = host.sysfs();
+    let p = sysfs.pf_by_address(&pf).unwrap();
+    assert_eq!(p.subsystem.unwrap().to_string(), "8086:0007");
+    let vf = sysfs.vf(&pf, 1).unwrap();
+    assert_eq!((vf.vendor_id, vf.device_id), (0x8086, 0x154c));
+    assert_eq!(vf.device_id, p.sriov.vf_device);
+    assert_eq!(
+        vf.subsystem,
+        Some(sysfs_sriov::SubsystemId {
+            vendor: 0x8086,
+            device: 0
+        })
+    );
+    assert_eq!(
+        sysfs.subsystem_of(&vf.address).unwrap(),
+        vf.subsystem,
+        "the same through the per-device call"
+    );
+    let json = serde_json::to_value(&vf).unwrap();
+    assert_eq!(json["subsystem"]["device"], 0);
+
+    // Overrides, a missing file and a broken one.
+    let host = HostBuilder::new()
+        .pf(PfSpec::connectx5(pf)
+            .subsystem(0x15b3, 0x0068)
+            .vf_subsystem(0x15b3, 0x0001)
+            .vfs(1))
+        .build()
+        .unwrap();
+    let sysfs = host.sysfs();
+    assert_eq!(
+        sysfs
+            .pf_by_address(&pf)
+            .unwrap()
+            .subsystem
+            .unwrap()
+            .to_string(),
+        "15b3:0068"
+    );
+    let vf = sysfs.vf(&pf, 0).unwrap();
+    assert_eq!(vf.subsystem.unwrap().to_string(), "15b3:0001");
+    host.remove(&format!(
+        "sys/bus/pci/devices/{}/subsystem_device",
+        vf.address
+    ))
+    .unwrap();
+    assert_eq!(sysfs.vf(&pf, 0).unwrap().subsystem, None);
+    std::fs::write(
+        host.root()
+            .join(format!("sys/bus/pci/devices/{pf}/subsystem_device")),
+        "zz\n",
+    )
+    .unwrap();
+    assert!(matches!(sysfs.pf_by_address(&pf), Err(Error::Parse { .. })));
+}
+
+#[test]
+fn interface_names_lists_class_net() {
+    let (host, _) = x710_host(3);
+    let sysfs = host.sysfs();
+    assert_eq!(
+        sysfs.interface_names().unwrap(),
+        ["enp2s0f0", "enp2s0f0v0", "enp2s0f0v1", "enp2s0f0v2"]
+    );
+    // Not an interface name: skipped, not returned as a path component.
+    std::fs::write(host.root().join("sys/class/net/bad name"), "").unwrap();
+    assert_eq!(sysfs.interface_names().unwrap().len(), 4);
+    host.remove("sys/class/net").unwrap();
+    assert!(sysfs.interface_names().unwrap().is_empty());
+}
