@@ -51,6 +51,8 @@ pub enum Op {
     DeleteLink,
     /// Joining RTNLGRP_LINK or waiting for an event.
     LinkEvents,
+    /// SIOCETHTOOL ETHTOOL_GDRVINFO (`ethtool -i`).
+    DriverInfo,
 }
 
 impl fmt::Display for Op {
@@ -77,6 +79,7 @@ impl fmt::Display for Op {
             Op::CreateVeth => "create veth pair",
             Op::DeleteLink => "delete link",
             Op::LinkEvents => "link events",
+            Op::DriverInfo => "read driver info (ethtool -i)",
         })
     }
 }

@@ -214,6 +214,11 @@ pub struct Handle {
 }
 
 impl Handle {
+    /// The netlink socket's fd, borrowed for ioctls in the handle's namespace.
+    pub(crate) fn socket_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.sock.fd()
+    }
+
     /// Opens a NETLINK_ROUTE socket with NETLINK_EXT_ACK enabled.
     ///
     /// # Errors

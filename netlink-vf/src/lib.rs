@@ -16,6 +16,9 @@
 //!   addresses, routes, namespace moves, veth creation.
 //! * [`Batch`] pipelines many requests (about one round trip for N).
 //! * [`LinkEvents`] waits for new VF netdevs or renames (RTNLGRP_LINK).
+//! * [`driver_info`] / [`Handle::driver_info`]: driver, driver version,
+//!   firmware version and bus info of a netdev (`ethtool -i`, the
+//!   `SIOCETHTOOL` ioctl with `ETHTOOL_GDRVINFO`).
 //!
 //! ```no_run
 //! use netlink_vf::{Handle, IfName, VfConfig, VlanConfig, VlanId};
@@ -50,6 +53,7 @@
 
 mod addr;
 mod error;
+mod ethtool;
 mod events;
 mod handle;
 mod link;
@@ -60,6 +64,7 @@ mod vf;
 
 pub use addr::Address;
 pub use error::{errno_name, Error, KernelError, LinkRef, Op};
+pub use ethtool::{driver_info, DriverInfo};
 pub use events::{LinkEvent, LinkEvents};
 pub use handle::{Batch, Handle, Request};
 pub use link::{parse_link, Link, OperState};

@@ -208,6 +208,13 @@ pub(crate) struct NlSocket {
 }
 
 impl NlSocket {
+    /// The socket's fd, borrowed (for device ioctls that any socket of the
+    /// namespace can carry); ownership stays here.
+    pub(crate) fn fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        use std::os::fd::AsFd;
+        self.sock.as_fd()
+    }
+
     /// Opens a NETLINK_ROUTE socket in the calling thread's network namespace,
     /// bound to the multicast `groups` bitmask (0 for a request socket).
     pub(crate) fn open(groups: u32, recv_buf: usize) -> Result<Self, Error> {

@@ -550,3 +550,40 @@ fn large_dumps_with_a_tiny_receive_buffer() {
         assert_eq!(l.kind.as_deref(), Some("veth"));
     });
 }
+
+#[test]
+fn driver_info_of_a_veth_follows_the_namespace() {
+    require_root!();
+    // A handle opened here, in the host's namespace, carried into the test's.
+    let host_handle = Handle::new().unwrap();
+    in_netns(move || {
+        let mut h = Handle::new().unwrap();
+        veth(&mut h, "nlvfdrv0", "nlvfdrv1");
+
+        // ethtool -i nlvfdrv0: driver veth, no firmware, no bus.
+        let info = netlink_vf::driver_info(&name("nlvfdrv0")).unwrap();
+        assert_eq!(info.name, "nlvfdrv0");
+        assert_eq!(info.driver, "veth");
+        assert!(info.version.is_some(), "{info:?}");
+        assert_eq!(info.firmware_version, None);
+        assert_eq!(info.bus_info, None);
+        // veth has ethtool statistics (peer_ifindex, rx/tx queue counters).
+        assert!(info.n_stats > 0, "{info:?}");
+        // The handle of this namespace answers the same through its own socket.
+        assert_eq!(h.driver_info(&name("nlvfdrv1")).unwrap().driver, "veth");
+
+        // The host's handle resolves names in the host's namespace: not there.
+        let e = host_handle.driver_info(&name("nlvfdrv0")).unwrap_err();
+        assert!(matches!(e, Error::NoDevice(_)), "{e:?}");
+        assert_eq!(
+            e.to_string(),
+            "read driver info (ethtool -i) on nlvfdrv0: No such device (ENODEV)"
+        );
+
+        // lo has ethtool ops but no get_drvinfo and no parent device.
+        let e = netlink_vf::driver_info(&name("lo")).unwrap_err();
+        assert!(matches!(e, Error::NotSupported(_)), "{e:?}");
+        let e = netlink_vf::driver_info(&name("nosuch0")).unwrap_err();
+        assert!(matches!(e, Error::NoDevice(_)), "{e:?}");
+    });
+}

@@ -259,3 +259,19 @@ fn new_vf_netdevs_arrive_as_events_and_can_be_renamed() {
     h.set_promisc(vf_dev, true).unwrap();
     assert!(h.link_by_index(vf_dev).unwrap().promisc);
 }
+
+#[test]
+fn pf_driver_info_names_igb_and_its_pci_address() {
+    let Some(pf) = testbed_pf() else { return };
+    let info = netlink_vf::driver_info(&IfName::new(&pf).unwrap()).unwrap();
+    assert_eq!(info.driver, "igb", "{info:?}");
+    // bus_info is the PCI address the PF's `device` link points at.
+    let dev = std::fs::read_link(format!("/sys/class/net/{pf}/device")).unwrap();
+    assert_eq!(
+        info.bus_info.as_deref(),
+        dev.file_name().and_then(|n| n.to_str()),
+        "{info:?}"
+    );
+    // igb always formats one from the NVM (igb_set_fw_version()).
+    assert!(info.firmware_version.is_some(), "{info:?}");
+}
