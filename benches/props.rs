@@ -10,7 +10,7 @@ use std::fs::File;
 use std::io::Write;
 use std::os::fd::OwnedFd;
 use std::path::PathBuf;
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Mutex, Once};
 
 use bootcmd::grub::{self, GrubDefaults};
 use bootcmd::{iommu_edits, key_kind, Cmdline, CpuVendor, Edit, KeyKind};
@@ -300,11 +300,30 @@ fn find_nla(mut b: &[u8], kind: u16) -> Option<&[u8]> {
     None
 }
 
-/// A fixture root for [`config`]: an 8-VF X710-like PF, and the path the
-/// fuzzed config is written to.
-static CLI_ROOT: OnceLock<Option<(Host, PathBuf)>> = OnceLock::new();
-/// `sriov_cli::run` writes to the process's stdout; one config at a time.
-static CLI_LOCK: Mutex<()> = Mutex::new(());
+/// A fixture root for [`config`] (an 8-VF X710-like PF) and the path the
+/// fuzzed config is written to; built on first use, removed at exit.
+/// The mutex also serializes [`config`]: `sriov_cli::run` writes to the
+/// process's stdout.
+static CLI_ROOT: Mutex<Option<(Host, PathBuf)>> = Mutex::new(None);
+static CLI_ATEXIT: Once = Once::new();
+
+/// Removes the fixture tree of [`config`] (statics are never dropped, and
+/// fuzzers leave through `exit`).
+extern "C" fn drop_cli_root() {
+    CLI_ROOT
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .take();
+}
+
+fn cli_root() -> Option<(Host, PathBuf)> {
+    let (host, _) = crate::fixtures::sysfs_host(8).ok()?;
+    // The node name `[node.<name>]` sections are matched against.
+    std::fs::create_dir_all(host.root().join("etc")).ok()?;
+    std::fs::write(host.root().join("etc/hostname"), "fuzz\n").ok()?;
+    let cfg = host.root().join("fuzz.toml");
+    Some((host, cfg))
+}
 
 /// Sends fd 1 to `/dev/null` while alive (the plan diff of a valid config
 /// would flood the fuzzer's output).
@@ -336,22 +355,20 @@ impl Drop for QuietStdout {
 /// (parse, node selection, validation, planning against a fixture PF,
 /// rendering). It must never panic, and the exit code is 0, 1 or 2.
 pub fn config(data: &[u8]) {
-    let Some((host, cfg)) = CLI_ROOT
-        .get_or_init(|| {
-            let (host, _) = crate::fixtures::sysfs_host(8).ok()?;
-            // The node name `[node.<name>]` sections are matched against.
-            std::fs::create_dir_all(host.root().join("etc")).ok()?;
-            std::fs::write(host.root().join("etc/hostname"), "fuzz\n").ok()?;
-            let cfg = host.root().join("fuzz.toml");
-            Some((host, cfg))
-        })
-        .as_ref()
-    else {
-        return;
-    };
-    let _one = CLI_LOCK
+    let mut guard = CLI_ROOT
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if guard.is_none() {
+        *guard = cli_root();
+        CLI_ATEXIT.call_once(|| {
+            // SAFETY: `drop_cli_root` is a plain `extern "C" fn()` that only
+            // takes a mutex and drops a temporary directory; it is registered once.
+            unsafe { libc::atexit(drop_cli_root) };
+        });
+    }
+    let Some((host, cfg)) = guard.as_ref() else {
+        return;
+    };
     if std::fs::write(cfg, data).is_err() {
         return;
     }
