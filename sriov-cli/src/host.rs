@@ -141,6 +141,7 @@ impl LiveHost {
                 netdevs: pf.netdevs.clone(),
                 ifindex: None,
                 driver: pf.driver.clone(),
+                driver_version: None,
                 firmware: None,
                 total_vfs: u32::from(pf.sriov.total_vfs),
                 num_vfs: u32::from(pf.sriov.num_vfs),
@@ -218,6 +219,12 @@ impl LiveHost {
                 continue;
             };
             pf.ifindex = Some(l.index);
+            // `ethtool -i`: best effort, a driver without get_drvinfo leaves
+            // both unknown ("where readable").
+            if let Ok(info) = nl.driver_info(&l.name) {
+                pf.driver_version = info.version;
+                pf.firmware = info.firmware_version;
+            }
             let vfs = nl.vfs(l.index, with_stats).map_err(|e| chain(&e))?;
             for v in &mut pf.vfs {
                 v.attrs = Some(

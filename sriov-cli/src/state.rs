@@ -36,7 +36,11 @@ pub struct PfState {
     pub ifindex: Option<u32>,
     /// Bound driver.
     pub driver: Option<String>,
-    /// Driver version / firmware version when readable.
+    /// The PF driver's version (`ethtool -i`: `version`), when readable: needs
+    /// netlink's namespace (not under `--root`) and a driver that answers.
+    pub driver_version: Option<String>,
+    /// The PF's firmware version (`ethtool -i`: `firmware-version`), when
+    /// readable, as for `driver_version`.
     pub firmware: Option<String>,
     /// `sriov_totalvfs`.
     pub total_vfs: u32,

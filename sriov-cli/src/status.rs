@@ -65,6 +65,39 @@ fn vf_row(v: &VfState) -> Vec<String> {
     ]
 }
 
+/// The PF's heading line: identity, driver (with its version when readable),
+/// ids, VF count, IOMMU group and firmware version (`n/a` when unreadable:
+/// under `--root`, or a driver that does not answer `ethtool -i`).
+fn pf_heading(p: &PfState) -> String {
+    let name = match (&p.vendor_name, &p.device_name) {
+        (Some(v), Some(d)) => format!("{v} {d}"),
+        (None, Some(d)) => d.clone(),
+        _ => String::new(),
+    };
+    let driver = match (&p.driver, &p.driver_version) {
+        (Some(d), Some(v)) => format!("{d} {v}"),
+        (Some(d), None) => d.clone(),
+        (None, _) => "(none)".to_string(),
+    };
+    let mut head = format!(
+        "PF {}  {}  driver {driver}  {name} [{:04x}:{:04x}]  VFs {} of {}",
+        p.label(),
+        p.address,
+        p.vendor_id,
+        p.device_id,
+        p.num_vfs,
+        p.total_vfs
+    );
+    if let Some(g) = p.iommu_group {
+        head.push_str(&format!("  IOMMU group {g}"));
+    }
+    head.push_str(&format!(
+        "  firmware {}",
+        p.firmware.as_deref().unwrap_or(NA)
+    ));
+    head
+}
+
 pub(crate) fn status(
     ctx: &Ctx,
     out: &mut dyn Write,
@@ -112,27 +145,7 @@ pub(crate) fn status(
         if i > 0 {
             writeln!(out)?;
         }
-        let name = match (&p.vendor_name, &p.device_name) {
-            (Some(v), Some(d)) => format!("{v} {d}"),
-            (None, Some(d)) => d.clone(),
-            _ => String::new(),
-        };
-        let mut head = format!(
-            "PF {}  {}  driver {}  {name} [{:04x}:{:04x}]  VFs {} of {}",
-            p.label(),
-            p.address,
-            p.driver.as_deref().unwrap_or("(none)"),
-            p.vendor_id,
-            p.device_id,
-            p.num_vfs,
-            p.total_vfs
-        );
-        if let Some(g) = p.iommu_group {
-            head.push_str(&format!("  IOMMU group {g}"));
-        }
-        if let Some(f) = &p.firmware {
-            head.push_str(&format!("  firmware {f}"));
-        }
+        let head = pf_heading(p);
         writeln!(out, "{}", s.bold(&head))?;
         if p.vfs.is_empty() {
             writeln!(out, "  no VFs")?;
@@ -266,4 +279,37 @@ pub(crate) fn enable_iommu(
     }
     writeln!(out, "Ran `{refresh}`. Reboot to use the new command line.")?;
     Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn heading_shows_driver_and_firmware_versions_where_readable() {
+        let mut p = PfState {
+            address: "0000:02:00.0".into(),
+            netdevs: vec!["enp2s0f0".into()],
+            driver: Some("i40e".into()),
+            total_vfs: 64,
+            vendor_id: 0x8086,
+            device_id: 0x1572,
+            device_name: Some("X710".into()),
+            ..PfState::default()
+        };
+        assert_eq!(
+            pf_heading(&p),
+            "PF enp2s0f0  0000:02:00.0  driver i40e  X710 [8086:1572]  VFs 0 of 64  firmware n/a"
+        );
+        p.driver_version = Some("6.8.12-4-pve".into());
+        p.firmware = Some("9.20 0x8000d95e 1.3146.0".into());
+        p.iommu_group = Some(20);
+        assert_eq!(
+            pf_heading(&p),
+            "PF enp2s0f0  0000:02:00.0  driver i40e 6.8.12-4-pve  X710 [8086:1572]  VFs 0 of 64  IOMMU group 20  firmware 9.20 0x8000d95e 1.3146.0"
+        );
+        let j = serde_json::to_value(&p).unwrap();
+        assert_eq!(j["driver_version"], "6.8.12-4-pve");
+        assert_eq!(j["firmware"], "9.20 0x8000d95e 1.3146.0");
+    }
 }

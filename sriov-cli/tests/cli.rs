@@ -220,6 +220,10 @@ fn status_of_the_example() {
     let pfs = v["pfs"].as_array().unwrap();
     assert_eq!(pfs.len(), 1);
     assert_eq!(pfs[0]["netdevs"][0], "enp2s0f1");
+    // ethtool -i needs the live kernel: unavailable under a fixture root.
+    assert_eq!(pfs[0]["driver"], "i40e");
+    assert_eq!(pfs[0]["driver_version"], serde_json::Value::Null);
+    assert_eq!(pfs[0]["firmware"], serde_json::Value::Null);
     let vf9 = &pfs[0]["vfs"][9];
     assert_eq!(vf9["address"], "0000:02:0b.1");
     assert_eq!(vf9["driver"], "vfio-pci");
