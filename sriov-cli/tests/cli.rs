@@ -294,11 +294,43 @@ fn stats_under_a_fixture_root_has_only_sysfs_gauges() {
 
 #[test]
 fn check_iommu_json_and_exit_code() {
+    // The example host is a VT-d host booted with intel_iommu=on iommu=pt,
+    // vfio loaded: ready, every check passes.
+    let o = run(&["--root", &ex(), "check-iommu"]);
+    assert_eq!((o.code, o.stderr.as_str()), (0, ""), "{}", o.stdout);
+    assert!(
+        o.stdout.ends_with("PCI passthrough: READY\n"),
+        "{}",
+        o.stdout
+    );
+    let o = run(&["--root", &ex(), "-v", "check-iommu"]);
+    assert_eq!((o.code, o.stderr.as_str()), (0, ""), "{}", o.stdout);
+    golden("example-check-iommu-v.txt", &o.stdout);
     let o = run(&["--root", &ex(), "check-iommu", "--json"]);
+    assert_eq!((o.code, o.stderr.as_str()), (0, ""), "{}", o.stdout);
+    let v: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
+    assert_eq!(v["verdict"], "ready");
+    let checks = v["checks"].as_array().unwrap();
+    assert!(checks.len() >= 9, "{checks:?}");
+    for c in checks {
+        assert_eq!(c["status"], "pass", "{c}");
+    }
+
+    // The same host without vfio modules is not ready: exit 1.
+    let d = tempfile::tempdir().unwrap();
+    copy_tree(&example(), d.path());
+    fs::remove_file(d.path().join("proc/modules")).unwrap();
+    fs::remove_dir_all(d.path().join("sys/module")).unwrap();
+    fs::remove_file(d.path().join("dev/vfio/vfio")).unwrap();
+    let o = run(&[
+        "--root",
+        d.path().to_str().unwrap(),
+        "check-iommu",
+        "--json",
+    ]);
     assert_eq!(o.code, 1, "{}", o.stderr);
     let v: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
     assert_eq!(v["verdict"], "not-ready");
-    assert!(!v["checks"].as_array().unwrap().is_empty());
 }
 
 fn copy_tree(from: &Path, to: &Path) {
@@ -319,16 +351,28 @@ fn copy_tree(from: &Path, to: &Path) {
 
 #[test]
 fn enable_iommu_edits_the_right_file() {
+    // The example host already boots with the IOMMU options.
     let o = run(&["--root", &ex(), "enable-iommu", "--dry-run"]);
     assert_eq!((o.code, o.stderr.as_str()), (0, ""));
     golden("example-enable-iommu-dry-run.txt", &o.stdout);
 
+    // The same host before the IOMMU was enabled.
     let d = tempfile::tempdir().unwrap();
     for dir in ["etc", "proc", "sys/firmware"] {
         fs::create_dir_all(d.path().join(dir)).unwrap();
         copy_tree(&example().join(dir), &d.path().join(dir));
     }
+    let before = "root=ZFS=rpool/ROOT/pve-1 boot=zfs";
+    fs::write(d.path().join("etc/kernel/cmdline"), format!("{before}\n")).unwrap();
+    fs::write(
+        d.path().join("proc/cmdline"),
+        format!("initrd=\\EFI\\proxmox\\6.8.12-4-pve\\initrd.img-6.8.12-4-pve {before}\n"),
+    )
+    .unwrap();
     let root = d.path().to_str().unwrap();
+    let o = run(&["--root", root, "enable-iommu", "--dry-run"]);
+    assert_eq!((o.code, o.stderr.as_str()), (0, ""));
+    golden("enable-iommu-dry-run-before.txt", &o.stdout);
     let o = run(&["--root", root, "enable-iommu"]);
     assert_eq!(o.code, 0, "{}", o.stderr);
     assert!(o.stdout.ends_with("Wrote /etc/kernel/cmdline.\nNow run `proxmox-boot-tool refresh` and reboot (or re-run with --yes to run it).\n"), "{}", o.stdout);

@@ -396,6 +396,7 @@ pub struct HostBuilder {
     pfs: Vec<PfSpec>,
     udev: bool,
     no_iommu: bool,
+    iommu_pt: bool,
     no_vfio: bool,
 }
 
@@ -427,6 +428,14 @@ impl HostBuilder {
         self
     }
 
+    /// The IOMMU runs in passthrough mode (`iommu=pt`): every group's `type` is
+    /// `identity` instead of `DMA`.
+    #[must_use]
+    pub fn iommu_passthrough(mut self) -> Self {
+        self.iommu_pt = true;
+        self
+    }
+
     /// vfio-pci is not loaded (no `sys/bus/pci/drivers/vfio-pci`).
     #[must_use]
     pub fn without_vfio_pci(mut self) -> Self {
@@ -449,6 +458,7 @@ impl HostBuilder {
             used_groups: self.pfs.iter().filter_map(|p| p.iommu_group).collect(),
             udev: self.udev,
             iommu: !self.no_iommu,
+            group_type: if self.iommu_pt { "identity" } else { "DMA" },
             inet6: Vec::new(),
         };
         w.base(!self.no_vfio)?;
@@ -603,6 +613,8 @@ struct Writer {
     used_groups: BTreeSet<u32>,
     udev: bool,
     iommu: bool,
+    /// `kernel/iommu_groups/N/type`: the default domain type.
+    group_type: &'static str,
     inet6: Vec<String>,
 }
 
@@ -744,7 +756,10 @@ impl Writer {
                 &dir.join("iommu_group"),
             )?;
             let gdir = format!("kernel/iommu_groups/{g}");
-            write_file(&self.sys(&format!("{gdir}/type")), "DMA\n")?;
+            write_file(
+                &self.sys(&format!("{gdir}/type")),
+                &format!("{}\n", self.group_type),
+            )?;
             link(
                 &format!("../../../../{rel}"),
                 &self.sys(&format!("{gdir}/devices/{}", dev.addr)),

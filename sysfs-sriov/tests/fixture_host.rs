@@ -1091,3 +1091,33 @@ fn interface_names_lists_class_net() {
     host.remove("sys/class/net").unwrap();
     assert!(sysfs.interface_names().unwrap().is_empty());
 }
+
+#[test]
+fn iommu_group_type_follows_passthrough_mode() {
+    let pf = addr("0000:02:00.0");
+    for (pt, want) in [(false, "DMA"), (true, "identity")] {
+        let mut b = HostBuilder::new().pf(PfSpec::intel_x710(pf).vfs(1));
+        if pt {
+            b = b.iommu_passthrough();
+        }
+        let host = b.build().unwrap();
+        let g = host
+            .sysfs()
+            .pf_by_address(&pf)
+            .unwrap()
+            .iommu_group
+            .unwrap();
+        assert_eq!(
+            host.read(&format!("sys/kernel/iommu_groups/{g}/type"))
+                .unwrap(),
+            want
+        );
+        let vf = host.sysfs().vf(&pf, 0).unwrap();
+        let g = vf.iommu_group.unwrap();
+        assert_eq!(
+            host.read(&format!("sys/kernel/iommu_groups/{g}/type"))
+                .unwrap(),
+            want
+        );
+    }
+}
