@@ -134,6 +134,12 @@ fn igb_pf_is_discovered_with_its_sriov_facts() {
         .any(|p| p.address == pf.address));
     assert_eq!(&bed.sysfs.find_pf(&pf.address.to_string()).unwrap(), pf);
     assert!(!bed.sysfs.udev_running(), "the test bed has no udev");
+    // Every PCI device has subsystem ids in sysfs; the PF's netdev is listed.
+    assert!(pf.subsystem.is_some(), "{pf:?}");
+    let names = bed.sysfs.interface_names().unwrap();
+    for n in &pf.netdevs {
+        assert!(names.contains(n), "{n} in {names:?}");
+    }
 }
 
 #[test]
@@ -167,6 +173,7 @@ fn seven_vfs_match_predictions_and_wait_returns_with_netdevs() {
         assert_eq!(vf.driver.as_deref(), Some("igbvf"));
         assert_eq!(vf.netdevs.len(), 1, "VF {} has its netdev", vf.index);
         assert_eq!((vf.vendor_id, vf.device_id), (0x8086, 0x10ca));
+        assert!(vf.subsystem.is_some(), "VF {} subsystem ids", vf.index);
         assert_eq!(bed.sysfs.vf_to_pf(&vf.address).unwrap(), pf);
         let nd = bed.sysfs.netdev(&vf.netdevs[0]).unwrap();
         assert_eq!(nd.device, Some(vf.address));
