@@ -100,7 +100,7 @@ impl BootSetup {
     ///
     /// # Errors
     ///
-    /// [`Error::Read`], [`Error::ShellSyntax`], [`Error::NotLiteral`].
+    /// [`Error::Read`], [`Error::ShellSyntax`], [`Error::NulByte`], [`Error::NotLiteral`].
     pub fn configured_cmdline(&self, root: &Path) -> Result<Option<Cmdline>> {
         match self.source {
             CmdlineSource::KernelCmdline => {
@@ -117,7 +117,8 @@ impl BootSetup {
     /// # Errors
     ///
     /// The file's own refusals ([`Error::MissingRoot`], [`Error::MultiLineCmdline`],
-    /// [`Error::NotLiteral`], [`Error::TooLong`], ...) and read errors.
+    /// [`Error::NotLiteral`], [`Error::UnclosedQuote`], [`Error::NulByte`],
+    /// [`Error::TooLong`], ...) and read errors.
     pub fn plan(&self, root: &Path, edits: &[Edit]) -> Result<Plan> {
         let running = running_cmdline(root)?;
         let mut notes = Vec::new();

@@ -75,6 +75,30 @@ pub enum Error {
         /// Why it is not editable (`$VAR`, `$(...)`, backticks, conditional, ...).
         reason: String,
     },
+    /// A GRUB variable's value leaves a double quote open. GRUB puts
+    /// `$GRUB_CMDLINE_LINUX $GRUB_CMDLINE_LINUX_DEFAULT` on the `linux` line, and the
+    /// kernel's `next_arg()` reads everything after an unclosed `"` as one quoted
+    /// word, so a parameter added after it (or removed from there) would not take
+    /// effect. (grub.cfg would hold the unbalanced quote too.)
+    #[error("{path}:{line}: {var} leaves a double quote open, so the kernel would read every parameter after it (GRUB_CMDLINE_LINUX_DEFAULT comes after GRUB_CMDLINE_LINUX) as part of one quoted word and no edit would take effect; close or remove the quote in {var} by hand, then re-run")]
+    UnclosedQuote {
+        /// The file holding the effective assignment.
+        path: PathBuf,
+        /// 1-based line of the assignment.
+        line: usize,
+        /// The variable name.
+        var: String,
+    },
+    /// A shell file (`/etc/default/grub`, a drop-in) holds a NUL byte. A shell
+    /// never keeps a NUL in a variable, so the file does not mean what its bytes
+    /// show; nothing in it is read or edited.
+    #[error("{path}:{line}: NUL byte in a shell file: the shell never keeps it, so this file does not read as it shows; remove the NUL byte(s) (tr -d '\\000' filters them out), then re-run")]
+    NulByte {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line of the first NUL byte.
+        line: usize,
+    },
     /// No boot setup could be recognised under the root.
     #[error("cannot tell how {root} boots: {reasons}")]
     UnknownBootSetup {
@@ -172,6 +196,19 @@ impl PartialEq for Error {
                     reason: s,
                 },
             ) => a == b && l == m && v == w && r == s,
+            (
+                UnclosedQuote {
+                    path: a,
+                    line: l,
+                    var: v,
+                },
+                UnclosedQuote {
+                    path: b,
+                    line: m,
+                    var: w,
+                },
+            ) => a == b && l == m && v == w,
+            (NulByte { path: a, line: l }, NulByte { path: b, line: m }) => a == b && l == m,
             (
                 UnknownBootSetup {
                     root: a,

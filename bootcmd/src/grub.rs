@@ -126,7 +126,7 @@ impl GrubDefaults {
     /// # Errors
     ///
     /// [`Error::Read`] when a file cannot be read; [`Error::ShellSyntax`] when one
-    /// cannot be tokenized.
+    /// cannot be tokenized; [`Error::NulByte`] when one holds a NUL byte.
     pub fn load(root: &Path) -> Result<GrubDefaults> {
         let main = root.join(DEFAULT_FILE);
         let mut files = vec![ShellFile {
@@ -175,7 +175,8 @@ impl GrubDefaults {
     ///
     /// # Errors
     ///
-    /// [`Error::ShellSyntax`] when a text cannot be tokenized.
+    /// [`Error::ShellSyntax`] when a text cannot be tokenized; [`Error::NulByte`]
+    /// when one holds a NUL byte.
     pub fn from_texts(files: Vec<(PathBuf, String)>) -> Result<GrubDefaults> {
         GrubDefaults::build(
             Path::new("/"),
@@ -196,6 +197,15 @@ impl GrubDefaults {
         let mut env = Env::new();
         for (fi, f) in files.iter().enumerate() {
             let Some(text) = &f.text else { continue };
+            // dash and bash drop NUL bytes while reading a script, so the shell
+            // sees other words than this tokenizer would (and `Cmdline` would end
+            // the command line at one): refuse rather than guess.
+            if let Some(pos) = text.bytes().position(|b| b == 0) {
+                return Err(Error::NulByte {
+                    path: f.path.clone(),
+                    line: line_of(text, pos),
+                });
+            }
             let scan = scan_file(text).map_err(|(pos, reason)| Error::ShellSyntax {
                 path: f.path.clone(),
                 line: line_of(text, pos),
@@ -297,8 +307,11 @@ impl GrubDefaults {
     /// # Errors
     ///
     /// [`Error::NotLiteral`] when a variable that must change is not a plain
-    /// literal or is assigned conditionally; an invalid edit's error;
-    /// [`Error::TooLong`] when the result exceeds `COMMAND_LINE_SIZE`.
+    /// literal or is assigned conditionally; [`Error::UnclosedQuote`] when
+    /// `GRUB_CMDLINE_LINUX` or `GRUB_CMDLINE_LINUX_DEFAULT` leaves a `"` open (the
+    /// kernel would read the rest of the line as one word, so no edit would take
+    /// effect); an invalid edit's error; [`Error::TooLong`] when the result
+    /// exceeds `COMMAND_LINE_SIZE`.
     pub fn plan(&self, edits: &[Edit]) -> Result<GrubEdit> {
         let mut notes = Vec::new();
         let linux = self.effective(LINUX);
@@ -335,6 +348,14 @@ impl GrubDefaults {
             LINUX_DEFAULT
         };
         let default_val = self.value(LINUX_DEFAULT)?.unwrap_or_default();
+        // Every edit below is made on one variable's tokens; that only matches
+        // the assembled `linux ... $LINUX $LINUX_DEFAULT` line when no quote is
+        // left open across the join (or at its end, where GRUB's own parser of
+        // grub.cfg would meet it too).
+        if let Some(l) = &linux_val {
+            self.check_quotes_closed(LINUX, l)?;
+        }
+        self.check_quotes_closed(LINUX_DEFAULT, &default_val)?;
         let combined_now = Cmdline::parse(&format!(
             "{} {}",
             linux_val.as_deref().unwrap_or_default(),
@@ -411,6 +432,26 @@ impl GrubDefaults {
             }
         }
         Ok(GrubEdit { changes, notes })
+    }
+
+    /// Refuse when `value` (the known value of `var`) leaves a `"` open: the
+    /// kernel's `next_arg()` toggles "inside quotes" at every `"`, so an odd
+    /// number of them makes everything after the last one, up to the end of the
+    /// assembled line, a single word.
+    fn check_quotes_closed(&self, var: &str, value: &str) -> Result<()> {
+        if value.bytes().filter(|&b| b == b'"').count() % 2 == 0 {
+            return Ok(());
+        }
+        let (path, line) = match self.effective(var) {
+            Some(a) => (a.path.clone(), a.line),
+            // Unreachable (an unassigned variable is empty), but never panic.
+            None => (Path::new("/").join(DEFAULT_FILE), 1),
+        };
+        Err(Error::UnclosedQuote {
+            path,
+            line,
+            var: var.to_owned(),
+        })
     }
 
     /// Apply edits to `var`'s effective assignment (or append one to the main file)
@@ -591,7 +632,7 @@ fn line_of(text: &str, pos: usize) -> usize {
 ///
 /// # Errors
 ///
-/// As [`GrubDefaults::plan`].
+/// As [`GrubDefaults::from_texts`] and [`GrubDefaults::plan`].
 pub fn edit_text(text: &str, edits: &[Edit]) -> Result<String> {
     let g = GrubDefaults::from_texts(vec![(PathBuf::from("/etc/default/grub"), text.to_owned())])?;
     let plan = g.plan(edits)?;
@@ -1420,6 +1461,124 @@ mod tests {
             edit_text(t, &[Edit::ensure("iommu", "pt")]),
             Err(Error::NotLiteral { line: 2, .. })
         ));
+    }
+
+    /// Fuzz finding `fuzz/regressions/grub/open-quote-in-cmdline-linux-swallows-default`:
+    /// the kernel would read `" intel_iommu=on iommu=pt` as one quoted word.
+    #[test]
+    fn open_quote_in_linux_is_refused() {
+        let t = "GRUB_CMDLINE_LINUX='\"'";
+        for edits in [
+            edits(),
+            vec![Edit::remove("quiet")],
+            vec![Edit::remove_option("intel_iommu", "off")],
+        ] {
+            assert_eq!(
+                edit_text(t, &edits),
+                Err(Error::UnclosedQuote {
+                    path: "/etc/default/grub".into(),
+                    line: 1,
+                    var: LINUX.into(),
+                }),
+                "{edits:?}"
+            );
+        }
+        // An open quote in GRUB_CMDLINE_LINUX swallows the default variable even
+        // when the default one closes it again, and whichever file sets it.
+        let t = "GRUB_CMDLINE_LINUX=\"a=\\\"b\"\nGRUB_CMDLINE_LINUX_DEFAULT=\"c\\\" quiet\"\n";
+        assert!(matches!(
+            edit_text(t, &edits()),
+            Err(Error::UnclosedQuote { line: 1, ref var, .. }) if var == LINUX
+        ));
+        let d = GrubDefaults::from_texts(vec![
+            (
+                "/etc/default/grub".into(),
+                "GRUB_CMDLINE_LINUX=\"\"\n".into(),
+            ),
+            (
+                "/etc/default/grub.d/50-x.cfg".into(),
+                "# x\nGRUB_CMDLINE_LINUX='ro \"'\n".into(),
+            ),
+        ])
+        .unwrap();
+        let e = d.plan(&edits()).unwrap_err();
+        assert_eq!(
+            e,
+            Error::UnclosedQuote {
+                path: "/etc/default/grub.d/50-x.cfg".into(),
+                line: 2,
+                var: LINUX.into(),
+            }
+        );
+        let msg = e.to_string();
+        assert!(
+            msg.starts_with(
+                "/etc/default/grub.d/50-x.cfg:2: GRUB_CMDLINE_LINUX leaves a double quote open"
+            ) && msg.contains("close or remove the quote"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn open_quote_in_default_is_refused() {
+        let t = "GRUB_CMDLINE_LINUX=\"\"\n\nGRUB_CMDLINE_LINUX_DEFAULT='quiet foo=\"a b'\n";
+        assert_eq!(
+            edit_text(t, &edits()),
+            Err(Error::UnclosedQuote {
+                path: "/etc/default/grub".into(),
+                line: 3,
+                var: LINUX_DEFAULT.into(),
+            })
+        );
+    }
+
+    #[test]
+    fn closed_quotes_are_edited() {
+        // Balanced quotes in either variable are fine: the edit lands outside them.
+        let t = "GRUB_CMDLINE_LINUX='dyndbg=\"module vfio +p\"'\nGRUB_CMDLINE_LINUX_DEFAULT='quiet \"x y\"'\n";
+        let out = edit_text(t, &edits()).unwrap();
+        assert_eq!(
+            out,
+            "GRUB_CMDLINE_LINUX='dyndbg=\"module vfio +p\"'\nGRUB_CMDLINE_LINUX_DEFAULT='quiet \"x y\" intel_iommu=on iommu=pt'\n"
+        );
+        let c = g(&out).cmdline().unwrap();
+        assert_eq!(c.value("intel_iommu").as_deref(), Some("on"));
+        assert_eq!(c.value("dyndbg").as_deref(), Some("module vfio +p"));
+    }
+
+    /// Fuzz finding `fuzz/regressions/grub/nul-in-cmdline-linux-hides-default`:
+    /// the kernel command line (and `Cmdline`) ends at a NUL, the shell drops it.
+    #[test]
+    fn nul_byte_is_refused() {
+        let t = "GRUB_CMDLINE_LINUX=\"\0\"";
+        let want = || Error::NulByte {
+            path: "/etc/default/grub".into(),
+            line: 1,
+        };
+        assert_eq!(
+            GrubDefaults::from_texts(vec![("/etc/default/grub".into(), t.into())]),
+            Err(want())
+        );
+        assert_eq!(edit_text(t, &edits()), Err(want()));
+        // Anywhere in any sourced file, comments included; the line is named.
+        let e = GrubDefaults::from_texts(vec![
+            (
+                "/etc/default/grub".into(),
+                "GRUB_CMDLINE_LINUX_DEFAULT=\"quiet\"\n".into(),
+            ),
+            ("/etc/default/grub.d/z.cfg".into(), "# a\n# b \0 c\n".into()),
+        ])
+        .unwrap_err();
+        assert_eq!(
+            e,
+            Error::NulByte {
+                path: "/etc/default/grub.d/z.cfg".into(),
+                line: 2,
+            }
+        );
+        assert!(e
+            .to_string()
+            .starts_with("/etc/default/grub.d/z.cfg:2: NUL byte"));
     }
 
     #[test]

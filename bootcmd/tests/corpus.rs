@@ -209,7 +209,7 @@ fn corpus_cases() {
 }
 
 /// Both directions for every fixture file: parse -> print gives the same bytes,
-/// and every GRUB file tokenizes (or fails with a line number).
+/// and every GRUB file tokenizes, or fails as the case's `expect-error` says.
 #[test]
 fn corpus_files_round_trip() {
     for case in fs::read_dir(corpus()).unwrap() {
@@ -225,7 +225,15 @@ fn corpus_files_round_trip() {
             );
             let text = String::from_utf8(bytes).unwrap();
             if rel.starts_with("etc/default") {
-                GrubDefaults::from_texts(vec![(rel.clone(), text)]).unwrap();
+                let label = Path::new("/").join(&rel);
+                if let Err(e) = GrubDefaults::from_texts(vec![(label, text)]) {
+                    let want = read(&case, "expect-error")
+                        .unwrap_or_else(|| panic!("{case:?} {rel:?}: {e}"));
+                    assert!(
+                        e.to_string().contains(want.trim()),
+                        "{case:?} {rel:?}: error {e} lacks {want:?}"
+                    );
+                }
             }
         }
     }
