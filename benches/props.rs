@@ -163,14 +163,7 @@ pub fn cmdline(data: &[u8]) {
 /// GRUB defaults editor (`bootcmd::grub`): never panics; after a successful
 /// edit the re-parsed file shows the edit's effect, the edited file still
 /// tokenizes, and editing again is a no-op.
-///
-/// With `SRIOV_FUZZ_GRUB_SKIP_NUL` set, inputs holding a NUL byte are skipped:
-/// a way to fuzz past the open finding in `fuzz/regressions/grub/` (a shell
-/// value holding NUL) until it is fixed.
 pub fn grub(data: &[u8]) {
-    if data.contains(&0) && std::env::var_os("SRIOV_FUZZ_GRUB_SKIP_NUL").is_some() {
-        return;
-    }
     let text = String::from_utf8_lossy(data);
     let path = PathBuf::from("/etc/default/grub");
     let Ok(g) = GrubDefaults::from_texts(vec![(path.clone(), text.to_string())]) else {
