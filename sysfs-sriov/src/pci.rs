@@ -312,6 +312,31 @@ mod tests {
         }
 
         #[test]
+        fn near_valid_strings_parse_to_what_they_print(
+            s in "[0-9a-fA-F]{0,6}:?[0-9a-fA-F]{1,3}:[0-9a-fA-F]{1,3}\\.[0-9]{1,2}"
+        ) {
+            // Address-shaped strings (random widths and digits): whatever parses
+            // holds exactly the numbers written, and prints back as the canonical
+            // long form of the same address.
+            if let Ok(a) = s.parse::<PciAddress>() {
+                let d = a.to_string();
+                prop_assert_eq!(d.parse::<PciAddress>().unwrap(), a);
+                let (head, func) = s.rsplit_once('.').unwrap();
+                let mut parts = head.rsplit(':');
+                let dev = u32::from_str_radix(parts.next().unwrap(), 16).unwrap();
+                let bus = u32::from_str_radix(parts.next().unwrap(), 16).unwrap();
+                let dom = match parts.next() {
+                    Some("") | None => 0,
+                    Some(x) => u32::from_str_radix(x, 16).unwrap(),
+                };
+                prop_assert_eq!(u32::from(a.function()), func.parse::<u32>().unwrap());
+                prop_assert_eq!(u32::from(a.device()), dev);
+                prop_assert_eq!(u32::from(a.bus()), bus);
+                prop_assert_eq!(u32::from(a.domain()), dom);
+            }
+        }
+
+        #[test]
         fn parse_never_panics(s in "\\PC{0,20}") {
             if let Ok(a) = s.parse::<PciAddress>() {
                 // Whatever parses is a single safe path component.
