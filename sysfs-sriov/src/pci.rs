@@ -332,7 +332,7 @@ mod tests {
                 prop_assert_eq!(u32::from(a.function()), func.parse::<u32>().unwrap());
                 prop_assert_eq!(u32::from(a.device()), dev);
                 prop_assert_eq!(u32::from(a.bus()), bus);
-                prop_assert_eq!(u32::from(a.domain()), dom);
+                prop_assert_eq!(a.domain(), dom);
             }
         }
 
