@@ -11,7 +11,7 @@ use std::net::IpAddr;
 use crate::addr::IpNet;
 use crate::addr::Mac;
 use crate::config::{Config, DriverSpec, LinkState, VfSpec, VlanSpec};
-use crate::plan::{plan, wanted_trust, Change, Status, Step};
+use crate::plan::{plan, wanted_trust, Change, Options, Status, Step};
 use crate::state::{HostState, PfState, VfState};
 
 /// PF-side attributes to set on one VF: only those that differ are `Some`.
@@ -74,7 +74,8 @@ pub trait Host {
     ///
     /// # Errors
     /// The sysfs write that failed.
-    fn bind_driver(&mut self, vf: &VfState, target: &DriverSpec) -> Result<(), String>;
+    fn bind_driver(&mut self, vf: &VfState, target: &DriverSpec, force: bool)
+        -> Result<(), String>;
     /// Renames a link (taking it down and back up around the rename if needed).
     ///
     /// # Errors
@@ -144,7 +145,7 @@ fn vf_of<'a>(state: &'a HostState, c: &Change) -> Option<&'a VfState> {
 pub fn apply(
     cfg: &Config,
     host: &mut dyn Host,
-    allow_recreate: bool,
+    opts: Options,
     progress: &mut dyn FnMut(&str, u32, u32),
 ) -> Outcome {
     let mut out = Outcome::default();
@@ -166,7 +167,7 @@ pub fn apply(
                 return out;
             }
         };
-        let p = plan(cfg, &state, allow_recreate);
+        let p = plan(cfg, &state, opts);
         if !p.errors.is_empty() {
             out.fatal = Some(format!(
                 "the host changed during setup: {}",
@@ -199,7 +200,7 @@ pub fn apply(
                             c.to.parse::<u32>()
                                 .map_err(|e| e.to_string())
                                 .and_then(|n| {
-                                    host.set_num_vfs(pf, n, allow_recreate)?;
+                                    host.set_num_vfs(pf, n, opts.allow_recreate)?;
                                     let label = c.pf.clone();
                                     host.wait_for_vfs(pf, n, &mut |seen, want| {
                                         progress(&label, seen, want)
@@ -276,7 +277,7 @@ pub fn apply(
                         vf_of(&state, &c),
                         spec_of(cfg, &state, &c).and_then(|s| s.driver.clone()),
                     ) {
-                        (Some(vf), Some(d)) => host.bind_driver(vf, &d),
+                        (Some(vf), Some(d)) => host.bind_driver(vf, &d, opts.force_unbind),
                         _ => Err("the VF does not exist".to_string()),
                     };
                     finish(&mut c, res, Status::Failed);
@@ -355,7 +356,7 @@ pub fn apply(
             }
         }
     }
-    verify(cfg, host, allow_recreate, &mut out);
+    verify(cfg, host, opts, &mut out);
     out
 }
 
@@ -371,7 +372,7 @@ fn finish(c: &mut Change, res: Result<(), String>, fail: Status) {
 
 /// Reads back: whatever still differs was ignored by the driver (if it was
 /// applied) or failed.
-fn verify(cfg: &Config, host: &mut dyn Host, allow_recreate: bool, out: &mut Outcome) {
+fn verify(cfg: &Config, host: &mut dyn Host, opts: Options, out: &mut Outcome) {
     let state = match host.read() {
         Ok(s) => s,
         Err(e) => {
@@ -379,7 +380,7 @@ fn verify(cfg: &Config, host: &mut dyn Host, allow_recreate: bool, out: &mut Out
             return;
         }
     };
-    let p = plan(cfg, &state, allow_recreate);
+    let p = plan(cfg, &state, opts);
     for r in p.changes {
         match out.changes.iter_mut().find(|c| c.same_target(&r)) {
             Some(c) if c.status == Status::Applied => {
@@ -507,7 +508,12 @@ pub(crate) mod tests {
             }
             Ok(fails)
         }
-        fn bind_driver(&mut self, vf: &VfState, target: &DriverSpec) -> Result<(), String> {
+        fn bind_driver(
+            &mut self,
+            vf: &VfState,
+            target: &DriverSpec,
+            _force: bool,
+        ) -> Result<(), String> {
             self.log.push(format!("bind {} {target}", vf.address));
             let name = vf.netdev.clone();
             let v = self.state.pfs[0]
@@ -594,7 +600,7 @@ pub(crate) mod tests {
         let cfg = parse(CFG, Path::new("s.toml"), "h").unwrap();
         let mut f = fake();
         let mut seen = Vec::new();
-        let o = apply(&cfg, &mut f, false, &mut |pf, a, b| {
+        let o = apply(&cfg, &mut f, Options::default(), &mut |pf, a, b| {
             seen.push(format!("{pf} {a}/{b}"))
         });
         assert!(o.converged(), "{:#?}", o.changes);
@@ -615,7 +621,7 @@ pub(crate) mod tests {
             ]
         );
         // Second run: nothing to do.
-        let p = plan(&cfg, &f.state, false);
+        let p = plan(&cfg, &f.state, Options::default());
         assert!(p.changes.is_empty(), "{:?}", p.changes);
     }
 
@@ -625,7 +631,7 @@ pub(crate) mod tests {
         let mut f = fake();
         f.refuse = vec!["trust"];
         f.ignore = vec!["vlan"];
-        let o = apply(&cfg, &mut f, false, &mut |_, _, _| {});
+        let o = apply(&cfg, &mut f, Options::default(), &mut |_, _, _| {});
         assert!(!o.converged());
         let st: Vec<String> = o
             .changes
@@ -657,7 +663,7 @@ pub(crate) mod tests {
         let cfg = parse(CFG, Path::new("s.toml"), "h").unwrap();
         let mut f = fake();
         f.fail_numvfs = true;
-        let o = apply(&cfg, &mut f, false, &mut |_, _, _| {});
+        let o = apply(&cfg, &mut f, Options::default(), &mut |_, _, _| {});
         assert!(!o.converged());
         assert_eq!(o.changes[0].status, Status::Failed);
         assert_eq!(

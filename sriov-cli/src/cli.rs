@@ -44,6 +44,11 @@ pub enum Command {
         /// kernel needs 0 first, which destroys every existing VF).
         #[arg(long)]
         allow_recreate: bool,
+        /// Allow binding a VF whose netdev is up or has addresses to another
+        /// driver (e.g. vfio-pci); without it such a plan is refused before
+        /// anything changes.
+        #[arg(long)]
+        force_unbind: bool,
     },
     /// Show PFs and their VFs.
     Status {

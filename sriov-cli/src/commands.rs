@@ -7,7 +7,7 @@ use crate::apply::apply;
 use crate::cli::{Command, Generate};
 use crate::config::{self, Config};
 use crate::host::{chain, LiveHost};
-use crate::plan::plan;
+use crate::plan::{plan, Options};
 use crate::render::{self, ChangesJson};
 use crate::{CliError, Ctx};
 
@@ -18,7 +18,17 @@ pub(crate) fn dispatch(cmd: &Command, ctx: &Ctx, out: &mut dyn Write) -> Result<
             dry_run,
             json,
             allow_recreate,
-        } => setup(ctx, out, *dry_run, *json, *allow_recreate),
+            force_unbind,
+        } => setup(
+            ctx,
+            out,
+            *dry_run,
+            *json,
+            Options {
+                allow_recreate: *allow_recreate,
+                force_unbind: *force_unbind,
+            },
+        ),
         Command::Status { pf, json } => crate::status::status(ctx, out, pf.as_deref(), *json),
         Command::Reset { pf, allow_recreate } => reset(ctx, out, pf, *allow_recreate),
         Command::CheckIommu { json } => crate::status::check_iommu(ctx, out, *json),
@@ -86,7 +96,7 @@ fn setup(
     out: &mut dyn Write,
     dry_run: bool,
     json: bool,
-    allow_recreate: bool,
+    opts: Options,
 ) -> Result<u8, CliError> {
     let cfg = load_config(ctx)?;
     if !ctx.live() && !dry_run {
@@ -100,7 +110,7 @@ fn setup(
         ctx.note(n);
     }
     let state = host.read_state().map_err(CliError::Host)?;
-    let p = plan(&cfg, &state, allow_recreate);
+    let p = plan(&cfg, &state, opts);
     for w in &p.warnings {
         ctx.warn(w);
     }
@@ -159,7 +169,7 @@ fn setup(
             }
         }
     };
-    let outcome = apply(&cfg, &mut host, allow_recreate, &mut progress);
+    let outcome = apply(&cfg, &mut host, opts, &mut progress);
     if json {
         out.write_all(
             render::json(&ChangesJson {

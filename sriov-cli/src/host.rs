@@ -16,7 +16,7 @@ use sysfs_sriov::{DriverTarget, PciAddress, Sysfs};
 use crate::addr::{IpNet, Mac};
 use crate::apply::{Host, VfWant};
 use crate::config::{DriverSpec, LinkState, VlanProto, VlanSpec};
-use crate::state::{HostState, LinkInfo, PfState, VfAttrs, VfCounters, VfState};
+use crate::state::{HostState, InUse, LinkInfo, PfState, VfAttrs, VfCounters, VfState};
 
 /// How long `setup` waits for new VFs (and their drivers and netdevs).
 pub const VF_WAIT: Duration = Duration::from_secs(60);
@@ -166,9 +166,23 @@ impl LiveHost {
                         device_name: v.device_name,
                         attrs: None,
                         link: None,
+                        in_use: Vec::new(),
                     })
                     .collect(),
             });
+            if pf.sriov.num_vfs > 0 {
+                let impact = self
+                    .sysfs
+                    .recreate_impact(&pf.address)
+                    .map_err(|e| chain(&e))?;
+                if let Some(ps) = st.pfs.last_mut() {
+                    for c in impact {
+                        if let Some(v) = ps.vfs.iter_mut().find(|v| v.index == c.index) {
+                            v.in_use = c.reasons.iter().filter_map(in_use_of).collect();
+                        }
+                    }
+                }
+            }
         }
         // Every interface name, for "name already taken" checks.
         st.links
@@ -246,6 +260,25 @@ impl LiveHost {
         }
         Ok(())
     }
+}
+
+fn in_use_of(r: &sysfs_sriov::InUse) -> Option<InUse> {
+    Some(match r {
+        sysfs_sriov::InUse::Passthrough { driver } => InUse::Passthrough {
+            driver: driver.clone(),
+        },
+        sysfs_sriov::InUse::NetdevUp { netdev } => InUse::Up {
+            netdev: netdev.clone(),
+        },
+        sysfs_sriov::InUse::HasAddresses { netdev, addresses } => InUse::Addresses {
+            netdev: netdev.clone(),
+            addresses: addresses.clone(),
+        },
+        sysfs_sriov::InUse::OtherNamespace { driver } => InUse::OtherNetns {
+            driver: driver.clone(),
+        },
+        _ => return None,
+    })
 }
 
 fn attrs_of(s: &netlink_vf::VfState) -> VfAttrs {
@@ -397,14 +430,19 @@ impl Host for LiveHost {
             .collect())
     }
 
-    fn bind_driver(&mut self, vf: &VfState, target: &DriverSpec) -> Result<(), String> {
+    fn bind_driver(
+        &mut self,
+        vf: &VfState,
+        target: &DriverSpec,
+        force: bool,
+    ) -> Result<(), String> {
         let t = match target {
             DriverSpec::VfioPci => DriverTarget::VfioPci,
             DriverSpec::Default => DriverTarget::Default,
             DriverSpec::Named(n) => DriverTarget::Named(n.clone()),
         };
         self.sysfs
-            .bind_driver(&pci(&vf.address)?, &t, false)
+            .bind_driver(&pci(&vf.address)?, &t, force)
             .map(|_| ())
             .map_err(|e| chain(&e))
     }

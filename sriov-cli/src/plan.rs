@@ -105,8 +105,19 @@ pub struct Plan {
     pub errors: Vec<String>,
 }
 
+/// What the user allowed on the command line.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Options {
+    /// `--allow-recreate`: a non-zero to other non-zero VF count change may go
+    /// through 0 (destroying every VF).
+    pub allow_recreate: bool,
+    /// `--force-unbind`: a VF whose netdev is up or has addresses may be
+    /// unbound from its network driver (e.g. to bind it to vfio-pci).
+    pub force_unbind: bool,
+}
+
 /// Computes the plan for `cfg` against `live`.
-pub fn plan(cfg: &Config, live: &HostState, allow_recreate: bool) -> Plan {
+pub fn plan(cfg: &Config, live: &HostState, opts: Options) -> Plan {
     let mut p = Plan::default();
     let mut seen: Vec<(&str, &PfKey)> = Vec::new();
     for spec in &cfg.pfs {
@@ -130,13 +141,13 @@ pub fn plan(cfg: &Config, live: &HostState, allow_recreate: bool) -> Plan {
             p.errors.push(format!("PF {}: {what}", spec.key));
             continue;
         };
-        plan_pf(spec, pf, live, allow_recreate, &mut p);
+        plan_pf(spec, pf, live, opts, &mut p);
     }
     p.changes.sort_by_key(|c| c.step);
     p
 }
 
-fn plan_pf(spec: &PfSpec, pf: &PfState, live: &HostState, allow_recreate: bool, p: &mut Plan) {
+fn plan_pf(spec: &PfSpec, pf: &PfState, live: &HostState, opts: Options, p: &mut Plan) {
     let pfn = spec.key.to_string();
     let err_count = p.errors.len();
     if pf.driver.is_none() {
@@ -176,7 +187,7 @@ fn plan_pf(spec: &PfSpec, pf: &PfState, live: &HostState, allow_recreate: bool, 
         } else {
             format!(": this destroys {}", casualties.join(", "))
         };
-        if allow_recreate {
+        if opts.allow_recreate {
             p.warnings.push(format!(
                 "PF {pfn}: changing num_vfs {} -> {} goes through 0 and recreates every VF{lost}",
                 pf.num_vfs, spec.num_vfs
@@ -219,6 +230,7 @@ fn plan_pf(spec: &PfSpec, pf: &PfState, live: &HostState, allow_recreate: bool, 
         check_vf_live(&pfn, vs, live_vf, live, p);
         trunk_warnings(&pfn, pf, vs, i40e, p);
         plan_vf(vs, live_vf, &mk, live, p);
+        check_unbind(&pfn, vs, live_vf, opts, p);
     }
 }
 
@@ -244,6 +256,41 @@ fn check_vf_live(pfn: &str, vs: &VfSpec, vf: Option<&VfState>, live: &HostState,
                 vs.index
             ));
         }
+    }
+}
+
+/// A driver change unbinds the VF from its network driver: refuse it (as the
+/// kernel-facing bind would, but before anything changed) when its netdev is up
+/// or has addresses, unless `--force-unbind`.
+fn check_unbind(pfn: &str, vs: &VfSpec, vf: Option<&VfState>, opts: Options, p: &mut Plan) {
+    let (Some(d), Some(v)) = (&vs.driver, vf) else {
+        return;
+    };
+    let changes = p
+        .changes
+        .iter()
+        .any(|c| c.step == Step::Driver && c.vf == Some(vs.index) && c.pf == pfn);
+    let busy = v.busy_netdev();
+    if !changes || busy.is_empty() {
+        return;
+    }
+    let netdev = v.netdev.as_deref().unwrap_or("?");
+    let why: Vec<String> = busy.iter().map(ToString::to_string).collect();
+    let driver = v.driver.as_deref().unwrap_or("its driver");
+    if opts.force_unbind {
+        p.warnings.push(format!(
+            "VF {} of {pfn} ({}): {}; binding it to {d} takes netdev {netdev} away (--force-unbind)",
+            vs.index,
+            v.address,
+            why.join(", ")
+        ));
+    } else {
+        p.errors.push(format!(
+            "VF {} of {pfn} ({}): binding it to {d} would unbind {driver} and take away netdev {netdev}, which is in use: {}. Take it down and remove its addresses first (`ip link set {netdev} down`, `ip address flush dev {netdev}`), or re-run with --force-unbind to unbind it anyway",
+            vs.index,
+            v.address,
+            why.join(", ")
+        ));
     }
 }
 
@@ -507,6 +554,15 @@ pub(crate) mod tests {
         }
     }
 
+    const NO: Options = Options {
+        allow_recreate: false,
+        force_unbind: false,
+    };
+    const RECREATE: Options = Options {
+        allow_recreate: true,
+        force_unbind: false,
+    };
+
     fn cfg(t: &str) -> Config {
         parse(t, Path::new("s.toml"), "h").unwrap()
     }
@@ -522,7 +578,7 @@ pub(crate) mod tests {
 
     #[test]
     fn fresh_host_plans_everything_in_order() {
-        let p = plan(&cfg(CFG), &host(0, true), false);
+        let p = plan(&cfg(CFG), &host(0, true), NO);
         assert!(p.errors.is_empty(), "{:?}", p.errors);
         assert_eq!(
             summary(&p),
@@ -558,7 +614,7 @@ pub(crate) mod tests {
         l.addresses = vec!["10.0.50.100/24".parse().unwrap()];
         h.links.insert("eth0pve050".into());
         h.default_routes = Some(vec![("10.0.50.1".parse().unwrap(), "eth0pve050".into())]);
-        let p = plan(&cfg(CFG), &h, false);
+        let p = plan(&cfg(CFG), &h, NO);
         assert!(
             p.errors.is_empty() && p.changes.is_empty(),
             "{:?} {:?}",
@@ -569,13 +625,13 @@ pub(crate) mod tests {
 
     #[test]
     fn recreate_needs_the_flag_and_names_casualties() {
-        let p = plan(&cfg(CFG), &host(2, true), false);
+        let p = plan(&cfg(CFG), &host(2, true), NO);
         assert_eq!(
             p.errors,
             ["PF eno1: num_vfs is 2 and the config wants 4; the kernel only allows this through 0, which destroys every VF: this destroys VF 0 0000:01:10.0 (netdev eth1), VF 1 0000:01:10.2 (netdev eth2). Re-run with --allow-recreate to do it"]
         );
         assert!(p.changes.is_empty());
-        let p = plan(&cfg(CFG), &host(2, true), true);
+        let p = plan(&cfg(CFG), &host(2, true), RECREATE);
         assert!(p.errors.is_empty());
         assert_eq!(p.warnings.len(), 1);
         assert_eq!(p.changes[0].attr, "num_vfs");
@@ -587,7 +643,7 @@ pub(crate) mod tests {
         h.links.insert("eth0pve050".into());
         h.pfs[0].driver = None;
         let c = cfg("[[pf]]\nname = \"eno1\"\nnum_vfs = 9\n[[pf.vf]]\nindex = 1\nname = \"eth0pve050\"\n[[pf]]\npci = \"07:00.0\"\nnum_vfs = 1\n");
-        let p = plan(&c, &h, false);
+        let p = plan(&c, &h, NO);
         assert_eq!(
             p.errors,
             [
@@ -597,7 +653,7 @@ pub(crate) mod tests {
             ]
         );
         h.pfs[0].driver = Some("igb".into());
-        let p = plan(&cfg("[[pf]]\nname = \"eno1\"\nnum_vfs = 2\n[[pf.vf]]\nindex = 1\nname = \"eth0pve050\"\n"), &h, false);
+        let p = plan(&cfg("[[pf]]\nname = \"eno1\"\nnum_vfs = 2\n[[pf.vf]]\nindex = 1\nname = \"eth0pve050\"\n"), &h, NO);
         assert!(
             p.errors.iter().any(|e| e.contains("already taken")),
             "{:?}",
@@ -610,7 +666,7 @@ pub(crate) mod tests {
         let c = cfg(
             "[[pf]]\nname = \"eno1\"\nnum_vfs = 2\n[[pf]]\npci = \"0000:01:00.0\"\nnum_vfs = 2\n",
         );
-        let p = plan(&c, &host(0, true), false);
+        let p = plan(&c, &host(0, true), NO);
         assert_eq!(p.errors, ["PF 0000:01:00.0 is the same device (0000:01:00.0) as PF eno1; configure each PF once"]);
     }
 
@@ -620,7 +676,7 @@ pub(crate) mod tests {
         h.pfs[0].vfs[1].netdev = None;
         h.pfs[0].vfs[1].link = None;
         let c = cfg("[[pf]]\nname = \"eno1\"\nnum_vfs = 2\n[[pf.vf]]\nindex = 1\nvlan = 50\nname = \"eth1lxc9999v050\"\nup = true\nlxc = 9999\n");
-        let p = plan(&c, &h, false);
+        let p = plan(&c, &h, NO);
         assert!(p.errors.is_empty(), "{:?}", p.errors);
         assert_eq!(summary(&p), ["VfAttrs Some(1) vlan Some(\"0\")->50"]);
         assert_eq!(p.warnings.len(), 1);
@@ -640,10 +696,54 @@ pub(crate) mod tests {
         let p = plan(
             &cfg("[[pf]]\nname = \"eno1\"\nnum_vfs = 2\n[[pf.vf]]\nindex = 1\nup = true\n"),
             &h,
-            false,
+            NO,
         );
         assert_eq!(p.errors.len(), 1, "{:?}", p.errors);
         assert!(p.errors[0].starts_with("VF 1 of eno1 is bound to vfio-pci"));
+    }
+
+    #[test]
+    fn binding_a_busy_vf_is_refused_before_anything_changes() {
+        let mut h = host(2, true);
+        h.pfs[0].vfs[1].in_use = vec![
+            crate::state::InUse::Up {
+                netdev: "eth2".into(),
+            },
+            crate::state::InUse::Addresses {
+                netdev: "eth2".into(),
+                addresses: vec!["10.0.0.5".parse().unwrap()],
+            },
+        ];
+        let c = cfg("[[pf]]\nname = \"eno1\"\nnum_vfs = 2\n[[pf.vf]]\nindex = 1\nvlan = 50\ndriver = \"vfio-pci\"\n");
+        let p = plan(&c, &h, NO);
+        assert_eq!(p.errors.len(), 1, "{:?}", p.errors);
+        let e = &p.errors[0];
+        for want in [
+            "VF 1 of eno1 (0000:01:10.2)",
+            "vfio-pci",
+            "netdev eth2",
+            "eth2 is up",
+            "has addresses 10.0.0.5",
+            "ip link set eth2 down",
+            "--force-unbind",
+        ] {
+            assert!(e.contains(want), "{want:?} not in {e}");
+        }
+        // An idle VF binds without complaint.
+        h.pfs[0].vfs[1].in_use.clear();
+        assert!(plan(&c, &h, NO).errors.is_empty());
+        // --force-unbind: allowed, with a warning.
+        h.pfs[0].vfs[1].in_use = vec![crate::state::InUse::Up {
+            netdev: "eth2".into(),
+        }];
+        let forced = Options {
+            force_unbind: true,
+            ..NO
+        };
+        let p = plan(&c, &h, forced);
+        assert!(p.errors.is_empty(), "{:?}", p.errors);
+        assert!(p.warnings.iter().any(|w| w.contains("--force-unbind")));
+        assert!(p.changes.iter().any(|c| c.step == Step::Driver));
     }
 
     #[test]
@@ -651,7 +751,7 @@ pub(crate) mod tests {
         let mut h = host(0, false);
         h.pfs[0].driver = Some("i40e".into());
         let c = cfg("[[pf]]\nname = \"eno1\"\nnum_vfs = 3\n[[pf.vf]]\nindex = 0\ndriver = \"vfio-pci\"\n[[pf.vf]]\nindex = 1\npromisc = true\n");
-        let p = plan(&c, &h, false);
+        let p = plan(&c, &h, NO);
         assert_eq!(p.warnings.len(), 2, "{:?}", p.warnings);
         assert!(p.warnings[0].contains("goes to a VM without a VLAN"));
         assert!(p.warnings[1].contains("ethtool --set-priv-flags eno1 vf-true-promisc-support on"));
@@ -659,7 +759,7 @@ pub(crate) mod tests {
 
     #[test]
     fn unknown_state_plans_with_null_from() {
-        let p = plan(&cfg(CFG), &host(4, false), false);
+        let p = plan(&cfg(CFG), &host(4, false), NO);
         let vlan = p
             .changes
             .iter()

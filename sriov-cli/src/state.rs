@@ -94,6 +94,66 @@ pub struct VfState {
     pub attrs: Option<VfAttrs>,
     /// The VF netdev's link state from netlink; `None` when unavailable.
     pub link: Option<LinkInfo>,
+    /// What is in use on it (from sysfs, also under `--root`): what a VF count
+    /// change through 0 or an unbind would disturb. Empty when nothing is.
+    pub in_use: Vec<InUse>,
+}
+
+/// Why a VF counts as in use.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum InUse {
+    /// Bound to vfio-pci (or another userspace driver): a VM may hold it.
+    Passthrough {
+        /// The driver.
+        driver: String,
+    },
+    /// Its netdev is administratively up.
+    Up {
+        /// The netdev.
+        netdev: String,
+    },
+    /// Its netdev carries IP addresses.
+    Addresses {
+        /// The netdev.
+        netdev: String,
+        /// The addresses.
+        addresses: Vec<IpAddr>,
+    },
+    /// A network driver is bound but its netdev is not in this network
+    /// namespace (a container took it).
+    OtherNetns {
+        /// The driver.
+        driver: String,
+    },
+}
+
+impl std::fmt::Display for InUse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            InUse::Passthrough { driver } => write!(f, "bound to {driver}"),
+            InUse::Up { netdev } => write!(f, "netdev {netdev} is up"),
+            InUse::Addresses { netdev, addresses } => {
+                let a: Vec<String> = addresses.iter().map(ToString::to_string).collect();
+                write!(f, "netdev {netdev} has addresses {}", a.join(", "))
+            }
+            InUse::OtherNetns { driver } => write!(
+                f,
+                "{driver} bound but its netdev is in another network namespace (a container?)"
+            ),
+        }
+    }
+}
+
+impl VfState {
+    /// What makes unbinding its driver disturb traffic: its netdev is up or
+    /// has addresses.
+    pub fn busy_netdev(&self) -> Vec<&InUse> {
+        self.in_use
+            .iter()
+            .filter(|u| matches!(u, InUse::Up { .. } | InUse::Addresses { .. }))
+            .collect()
+    }
 }
 
 /// PF-side VF attributes (IFLA_VF_*); each `None` when the kernel did not report it.
