@@ -169,34 +169,39 @@ fn plan_pf(spec: &PfSpec, pf: &PfState, live: &HostState, opts: Options, p: &mut
     }
     let recreate = pf.num_vfs != 0 && spec.num_vfs != 0 && pf.num_vfs != spec.num_vfs;
     if recreate {
-        let casualties: Vec<String> = pf
+        // One line per VF in use, saying what is in use on it.
+        let in_use: Vec<String> = pf
             .vfs
             .iter()
-            .filter(|v| v.netdev.is_some() || v.driver.as_deref() == Some("vfio-pci"))
+            .filter(|v| !v.in_use.is_empty())
             .map(|v| {
-                let what = match (&v.netdev, v.driver.as_deref()) {
-                    (Some(n), _) => format!("netdev {n}"),
-                    (None, Some(d)) => format!("bound to {d}"),
-                    _ => String::new(),
-                };
-                format!("VF {} {} ({what})", v.index, v.address)
+                let why: Vec<String> = v.in_use.iter().map(ToString::to_string).collect();
+                format!("  VF {} ({}): {}", v.index, v.address, why.join(", "))
             })
             .collect();
-        let lost = if casualties.is_empty() {
-            String::new()
+        let n = pf.num_vfs;
+        let all = if n == 1 {
+            "its VF".to_string()
         } else {
-            format!(": this destroys {}", casualties.join(", "))
+            format!("all {n} VFs")
+        };
+        let usage = if in_use.is_empty() {
+            "; none of them is in use (bound to vfio-pci, up, with addresses, or in another network namespace)".to_string()
+        } else {
+            format!("; {} of them in use:", in_use.len())
         };
         if opts.allow_recreate {
             p.warnings.push(format!(
-                "PF {pfn}: changing num_vfs {} -> {} goes through 0 and recreates every VF{lost}",
-                pf.num_vfs, spec.num_vfs
+                "PF {pfn}: changing num_vfs {n} -> {} goes through 0 and destroys {all}{usage}",
+                spec.num_vfs
             ));
+            p.warnings.extend(in_use);
         } else {
             p.errors.push(format!(
-                "PF {pfn}: num_vfs is {} and the config wants {}; the kernel only allows this through 0, which destroys every VF{lost}. Re-run with --allow-recreate to do it",
-                pf.num_vfs, spec.num_vfs
+                "PF {pfn}: num_vfs is {n} and the config wants {}; the kernel only allows this through 0, which destroys {all}. Re-run with --allow-recreate to do it{usage}",
+                spec.num_vfs
             ));
+            p.errors.extend(in_use);
         }
     }
     if p.errors.len() > err_count {
@@ -624,13 +629,33 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn recreate_needs_the_flag_and_names_casualties() {
-        let p = plan(&cfg(CFG), &host(2, true), NO);
+    fn recreate_needs_the_flag_and_names_vfs_in_use() {
+        let mut h = host(3, true);
+        h.pfs[0].vfs[0].in_use = vec![crate::state::InUse::Up {
+            netdev: "eth1".into(),
+        }];
+        h.pfs[0].vfs[2].in_use = vec![crate::state::InUse::Passthrough {
+            driver: "vfio-pci".into(),
+        }];
+        let p = plan(&cfg(CFG), &h, NO);
         assert_eq!(
             p.errors,
-            ["PF eno1: num_vfs is 2 and the config wants 4; the kernel only allows this through 0, which destroys every VF: this destroys VF 0 0000:01:10.0 (netdev eth1), VF 1 0000:01:10.2 (netdev eth2). Re-run with --allow-recreate to do it"]
+            [
+                "PF eno1: num_vfs is 3 and the config wants 4; the kernel only allows this through 0, which destroys all 3 VFs. Re-run with --allow-recreate to do it; 2 of them in use:",
+                "  VF 0 (0000:01:10.0): netdev eth1 is up",
+                "  VF 2 (0000:01:10.4): bound to vfio-pci",
+            ]
         );
         assert!(p.changes.is_empty());
+        // Nothing in use: still says how many VFs go.
+        let p = plan(&cfg(CFG), &host(2, true), NO);
+        assert_eq!(p.errors.len(), 1, "{:?}", p.errors);
+        assert!(
+            p.errors[0].contains("destroys all 2 VFs")
+                && p.errors[0].contains("none of them is in use"),
+            "{:?}",
+            p.errors
+        );
         let p = plan(&cfg(CFG), &host(2, true), RECREATE);
         assert!(p.errors.is_empty());
         assert_eq!(p.warnings.len(), 1);

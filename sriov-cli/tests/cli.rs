@@ -186,23 +186,30 @@ fn invalid_plan_against_the_live_state_exits_2() {
     assert_eq!(o.code, 2);
     let v: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
     assert_eq!(v["changes"].as_array().unwrap().len(), 0);
-    assert_eq!(v["errors"].as_array().unwrap().len(), 4);
+    assert_eq!(v["errors"].as_array().unwrap().len(), 7);
     let stderr = o.stderr.strip_prefix(&note()).unwrap();
     let lines: Vec<&str> = stderr.lines().collect();
     assert_eq!(
         lines[0],
         "error: PF enp2s0f0 (0000:02:00.0): num_vfs = 65 is above sriov_totalvfs = 64"
     );
-    assert!(lines[1].starts_with("error: PF enp2s0f1: num_vfs is 64 and the config wants 8; the kernel only allows this through 0, which destroys every VF: this destroys VF 0 0000:02:0a.0 (netdev enp2s0f1v0), "));
-    assert!(lines[1].ends_with("Re-run with --allow-recreate to do it"));
-    assert!(lines[1].contains("VF 9 0000:02:0b.1 (bound to vfio-pci)"));
+    // One VF per line, saying what is in use on it.
     assert_eq!(
-        lines[2],
+        lines[1..5],
+        [
+            "error: PF enp2s0f1: num_vfs is 64 and the config wants 8; the kernel only allows this through 0, which destroys all 64 VFs. Re-run with --allow-recreate to do it; 3 of them in use:",
+            "error:   VF 9 (0000:02:0b.1): bound to vfio-pci",
+            "error:   VF 10 (0000:02:0b.2): bound to vfio-pci",
+            "error:   VF 11 (0000:02:0b.3): bound to vfio-pci",
+        ]
+    );
+    assert_eq!(
+        lines[5],
         "error: PF eth9: no network interface `eth9` belongs to an SR-IOV capable PCI device"
     );
-    assert_eq!(lines[3], "error: VF 0 of 0000:05:00.0: the name `enp2s0f1v3` is already taken by another network interface");
-    assert_eq!(lines[4], "error: nothing was changed");
-    assert_eq!(lines.len(), 5);
+    assert_eq!(lines[6], "error: VF 0 of 0000:05:00.0: the name `enp2s0f1v3` is already taken by another network interface");
+    assert_eq!(lines[7], "error: nothing was changed");
+    assert_eq!(lines.len(), 8);
 }
 
 #[test]
