@@ -301,6 +301,14 @@ pub struct VfSpec {
     pub index: u32,
     /// Where the (first) `[[pf.vf]]` entry covering this VF starts.
     pub loc: Option<Loc>,
+    /// Where `name` is set.
+    pub name_loc: Option<Loc>,
+    /// Where `driver` is set.
+    pub driver_loc: Option<Loc>,
+    /// Where each of `addresses` is written (same order).
+    pub address_locs: Vec<Option<Loc>>,
+    /// Where `gateway` is set.
+    pub gateway_loc: Option<Loc>,
     /// MAC address; `mac_auto` says it was computed.
     pub mac: Option<Mac>,
     /// Whether `mac = "auto"` produced `mac`.
@@ -358,6 +366,10 @@ pub struct PfSpec {
     pub key: PfKey,
     /// Where the `[[pf]]` table starts.
     pub loc: Option<Loc>,
+    /// Where `name` or `pci` is set.
+    pub key_loc: Option<Loc>,
+    /// Where `num_vfs` is set.
+    pub num_vfs_loc: Option<Loc>,
     /// Wanted VF count.
     pub num_vfs: u32,
     /// Per-VF settings, sorted by index, one per index.
@@ -512,6 +524,13 @@ fn resolve_pf(
     let loc = Some(loc_of(text, rp.span().start));
     let p = rp.get_ref();
     let d0 = diags.len();
+    let key_loc = p
+        .name
+        .as_ref()
+        .map(|n| n.span().start)
+        .or(p.pci.as_ref().map(|a| a.span().start))
+        .map(|o| loc_of(text, o));
+    let num_vfs_loc = p.num_vfs.as_ref().map(|n| loc_of(text, n.span().start));
     let key = match (&p.name, &p.pci) {
         (Some(n), None) => {
             if let Err(e) = check_ifname(n.get_ref()) {
@@ -693,6 +712,8 @@ fn resolve_pf(
     Some(PfSpec {
         key,
         loc,
+        key_loc,
+        num_vfs_loc,
         num_vfs,
         vfs,
     })
@@ -874,7 +895,10 @@ fn resolve_vf(
     if let Some(n) = &v.name {
         let name = n.get_ref().replace("{index}", &index.to_string());
         match check_ifname(&name) {
-            Ok(()) => out.name = Some(name),
+            Ok(()) => {
+                out.name = Some(name);
+                out.name_loc = at(n.span().start);
+            }
             Err(e) => err(n.span().start, format!("VF {index}: {e}")),
         }
     }
@@ -889,6 +913,7 @@ fn resolve_vf(
                         );
                     } else {
                         out.addresses.push(n);
+                        out.address_locs.push(at(a.span().start));
                     }
                 }
                 Err(e) => err(a.span().start, format!("VF {index}: {e}")),
@@ -907,6 +932,7 @@ fn resolve_vf(
                     );
                 } else {
                     out.gateway = Some(ip);
+                    out.gateway_loc = at(g.span().start);
                 }
             }
             Err(_) => err(
@@ -916,6 +942,7 @@ fn resolve_vf(
         }
     }
     if let Some(d) = &v.driver {
+        out.driver_loc = at(d.span().start);
         let name = d.get_ref();
         out.driver = match name.as_str() {
             "vfio-pci" => Some(DriverSpec::VfioPci),

@@ -5,7 +5,9 @@ use std::fmt;
 
 use serde::Serialize;
 
-use crate::config::{Config, DriverSpec, PfKey, PfSpec, VfSpec, VlanProto, VlanSpec};
+use std::path::PathBuf;
+
+use crate::config::{Config, DriverSpec, Loc, PfKey, PfSpec, VfSpec, VlanProto, VlanSpec};
 use crate::state::{HostState, PfState, VfState};
 
 /// The order of application; also the phases of `apply`.
@@ -101,8 +103,21 @@ pub struct Plan {
     pub changes: Vec<Change>,
     /// Things that are allowed but deserve attention.
     pub warnings: Vec<String>,
-    /// Problems that make the plan invalid (exit 2, nothing applied).
+    /// Problems that make the plan invalid (exit 2, nothing applied), each
+    /// starting with `file:line:col: ` when it comes from one key of the config.
     pub errors: Vec<String>,
+    /// The config path, for error locations.
+    path: PathBuf,
+}
+
+impl Plan {
+    /// Records an error at `loc` of the config (`file:line:col: msg`).
+    fn error(&mut self, loc: Option<Loc>, msg: String) {
+        self.errors.push(match loc {
+            Some(l) => format!("{}:{l}: {msg}", self.path.display()),
+            None => format!("{}: {msg}", self.path.display()),
+        });
+    }
 }
 
 /// What the user allowed on the command line.
@@ -118,15 +133,21 @@ pub struct Options {
 
 /// Computes the plan for `cfg` against `live`.
 pub fn plan(cfg: &Config, live: &HostState, opts: Options) -> Plan {
-    let mut p = Plan::default();
+    let mut p = Plan {
+        path: cfg.path.clone(),
+        ..Plan::default()
+    };
     let mut seen: Vec<(&str, &PfKey)> = Vec::new();
     for spec in &cfg.pfs {
         if let Some(pf) = live.find_pf(&spec.key) {
             if let Some((_, first)) = seen.iter().find(|(a, _)| *a == pf.address) {
-                p.errors.push(format!(
-                    "PF {} is the same device ({}) as PF {first}; configure each PF once",
-                    spec.key, pf.address
-                ));
+                p.error(
+                    spec.key_loc,
+                    format!(
+                        "PF {} is the same device ({}) as PF {first}; configure each PF once",
+                        spec.key, pf.address
+                    ),
+                );
                 continue;
             }
             seen.push((&pf.address, &spec.key));
@@ -138,7 +159,7 @@ pub fn plan(cfg: &Config, live: &HostState, opts: Options) -> Plan {
                 }
                 PfKey::Pci(a) => format!("no SR-IOV capable PCI device at {a}"),
             };
-            p.errors.push(format!("PF {}: {what}", spec.key));
+            p.error(spec.key_loc, format!("PF {}: {what}", spec.key));
             continue;
         };
         plan_pf(spec, pf, live, opts, &mut p);
@@ -151,21 +172,27 @@ fn plan_pf(spec: &PfSpec, pf: &PfState, live: &HostState, opts: Options, p: &mut
     let pfn = spec.key.to_string();
     let err_count = p.errors.len();
     if pf.driver.is_none() {
-        p.errors.push(format!(
+        p.error(spec.key_loc, format!(
             "PF {pfn} ({}): no driver is bound, so the kernel cannot create VFs (bind its network driver first)",
             pf.address
         ));
     }
     if pf.total_vfs == 0 {
-        p.errors.push(format!(
-            "PF {pfn} ({}): the device reports sriov_totalvfs = 0",
-            pf.address
-        ));
+        p.error(
+            spec.num_vfs_loc,
+            format!(
+                "PF {pfn} ({}): the device reports sriov_totalvfs = 0",
+                pf.address
+            ),
+        );
     } else if spec.num_vfs > pf.total_vfs {
-        p.errors.push(format!(
-            "PF {pfn} ({}): num_vfs = {} is above sriov_totalvfs = {}",
-            pf.address, spec.num_vfs, pf.total_vfs
-        ));
+        p.error(
+            spec.num_vfs_loc,
+            format!(
+                "PF {pfn} ({}): num_vfs = {} is above sriov_totalvfs = {}",
+                pf.address, spec.num_vfs, pf.total_vfs
+            ),
+        );
     }
     let recreate = pf.num_vfs != 0 && spec.num_vfs != 0 && pf.num_vfs != spec.num_vfs;
     if recreate {
@@ -197,7 +224,7 @@ fn plan_pf(spec: &PfSpec, pf: &PfState, live: &HostState, opts: Options, p: &mut
             ));
             p.warnings.extend(in_use);
         } else {
-            p.errors.push(format!(
+            p.error(spec.num_vfs_loc, format!(
                 "PF {pfn}: num_vfs is {n} and the config wants {}; the kernel only allows this through 0, which destroys {all}. Re-run with --allow-recreate to do it{usage}",
                 spec.num_vfs
             ));
@@ -243,10 +270,13 @@ fn check_vf_live(pfn: &str, vs: &VfSpec, vf: Option<&VfState>, live: &HostState,
     if let Some(name) = &vs.name {
         let own = vf.and_then(|v| v.netdev.as_deref()) == Some(name.as_str());
         if !own && live.links.contains(name) {
-            p.errors.push(format!(
+            p.error(
+                vs.name_loc,
+                format!(
                 "VF {} of {pfn}: the name `{name}` is already taken by another network interface",
                 vs.index
-            ));
+            ),
+            );
         }
     }
     let wants_netdev = vs.name.is_some()
@@ -256,7 +286,7 @@ fn check_vf_live(pfn: &str, vs: &VfSpec, vf: Option<&VfState>, live: &HostState,
         || !vs.addresses.is_empty();
     if let Some(v) = vf {
         if wants_netdev && vs.driver.is_none() && v.driver.as_deref() == Some("vfio-pci") {
-            p.errors.push(format!(
+            p.error(vs.loc, format!(
                 "VF {} of {pfn} is bound to vfio-pci, so it has no netdev for `name`/`up`/`promisc`/`mtu`/`addresses`; set driver = \"default\" to give it back to its network driver",
                 vs.index
             ));
@@ -290,7 +320,7 @@ fn check_unbind(pfn: &str, vs: &VfSpec, vf: Option<&VfState>, opts: Options, p: 
             why.join(", ")
         ));
     } else {
-        p.errors.push(format!(
+        p.error(vs.driver_loc, format!(
             "VF {} of {pfn} ({}): binding it to {d} would unbind {driver} and take away netdev {netdev}, which is in use: {}. Take it down and remove its addresses first (`ip link set {netdev} down`, `ip address flush dev {netdev}`), or re-run with --force-unbind to unbind it anyway",
             vs.index,
             v.address,
@@ -641,7 +671,7 @@ pub(crate) mod tests {
         assert_eq!(
             p.errors,
             [
-                "PF eno1: num_vfs is 3 and the config wants 4; the kernel only allows this through 0, which destroys all 3 VFs. Re-run with --allow-recreate to do it; 2 of them in use:",
+                "s.toml:4:11: PF eno1: num_vfs is 3 and the config wants 4; the kernel only allows this through 0, which destroys all 3 VFs. Re-run with --allow-recreate to do it; 2 of them in use:",
                 "  VF 0 (0000:01:10.0): netdev eth1 is up",
                 "  VF 2 (0000:01:10.4): bound to vfio-pci",
             ]
@@ -672,15 +702,16 @@ pub(crate) mod tests {
         assert_eq!(
             p.errors,
             [
-                "PF eno1 (0000:01:00.0): no driver is bound, so the kernel cannot create VFs (bind its network driver first)",
-                "PF eno1 (0000:01:00.0): num_vfs = 9 is above sriov_totalvfs = 7",
-                "PF 07:00.0: no SR-IOV capable PCI device at 07:00.0",
+                "s.toml:2:8: PF eno1 (0000:01:00.0): no driver is bound, so the kernel cannot create VFs (bind its network driver first)",
+                "s.toml:3:11: PF eno1 (0000:01:00.0): num_vfs = 9 is above sriov_totalvfs = 7",
+                "s.toml:8:7: PF 07:00.0: no SR-IOV capable PCI device at 07:00.0",
             ]
         );
         h.pfs[0].driver = Some("igb".into());
         let p = plan(&cfg("[[pf]]\nname = \"eno1\"\nnum_vfs = 2\n[[pf.vf]]\nindex = 1\nname = \"eth0pve050\"\n"), &h, NO);
         assert!(
-            p.errors.iter().any(|e| e.contains("already taken")),
+            p.errors.iter().any(|e| e
+                .starts_with("s.toml:6:8: VF 1 of eno1: the name `eth0pve050` is already taken")),
             "{:?}",
             p.errors
         );
@@ -692,7 +723,7 @@ pub(crate) mod tests {
             "[[pf]]\nname = \"eno1\"\nnum_vfs = 2\n[[pf]]\npci = \"0000:01:00.0\"\nnum_vfs = 2\n",
         );
         let p = plan(&c, &host(0, true), NO);
-        assert_eq!(p.errors, ["PF 0000:01:00.0 is the same device (0000:01:00.0) as PF eno1; configure each PF once"]);
+        assert_eq!(p.errors, ["s.toml:5:7: PF 0000:01:00.0 is the same device (0000:01:00.0) as PF eno1; configure each PF once"]);
     }
 
     #[test]
@@ -724,7 +755,11 @@ pub(crate) mod tests {
             NO,
         );
         assert_eq!(p.errors.len(), 1, "{:?}", p.errors);
-        assert!(p.errors[0].starts_with("VF 1 of eno1 is bound to vfio-pci"));
+        assert!(
+            p.errors[0].starts_with("s.toml:4:1: VF 1 of eno1 is bound to vfio-pci"),
+            "{:?}",
+            p.errors
+        );
     }
 
     #[test]
@@ -744,7 +779,7 @@ pub(crate) mod tests {
         assert_eq!(p.errors.len(), 1, "{:?}", p.errors);
         let e = &p.errors[0];
         for want in [
-            "VF 1 of eno1 (0000:01:10.2)",
+            "s.toml:7:10: VF 1 of eno1 (0000:01:10.2)",
             "vfio-pci",
             "netdev eth2",
             "eth2 is up",

@@ -189,15 +189,16 @@ fn invalid_plan_against_the_live_state_exits_2() {
     assert_eq!(v["errors"].as_array().unwrap().len(), 7);
     let stderr = o.stderr.strip_prefix(&note()).unwrap();
     let lines: Vec<&str> = stderr.lines().collect();
+    // Each error points at the offending key (file:line:col).
     assert_eq!(
         lines[0],
-        "error: PF enp2s0f0 (0000:02:00.0): num_vfs = 65 is above sriov_totalvfs = 64"
+        format!("error: {cfg}:3:11: PF enp2s0f0 (0000:02:00.0): num_vfs = 65 is above sriov_totalvfs = 64")
     );
     // One VF per line, saying what is in use on it.
     assert_eq!(
         lines[1..5],
         [
-            "error: PF enp2s0f1: num_vfs is 64 and the config wants 8; the kernel only allows this through 0, which destroys all 64 VFs. Re-run with --allow-recreate to do it; 3 of them in use:",
+            &format!("error: {cfg}:6:11: PF enp2s0f1: num_vfs is 64 and the config wants 8; the kernel only allows this through 0, which destroys all 64 VFs. Re-run with --allow-recreate to do it; 3 of them in use:"),
             "error:   VF 9 (0000:02:0b.1): bound to vfio-pci",
             "error:   VF 10 (0000:02:0b.2): bound to vfio-pci",
             "error:   VF 11 (0000:02:0b.3): bound to vfio-pci",
@@ -205,9 +206,9 @@ fn invalid_plan_against_the_live_state_exits_2() {
     );
     assert_eq!(
         lines[5],
-        "error: PF eth9: no network interface `eth9` belongs to an SR-IOV capable PCI device"
+        format!("error: {cfg}:8:8: PF eth9: no network interface `eth9` belongs to an SR-IOV capable PCI device")
     );
-    assert_eq!(lines[6], "error: VF 0 of 0000:05:00.0: the name `enp2s0f1v3` is already taken by another network interface");
+    assert_eq!(lines[6], format!("error: {cfg}:15:8: VF 0 of 0000:05:00.0: the name `enp2s0f1v3` is already taken by another network interface"));
     assert_eq!(lines[7], "error: nothing was changed");
     assert_eq!(lines.len(), 8);
 }
@@ -500,7 +501,7 @@ fn live_root_reads_the_real_kernel() {
     assert_eq!(o.code, 2);
     assert_eq!(
         o.stderr,
-        "error: PF sriovnone0: no network interface `sriovnone0` belongs to an SR-IOV capable PCI device\nerror: nothing was changed\n"
+        format!("error: {cfg}:2:8: PF sriovnone0: no network interface `sriovnone0` belongs to an SR-IOV capable PCI device\nerror: nothing was changed\n")
     );
 }
 
