@@ -63,7 +63,8 @@ pub fn diff(changes: &[Change], target: &str, style: Style) -> String {
     for c in changes {
         let head = subject(c);
         let group = match c.step {
-            Step::NumVfs | Step::VfAttrs => "vf attributes",
+            Step::NumVfs => "VF count",
+            Step::VfAttrs => "vf attributes",
             Step::Driver => "driver",
             Step::Link => "link",
             Step::Address => "addresses",
@@ -195,7 +196,7 @@ mod tests {
         assert_eq!(
             diff(&c, "s.toml", Style::default()),
             "--- live\n+++ s.toml\n\
-             @@ PF eno1 (0000:01:00.0): vf attributes @@\n-num_vfs 0\n+num_vfs 4\n\
+             @@ PF eno1 (0000:01:00.0): VF count @@\n-num_vfs 0\n+num_vfs 4\n\
              @@ PF eno1 VF 1: vf attributes @@\n+vlan 50\n-trust off\n+trust on\n\
              @@ PF eno1 VF 1: link @@\n-name eth2\n+name eth0pve050\n"
         );
