@@ -242,10 +242,20 @@ pub(crate) fn enable_iommu(
             "{file} already has the IOMMU options: {}",
             plan.configured.to_string().trim_end()
         )?;
-        if plan.reboot_pending() {
-            writeln!(out, "The running kernel does not have them yet: reboot (after `{refresh}` if you have not run it).")?;
+        let (msg, run) = noop_next_step(
+            &refresh,
+            !setup.refresh.is_empty(),
+            plan.reboot_pending(),
+            dry_run,
+            yes,
+        );
+        if let Some(msg) = msg {
+            writeln!(out, "{msg}")?;
         }
-        return Ok(0);
+        if !run {
+            return Ok(0);
+        }
+        return run_refresh(out, &setup.refresh, &refresh, &file);
     }
     out.write_all(plan.diff().as_bytes())?;
     if dry_run {
@@ -261,15 +271,56 @@ pub(crate) fn enable_iommu(
         )?;
         return Ok(0);
     }
-    let Some((prog, args)) = setup.refresh.split_first() else {
+    if setup.refresh.is_empty() {
         writeln!(
             out,
             "No refresh command is needed; reboot to use the new command line."
         )?;
         return Ok(0);
+    }
+    run_refresh(out, &setup.refresh, &refresh, &file)
+}
+
+/// What `enable-iommu` says (and whether it runs the refresh command) when the
+/// file already holds the options. When the running kernel lacks them the
+/// refresh may never have run: `--yes` runs it anyway (it is idempotent).
+fn noop_next_step(
+    refresh: &str,
+    has_refresh: bool,
+    reboot_pending: bool,
+    dry_run: bool,
+    yes: bool,
+) -> (Option<String>, bool) {
+    if !reboot_pending {
+        return (None, false);
+    }
+    if !has_refresh {
+        return (
+            Some("The running kernel does not have them yet: reboot.".to_string()),
+            false,
+        );
+    }
+    if dry_run {
+        return (Some(format!("The running kernel does not have them yet. Dry run: without --dry-run, --yes would run `{refresh}` (idempotent, in case it never ran); then reboot.")), false);
+    }
+    if yes {
+        return (Some(format!("The running kernel does not have them yet: running `{refresh}` anyway (idempotent, in case it never ran).")), true);
+    }
+    (Some(format!("The running kernel does not have them yet: reboot (after `{refresh}` if you have not run it, or re-run with --yes to run it).")), false)
+}
+
+/// Runs the boot loader refresh command directly (no shell), inheriting
+/// stdout/stderr.
+fn run_refresh(
+    out: &mut dyn Write,
+    cmd: &[String],
+    refresh: &str,
+    file: &str,
+) -> Result<u8, CliError> {
+    let Some((prog, args)) = cmd.split_first() else {
+        return Ok(0);
     };
     out.flush()?;
-    // Executes the boot tool directly (no shell), inheriting stdout/stderr.
     let status = std::process::Command::new(prog)
         .args(args)
         .status()
@@ -284,6 +335,34 @@ pub(crate) fn enable_iommu(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn noop_with_a_pending_reboot_runs_the_refresh_with_yes() {
+        let r = "proxmox-boot-tool refresh";
+        // --yes: run it anyway, and say so.
+        let (m, run) = noop_next_step(r, true, true, false, true);
+        let m = m.unwrap();
+        assert!(run);
+        assert!(
+            m.contains("running `proxmox-boot-tool refresh` anyway"),
+            "{m}"
+        );
+        // --dry-run: say what would run, run nothing.
+        let (m, run) = noop_next_step(r, true, true, true, false);
+        let m = m.unwrap();
+        assert!(!run);
+        assert!(
+            m.contains("--yes would run `proxmox-boot-tool refresh`"),
+            "{m}"
+        );
+        // Neither: the hint.
+        let (m, run) = noop_next_step(r, true, true, false, false);
+        let m = m.unwrap();
+        assert!(!run && m.contains("re-run with --yes"), "{m}");
+        // Running kernel already has them, or no refresh command: nothing runs.
+        assert!(!noop_next_step(r, true, false, false, true).1);
+        assert!(!noop_next_step("", false, true, false, true).1);
+    }
 
     #[test]
     fn heading_shows_driver_and_firmware_versions_where_readable() {

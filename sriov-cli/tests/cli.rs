@@ -396,6 +396,15 @@ fn enable_iommu_edits_the_right_file() {
         "{}",
         o.stdout
     );
+    // The running kernel still lacks them (the refresh may never have run):
+    // --dry-run says what --yes would run.
+    let o = run(&["--root", root, "enable-iommu", "--dry-run"]);
+    assert_eq!(o.code, 0);
+    assert!(
+        o.stdout.ends_with("The running kernel does not have them yet. Dry run: without --dry-run, --yes would run `proxmox-boot-tool refresh` (idempotent, in case it never ran); then reboot.\n"),
+        "{}",
+        o.stdout
+    );
     let o = run(&["--root", root, "enable-iommu", "--yes"]);
     assert_eq!(o.code, 2);
 }
