@@ -256,6 +256,19 @@ fn reset(ctx: &Ctx, out: &mut dyn Write, spec: &str, allow_recreate: bool) -> Re
         errs.extend(in_use.iter().map(|s| format!("  {s}")));
         return Err(CliError::Invalid(errs));
     }
+    if !ctx.live() {
+        // Under a fixture root sriov_numvfs is a plain file (maybe the repo's
+        // bundled example): show what would happen, change nothing.
+        writeln!(
+            out,
+            "PF {label} ({}): num_vfs {} -> 0 (not done)",
+            pf.address, pf.sriov.num_vfs
+        )?;
+        return Err(CliError::Usage(format!(
+            "reset writes sriov_numvfs, and under --root {} that is a file of a fixture tree, not a device: nothing was changed; run reset on the live system (--root /)",
+            ctx.root.display()
+        )));
+    }
     sysfs
         .set_num_vfs(&pf.address, 0, true)
         .map_err(|e| CliError::Host(chain(&e)))?;

@@ -421,7 +421,7 @@ fn fixture_with_vfs() -> sysfs_sriov::fixture::Host {
 }
 
 #[test]
-fn reset_refuses_vfs_in_use_then_resets() {
+fn reset_refuses_vfs_in_use_and_never_writes_a_fixture() {
     let host = fixture_with_vfs();
     let root = host.root().to_str().unwrap();
     let o = run(&["--root", root, "reset", "eth0"]);
@@ -439,13 +439,22 @@ fn reset_refuses_vfs_in_use_then_resets() {
         "3"
     );
 
+    // Under a fixture root reset changes nothing (sriov_numvfs there is a plain
+    // file, maybe the bundled example's): it says what it would do, exit 2.
     let o = run(&["--root", root, "reset", "0000:01:00.0", "--allow-recreate"]);
-    assert_eq!((o.code, o.stderr.as_str()), (0, ""));
-    assert_eq!(o.stdout, "PF eth0 (0000:01:00.0): num_vfs 3 -> 0\n");
+    assert_eq!(o.code, 2);
+    assert_eq!(
+        o.stdout,
+        "PF eth0 (0000:01:00.0): num_vfs 3 -> 0 (not done)\n"
+    );
+    assert_eq!(
+        o.stderr,
+        format!("error: reset writes sriov_numvfs, and under --root {root} that is a file of a fixture tree, not a device: nothing was changed; run reset on the live system (--root /)\n")
+    );
     assert_eq!(
         host.read_attr(&"0000:01:00.0".parse().unwrap(), "sriov_numvfs")
             .unwrap(),
-        "0"
+        "3"
     );
 
     let o = run(&["--root", root, "reset", "eth7"]);
