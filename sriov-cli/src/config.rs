@@ -923,7 +923,16 @@ fn resolve_vf(
     if let Some(g) = &v.gateway {
         match g.get_ref().parse::<IpAddr>() {
             Ok(ip) => {
-                if !out.addresses.iter().any(|a| a.contains(&ip)) {
+                if let Some(i) = out.addresses.iter().position(|a| a.addr == ip) {
+                    let own = out.address_locs.get(i).copied().flatten();
+                    err(
+                        g.span().start,
+                        format!(
+                            "VF {index}: gateway {ip} is this VF's own address{} (the gateway is another host on the subnet, e.g. the router)",
+                            own.map_or_else(String::new, |l| format!(" (at {l})"))
+                        ),
+                    );
+                } else if !out.addresses.iter().any(|a| a.contains(&ip)) {
                     err(
                         g.span().start,
                         format!(
@@ -1042,8 +1051,26 @@ fn check_cross_pf(pfs: &[PfSpec], diags: &mut Vec<Diag>) {
     let mut names: BTreeMap<&str, (&PfKey, u32, Option<Loc>)> = BTreeMap::new();
     let mut macs: BTreeMap<Mac, (&PfKey, u32, Option<Loc>)> = BTreeMap::new();
     let mut gw: BTreeMap<bool, (&PfKey, u32, Option<Loc>)> = BTreeMap::new();
+    let mut addrs: BTreeMap<IpAddr, (&PfKey, u32, Option<Loc>)> = BTreeMap::new();
     for pf in pfs {
         for vf in &pf.vfs {
+            for (i, a) in vf.addresses.iter().enumerate() {
+                let loc = vf.address_locs.get(i).copied().flatten().or(vf.loc);
+                if let Some((k, j, l)) = addrs.get(&a.addr) {
+                    diags.push(Diag {
+                        loc,
+                        msg: format!(
+                            "VF {} of {}: address {} is already used by VF {j} of {k}{}; an address belongs on one interface",
+                            vf.index,
+                            pf.key,
+                            a.addr,
+                            at(*l)
+                        ),
+                    });
+                } else {
+                    addrs.insert(a.addr, (&pf.key, vf.index, loc));
+                }
+            }
             if let Some(n) = &vf.name {
                 if let Some((k, i, l)) = names.get(n.as_str()) {
                     diags.push(Diag {
@@ -1255,6 +1282,24 @@ mod tests {
             e,
             "s.toml:9:1: VF 1 of eno1: name `a` is already used by VF 0 of eno1 (at 4:1)\n\
              s.toml:9:1: VF 1 of eno1: a default gateway is already set on VF 0 of eno1 (at 4:1)"
+        );
+    }
+
+    #[test]
+    fn same_address_on_two_vfs_names_both_places() {
+        let e = errs("[[pf]]\nname = \"eno1\"\nnum_vfs = 4\n[[pf.vf]]\nindex = 1\naddresses = [\"10.0.50.100/24\"]\n[[pf]]\nname = \"eno2\"\nnum_vfs = 4\n[[pf.vf]]\nindex = 2\naddresses = [\"10.0.60.1/24\", \"10.0.50.100/16\"]\n");
+        assert_eq!(
+            e,
+            "s.toml:12:30: VF 2 of eno2: address 10.0.50.100 is already used by VF 1 of eno1 (at 6:14); an address belongs on one interface"
+        );
+    }
+
+    #[test]
+    fn gateway_must_not_be_the_vfs_own_address() {
+        let e = errs("[[pf]]\nname = \"eno1\"\nnum_vfs = 4\n[[pf.vf]]\nindex = 1\naddresses = [\"10.0.50.100/24\"]\ngateway = \"10.0.50.100\"\n");
+        assert_eq!(
+            e,
+            "s.toml:7:11: VF 1: gateway 10.0.50.100 is this VF's own address (at 6:14) (the gateway is another host on the subnet, e.g. the router)"
         );
     }
 
