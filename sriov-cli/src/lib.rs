@@ -15,6 +15,9 @@
 //!
 //! Exit codes: 0 success (converged, ready), 1 failed while applying (or "not
 //! ready" for `check-iommu`), 2 usage error or invalid plan (nothing changed).
+//!
+//! For benches and fuzzing, [`api`] exposes the pure parts: config parsing,
+//! planning against an in-memory [`api::HostState`], and the dry-run diff.
 
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
@@ -30,6 +33,92 @@ mod render;
 mod state;
 mod stats;
 mod status;
+
+pub mod api {
+    //! The pure core of `setup`, for benches and fuzzing: parse a config,
+    //! plan it against an in-memory host state, render the dry-run diff.
+    //! Nothing here touches the kernel (except [`read_host`], which reads a
+    //! root the way `setup` does).
+    //!
+    //! ```
+    //! use std::path::Path;
+    //! use sriov_cli::api::{self, HostState, Options, PfState};
+    //!
+    //! let cfg = api::parse_config(
+    //!     "[[pf]]\nname = \"eno1\"\nnum_vfs = 2\n[[pf.vf]]\nindex = 1\nvlan = 50\n",
+    //!     Path::new("sriov.toml"),
+    //! )?;
+    //! let host = HostState {
+    //!     pfs: vec![PfState {
+    //!         address: "0000:01:00.0".into(),
+    //!         netdevs: vec!["eno1".into()],
+    //!         driver: Some("igb".into()),
+    //!         total_vfs: 7,
+    //!         ..PfState::default()
+    //!     }],
+    //!     ..HostState::default()
+    //! };
+    //! let plan = api::plan(&cfg, &host, Options::default());
+    //! assert!(plan.errors.is_empty());
+    //! assert_eq!(plan.changes.len(), 2); // num_vfs 0 -> 2, VF 1 vlan 50
+    //! let text = api::diff(&plan.changes, "sriov.toml");
+    //! assert!(text.contains("+num_vfs 2"));
+    //! # Ok::<(), api::ConfigError>(())
+    //! ```
+
+    use std::path::Path;
+
+    pub use crate::addr::{IpNet, Mac};
+    pub use crate::config::{
+        Config, ConfigError, Diag, DriverSpec, LinkState, Loc, PfKey, PfSpec, VfSpec, VlanProto,
+        VlanSpec,
+    };
+    pub use crate::plan::{Change, Options, Plan, Status, Step};
+    pub use crate::state::{HostState, InUse, LinkInfo, PfState, VfAttrs, VfCounters, VfState};
+
+    /// Parses config text as `setup` does, for a host without a
+    /// `[node.NAME]` section of its own (top-level `[[pf]]` tables only).
+    /// `path` is only shown in messages.
+    ///
+    /// # Errors
+    /// [`ConfigError::Invalid`] listing every problem with `file:line:col`.
+    pub fn parse_config(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        crate::config::parse(text, path, "")
+    }
+
+    /// Parses config text for the node `node` (selects `[node.NODE]`).
+    ///
+    /// # Errors
+    /// [`ConfigError::Invalid`] listing every problem with `file:line:col`.
+    pub fn parse_config_for_node(
+        text: &str,
+        path: &Path,
+        node: &str,
+    ) -> Result<Config, ConfigError> {
+        crate::config::parse(text, path, node)
+    }
+
+    /// Plans `cfg` against `host` (pure): the changes in application order,
+    /// warnings, and validation errors (non-empty means `setup` exits 2).
+    pub fn plan(cfg: &Config, host: &HostState, opts: Options) -> Plan {
+        crate::plan::plan(cfg, host, opts)
+    }
+
+    /// The `setup --dry-run` diff of `changes` (no colour), headed
+    /// `+++ target`.
+    pub fn diff(changes: &[Change], target: &str) -> String {
+        crate::render::diff(changes, target, crate::render::Style::default())
+    }
+
+    /// Reads the host state under `root` as `setup` does: sysfs always,
+    /// netlink only when `root` is `/`.
+    ///
+    /// # Errors
+    /// sysfs (or netlink) could not be read; the message has the cause chain.
+    pub fn read_host(root: &Path) -> Result<HostState, String> {
+        crate::host::LiveHost::new(root).read_state()
+    }
+}
 
 use std::ffi::OsString;
 use std::io::{IsTerminal, Write};
