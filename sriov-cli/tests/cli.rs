@@ -462,6 +462,44 @@ fn reset_refuses_vfs_in_use_and_never_writes_a_fixture() {
 }
 
 #[test]
+fn binding_a_busy_vf_is_refused_at_validation() {
+    // VF 0's netdev is up (sysfs flags), so moving it to vfio-pci would take a
+    // live interface away: refused before anything changes, naming the fix.
+    let host = fixture_with_vfs();
+    let root = host.root().to_str().unwrap();
+    let d = tempfile::tempdir().unwrap();
+    let cfg = write(
+        d.path(),
+        "s.toml",
+        "[[pf]]\nname = \"eth0\"\nnum_vfs = 3\n[[pf.vf]]\nindex = 0\nvlan = 50\ndriver = \"vfio-pci\"\n",
+    );
+    let o = run(&["--root", root, "setup", "--config", &cfg, "--dry-run"]);
+    assert_eq!(o.code, 2, "{}", o.stderr);
+    assert_eq!(o.stdout, "");
+    let e = o.stderr.lines().find(|l| l.starts_with("error:")).unwrap();
+    assert!(
+        e.starts_with(&format!(
+            "error: {cfg}:7:10: VF 0 of eth0 (0000:01:10.0): binding it to vfio-pci would unbind "
+        )),
+        "{e}"
+    );
+    assert!(e.contains(" is up") && e.contains("--force-unbind"), "{e}");
+    // With the opt-in the plan is valid (a dry run here: the fixture is not a device).
+    let o = run(&[
+        "--root",
+        root,
+        "setup",
+        "--config",
+        &cfg,
+        "--dry-run",
+        "--force-unbind",
+    ]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(o.stderr.contains("warning: VF 0 of eth0"), "{}", o.stderr);
+    assert!(o.stdout.contains("+driver vfio-pci"), "{}", o.stdout);
+}
+
+#[test]
 fn usage_errors_exit_2_and_help_exits_0() {
     let o = run(&["frobnicate"]);
     assert_eq!(o.code, 2);
@@ -483,6 +521,12 @@ fn usage_errors_exit_2_and_help_exits_0() {
         "stats",
     ] {
         assert!(o.stdout.contains(c), "{c} missing from --help");
+    }
+    // The opt-in to unbind a busy VF (an extension of the contract).
+    let o = run(&["setup", "--help"]);
+    assert_eq!(o.code, 0);
+    for f in ["--allow-recreate", "--force-unbind", "--dry-run", "--json"] {
+        assert!(o.stdout.contains(f), "{f} missing from setup --help");
     }
 }
 
