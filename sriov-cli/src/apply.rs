@@ -149,6 +149,14 @@ pub fn apply(
     progress: &mut dyn FnMut(&str, u32, u32),
 ) -> Outcome {
     let mut out = Outcome::default();
+    // Validation (before apply) refuses unbinding a busy VF without
+    // --force-unbind. A VF created by this run that something (a network
+    // manager) brought up meanwhile is not fatal here: the bind itself, with
+    // the real flag, refuses that one VF and the rest applies.
+    let replan = Options {
+        force_unbind: true,
+        ..opts
+    };
     // PFs whose count failed, VFs whose driver/rename failed: later phases skip them.
     let mut dead_pfs: BTreeSet<String> = BTreeSet::new();
     let mut dead_vfs: BTreeSet<(String, u32)> = BTreeSet::new();
@@ -167,7 +175,7 @@ pub fn apply(
                 return out;
             }
         };
-        let p = plan(cfg, &state, opts);
+        let p = plan(cfg, &state, replan);
         if !p.errors.is_empty() {
             out.fatal = Some(format!(
                 "the host changed during setup: {}",
@@ -423,6 +431,8 @@ pub(crate) mod tests {
         pub refuse: Vec<&'static str>,
         pub ignore: Vec<&'static str>,
         pub fail_numvfs: bool,
+        /// VFs something brings up as soon as they are created (a network manager).
+        pub up_on_create: Vec<u32>,
     }
 
     impl Fake {
@@ -452,6 +462,13 @@ pub(crate) mod tests {
                 }
             }
             p.vfs = fresh.pfs[0].vfs.clone();
+            for v in &mut p.vfs {
+                if self.up_on_create.contains(&v.index) {
+                    v.in_use = vec![crate::state::InUse::Up {
+                        netdev: v.netdev.clone().unwrap_or_default(),
+                    }];
+                }
+            }
             p.num_vfs = n;
             self.state.links.extend(fresh.links);
             Ok(())
@@ -512,9 +529,12 @@ pub(crate) mod tests {
             &mut self,
             vf: &VfState,
             target: &DriverSpec,
-            _force: bool,
+            force: bool,
         ) -> Result<(), String> {
             self.log.push(format!("bind {} {target}", vf.address));
+            if !force && !vf.busy_netdev().is_empty() {
+                return Err(format!("unbinding refused: {}", vf.in_use[0]));
+            }
             let name = vf.netdev.clone();
             let v = self.state.pfs[0]
                 .vfs
@@ -592,6 +612,7 @@ pub(crate) mod tests {
             refuse: Vec::new(),
             ignore: Vec::new(),
             fail_numvfs: false,
+            up_on_create: Vec::new(),
         }
     }
 
@@ -656,6 +677,36 @@ pub(crate) mod tests {
             ]
         );
         assert!(f.log.contains(&"route eth0pve050 10.0.50.1".to_string()));
+    }
+
+    #[test]
+    fn a_vf_brought_up_during_setup_fails_alone_at_bind() {
+        // Validation saw no VFs; a network manager brings VF 3 up as soon as it
+        // exists. The re-plan is not fatal: the bind (without --force-unbind)
+        // refuses that VF and everything else applies.
+        let cfg = parse(CFG, Path::new("s.toml"), "h").unwrap();
+        let mut f = fake();
+        f.up_on_create = vec![3];
+        let o = apply(&cfg, &mut f, Options::default(), &mut |_, _, _| {});
+        assert!(o.fatal.is_none(), "{:?}", o.fatal);
+        assert!(!o.converged());
+        let bad: Vec<String> = o
+            .changes
+            .iter()
+            .filter(|c| c.status != Status::Applied)
+            .map(|c| format!("{} {:?} {}", c.status, c.vf, c.attr))
+            .collect();
+        assert_eq!(bad, ["failed Some(3) driver"]);
+        assert!(f.log.contains(&"route eth0pve050 10.0.50.1".to_string()));
+        // With --force-unbind the bind goes through.
+        let mut f = fake();
+        f.up_on_create = vec![3];
+        let forced = Options {
+            force_unbind: true,
+            ..Options::default()
+        };
+        let o = apply(&cfg, &mut f, forced, &mut |_, _, _| {});
+        assert!(o.converged(), "{:#?}", o.changes);
     }
 
     #[test]
