@@ -6,54 +6,9 @@ use std::fmt;
 use std::net::IpAddr;
 use std::str::FromStr;
 
-/// An Ethernet MAC address.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Mac(pub [u8; 6]);
-
-impl Mac {
-    /// Multicast bit (I/G) set: the kernel refuses such a VF MAC with EINVAL.
-    pub fn is_multicast(&self) -> bool {
-        self.0[0] & 1 == 1
-    }
-    /// All zeros: "no MAC", the kernel's way of letting the VF pick a random one.
-    pub fn is_zero(&self) -> bool {
-        self.0 == [0; 6]
-    }
-}
-
-impl FromStr for Mac {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        let parts: Vec<&str> = s.split(':').collect();
-        if parts.len() != 6 {
-            return Err(format!(
-                "`{s}` is not a MAC address (want six hex bytes like 02:00:00:01:00:50)"
-            ));
-        }
-        let mut out = [0u8; 6];
-        for (slot, part) in out.iter_mut().zip(&parts) {
-            if part.len() != 2 {
-                return Err(format!(
-                    "`{s}` is not a MAC address (each byte is two hex digits)"
-                ));
-            }
-            *slot = u8::from_str_radix(part, 16)
-                .map_err(|_| format!("`{s}` is not a MAC address (`{part}` is not hex)"))?;
-        }
-        Ok(Mac(out))
-    }
-}
-
-impl fmt::Display for Mac {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let b = self.0;
-        write!(
-            f,
-            "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
-            b[0], b[1], b[2], b[3], b[4], b[5]
-        )
-    }
-}
+/// An Ethernet MAC address: netlink-vf's type, checked once when parsed
+/// (`is_multicast`, `is_zero`, lower-case `Display`, serde as a string).
+pub use netlink_vf::MacAddr as Mac;
 
 /// An interface address with its prefix length, as `ip address add` takes it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -117,33 +72,16 @@ impl IpNet {
     }
 }
 
-/// Checks a network interface name the way the kernel's `dev_valid_name()` does:
-/// 1..=15 bytes, not `.` or `..`, no `/`, `:` or whitespace.
+/// Checks a network interface name the way the kernel's `dev_valid_name()` does
+/// (1..=15 bytes, not `.` or `..`, no `/`, `:`, whitespace or NUL), through
+/// netlink-vf's [`netlink_vf::IfName`], so the CLI and the library agree.
 ///
 /// # Errors
 /// A message naming the rule that failed.
 pub fn check_ifname(name: &str) -> Result<(), String> {
-    if name.is_empty() {
-        return Err("interface name is empty".into());
-    }
-    if name.len() > 15 {
-        return Err(format!(
-            "interface name `{name}` is {} bytes, the kernel allows at most 15",
-            name.len()
-        ));
-    }
-    if name == "." || name == ".." {
-        return Err(format!("`{name}` is not a valid interface name"));
-    }
-    if let Some(c) = name
-        .chars()
-        .find(|c| *c == '/' || *c == ':' || c.is_whitespace() || c.is_control())
-    {
-        return Err(format!(
-            "interface name `{name}` contains {c:?}, which the kernel refuses"
-        ));
-    }
-    Ok(())
+    netlink_vf::IfName::new(name)
+        .map(drop)
+        .map_err(|e| e.to_string())
 }
 
 #[cfg(test)]
@@ -193,4 +131,4 @@ macro_rules! serialize_display {
         }
     )*};
 }
-serialize_display!(Mac, IpNet);
+serialize_display!(IpNet);

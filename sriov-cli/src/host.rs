@@ -13,7 +13,7 @@ use netlink_vf::{
 };
 use sysfs_sriov::{DriverTarget, PciAddress, Sysfs};
 
-use crate::addr::{IpNet, Mac};
+use crate::addr::IpNet;
 use crate::apply::{Host, VfWant};
 use crate::config::{DriverSpec, LinkState, VlanProto, VlanSpec};
 use crate::state::{HostState, InUse, LinkInfo, PfState, VfAttrs, VfCounters, VfState};
@@ -283,7 +283,7 @@ fn in_use_of(r: &sysfs_sriov::InUse) -> Option<InUse> {
 
 fn attrs_of(s: &netlink_vf::VfState) -> VfAttrs {
     VfAttrs {
-        mac: s.mac.map(|m| Mac(m.octets())),
+        mac: s.mac,
         vlan: Some(VlanSpec {
             vlan: s.vlan.map_or(0, VlanId::get),
             qos: s.qos.map_or(0, Qos::get),
