@@ -5,17 +5,16 @@
 //! invariant of the parser under test is broken; a panic inside the parser
 //! itself is a finding too. None of them touches the host.
 
-use std::ffi::OsStr;
-use std::fs::File;
-use std::io::Write;
-use std::os::fd::OwnedFd;
-use std::path::PathBuf;
-use std::sync::{Mutex, Once};
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use bootcmd::grub::{self, GrubDefaults};
 use bootcmd::{iommu_edits, key_kind, Cmdline, CpuVendor, Edit, KeyKind};
 use netlink_vf::{MacAddr, Qos, VfConfig, VlanConfig, VlanId};
-use sysfs_sriov::fixture::Host;
+use sriov_cli::api::{
+    self, HostState, InUse, IpNet, LinkInfo, Mac, Options, PfState, Status, VfAttrs, VfState,
+    VlanProto, VlanSpec,
+};
 use sysfs_sriov::PciAddress;
 
 /// Runs the property of fuzz target `target` (one of [`crate::TARGETS`]) on `data`.
@@ -293,92 +292,258 @@ fn find_nla(mut b: &[u8], kind: u16) -> Option<&[u8]> {
     None
 }
 
-/// A fixture root for [`config`] (an 8-VF X710-like PF) and the path the
-/// fuzzed config is written to; built on first use, removed at exit.
-/// The mutex also serializes [`config`]: `sriov_cli::run` writes to the
-/// process's stdout.
-static CLI_ROOT: Mutex<Option<(Host, PathBuf)>> = Mutex::new(None);
-static CLI_ATEXIT: Once = Once::new();
+/// Node names the fuzzed config is parsed for: none (top-level `[[pf]]` only,
+/// [`sriov_cli::api::parse_config`]), and the `[node.NAME]` sections of the
+/// seeds (`node-sections.toml`, `pve1-example.toml`).
+const CONFIG_NODES: &[&str] = &["", "fuzz", "pve1"];
 
-/// Removes the fixture tree of [`config`] (statics are never dropped, and
-/// fuzzers leave through `exit`).
-extern "C" fn drop_cli_root() {
-    CLI_ROOT
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .take();
+/// The path shown in config and plan messages.
+const CONFIG_PATH: &str = "fuzz.toml";
+
+/// The fixed in-memory hosts [`config`] plans against: the same PFs, read
+/// with netlink (VF attributes, links, routes known) and without (as under
+/// `--root`). Built once.
+pub fn config_hosts() -> &'static [HostState; 2] {
+    static HOSTS: OnceLock<[HostState; 2]> = OnceLock::new();
+    HOSTS.get_or_init(|| [config_host(true), config_host(false)])
 }
 
-fn cli_root() -> Option<(Host, PathBuf)> {
-    let (host, _) = crate::fixtures::sysfs_host(8).ok()?;
-    // The node name `[node.<name>]` sections are matched against.
-    std::fs::create_dir_all(host.root().join("etc")).ok()?;
-    std::fs::write(host.root().join("etc/hostname"), "fuzz\n").ok()?;
-    let cfg = host.root().join("fuzz.toml");
-    Some((host, cfg))
-}
-
-/// Sends fd 1 to `/dev/null` while alive (the plan diff of a valid config
-/// would flood the fuzzer's output).
-struct QuietStdout(Option<OwnedFd>);
-
-impl QuietStdout {
-    fn new() -> Self {
-        let saved = nix::unistd::dup(std::io::stdout()).ok();
-        if let Ok(null) = File::options().write(true).open("/dev/null") {
-            let _ = std::io::stdout().flush();
-            let _ = nix::unistd::dup2_stdout(&null);
-        }
-        QuietStdout(saved)
-    }
-}
-
-impl Drop for QuietStdout {
-    fn drop(&mut self) {
-        let _ = std::io::stdout().flush();
-        if let Some(fd) = &self.0 {
-            let _ = nix::unistd::dup2_stdout(fd);
-        }
-    }
-}
-
-/// `sriov-cli` config parser, through its only public entry point: the
-/// input, written as the config file, goes through
-/// `sriov-cli --root <fixture> setup --config FILE --dry-run` (node name `fuzz`)
-/// (parse, node selection, validation, planning against a fixture PF,
-/// rendering). It must never panic, and the exit code is 0, 1 or 2.
-pub fn config(data: &[u8]) {
-    let mut guard = CLI_ROOT
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    if guard.is_none() {
-        *guard = cli_root();
-        CLI_ATEXIT.call_once(|| {
-            // SAFETY: `drop_cli_root` is a plain `extern "C" fn()` that only
-            // takes a mutex and drops a temporary directory; it is registered once.
-            unsafe { libc::atexit(drop_cli_root) };
-        });
-    }
-    let Some((host, cfg)) = guard.as_ref() else {
-        return;
+/// PFs the corpus seeds name: `enp59s0f0` (X710, 4 VFs: one on iavf and
+/// idle, one on vfio-pci, one up with an address, one without a driver),
+/// `enp2s0f0` and `enp2s0f1` (X710, no VFs yet), `eth0` (82576/igb, 2 of 7 VFs), and a PF
+/// with no driver bound (so no netdev; `pci = "0000:5e:00.0"`).
+fn config_host(netlink: bool) -> HostState {
+    let addr = |s: &str| -> Option<std::net::IpAddr> { s.parse().ok() };
+    let net = |s: &str| -> Option<IpNet> { s.parse().ok() };
+    let attrs = |vlan: u16, trust: bool| {
+        netlink.then(|| VfAttrs {
+            mac: "02:00:00:00:00:01".parse::<Mac>().ok(),
+            vlan: Some(VlanSpec {
+                vlan,
+                qos: 0,
+                proto: VlanProto::Dot1Q,
+            }),
+            trust: Some(trust),
+            spoofchk: Some(true),
+            max_tx_rate: Some(0),
+            ..VfAttrs::default()
+        })
     };
-    if std::fs::write(cfg, data).is_err() {
-        return;
-    }
-    let args: [&OsStr; 7] = [
-        "sriov-cli".as_ref(),
-        "--root".as_ref(),
-        host.root().as_os_str(),
-        "setup".as_ref(),
-        "--config".as_ref(),
-        cfg.as_os_str(),
-        "--dry-run".as_ref(),
+    let link = |ifindex: u32, up: bool, addresses: Vec<IpNet>| {
+        netlink.then(|| LinkInfo {
+            ifindex,
+            up,
+            mtu: 1500,
+            addresses,
+            ..LinkInfo::default()
+        })
+    };
+    let x710_vfs = vec![
+        VfState {
+            index: 0,
+            address: "0000:3b:02.0".into(),
+            driver: Some("iavf".into()),
+            netdev: Some("enp59s0f0v0".into()),
+            iommu_group: Some(60),
+            attrs: attrs(0, false),
+            link: link(20, false, Vec::new()),
+            ..VfState::default()
+        },
+        VfState {
+            index: 1,
+            address: "0000:3b:02.1".into(),
+            driver: Some("vfio-pci".into()),
+            iommu_group: Some(61),
+            vfio_dev: Some("/dev/vfio/61".into()),
+            attrs: attrs(50, false),
+            in_use: vec![InUse::Passthrough {
+                driver: "vfio-pci".into(),
+            }],
+            ..VfState::default()
+        },
+        VfState {
+            index: 2,
+            address: "0000:3b:02.2".into(),
+            driver: Some("iavf".into()),
+            netdev: Some("lan2".into()),
+            iommu_group: Some(62),
+            attrs: attrs(100, true),
+            link: link(22, true, net("10.0.0.2/24").into_iter().collect()),
+            in_use: vec![
+                InUse::Up {
+                    netdev: "lan2".into(),
+                },
+                InUse::Addresses {
+                    netdev: "lan2".into(),
+                    addresses: addr("10.0.0.2").into_iter().collect(),
+                },
+            ],
+            ..VfState::default()
+        },
+        VfState {
+            index: 3,
+            address: "0000:3b:02.3".into(),
+            iommu_group: Some(63),
+            attrs: attrs(0, false),
+            ..VfState::default()
+        },
     ];
-    let r = {
-        let _quiet = QuietStdout::new();
-        sriov_cli::run(args)
+    let igb_vfs = (0..2)
+        .map(|i| VfState {
+            index: i,
+            address: format!("0000:00:10.{}", i * 2),
+            driver: Some("igbvf".into()),
+            netdev: Some(format!("eth{}", i + 1)),
+            attrs: attrs(0, false),
+            link: link(30 + i, false, Vec::new()),
+            ..VfState::default()
+        })
+        .collect();
+    let pf = |address: &str, netdev: Option<&str>, driver: Option<&str>, total_vfs, vfs| {
+        let vfs: Vec<VfState> = vfs;
+        PfState {
+            address: address.into(),
+            netdevs: netdev.map(String::from).into_iter().collect(),
+            ifindex: netlink.then_some(2),
+            driver: driver.map(String::from),
+            total_vfs,
+            num_vfs: u32::try_from(vfs.len()).unwrap_or(0),
+            vendor_id: 0x8086,
+            device_id: 0x1572,
+            vfs,
+            ..PfState::default()
+        }
     };
-    assert!(matches!(r, Ok(()) | Err(1 | 2)), "exit code {r:?}");
+    let pfs = vec![
+        pf("0000:00:03.0", Some("eth0"), Some("igb"), 7, igb_vfs),
+        pf(
+            "0000:02:00.0",
+            Some("enp2s0f0"),
+            Some("i40e"),
+            64,
+            Vec::new(),
+        ),
+        pf(
+            "0000:02:00.1",
+            Some("enp2s0f1"),
+            Some("i40e"),
+            64,
+            Vec::new(),
+        ),
+        pf(
+            "0000:3b:00.0",
+            Some("enp59s0f0"),
+            Some("i40e"),
+            64,
+            x710_vfs,
+        ),
+        pf("0000:5e:00.0", None, None, 8, Vec::new()),
+    ];
+    let links = [
+        "lo",
+        "eth0",
+        "eth1",
+        "eth2",
+        "enp2s0f0",
+        "enp2s0f1",
+        "enp59s0f0",
+        "enp59s0f0v0",
+        "lan2",
+        "vmbr0",
+    ]
+    .into_iter()
+    .map(String::from)
+    .collect();
+    HostState {
+        pfs,
+        links,
+        netlink,
+        default_routes: netlink
+            .then(|| addr("10.0.0.254").map(|gw| vec![(gw, "vmbr0".to_string())]))
+            .flatten(),
+    }
+}
+
+/// `sriov-cli` config parser and planner, through `sriov_cli::api` (pure,
+/// in memory: no files, no fixture root, no output). For the input as text
+/// (lossy UTF-8, as a config file is read) and each node of [`CONFIG_NODES`]:
+/// * parsing never panics and is deterministic (twice -> same `Debug` output,
+///   for the config and for the error alike);
+/// * a config that parses is planned against both [`config_hosts`], with
+///   and without `--allow-recreate --force-unbind`: planning never panics and
+///   is deterministic; every change is `planned` and on a PF of the host;
+///   a plan without errors renders a dry-run diff with one `+attr value`
+///   line per change.
+pub fn config(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    let path = Path::new(CONFIG_PATH);
+    for node in CONFIG_NODES {
+        let parse = || {
+            if node.is_empty() {
+                api::parse_config(&text, path)
+            } else {
+                api::parse_config_for_node(&text, path, node)
+            }
+        };
+        let first = parse();
+        let second = parse();
+        assert_eq!(
+            format!("{first:?}"),
+            format!("{second:?}"),
+            "parse (node {node:?}) is not deterministic"
+        );
+        let Ok(cfg) = first else {
+            continue;
+        };
+        for host in config_hosts() {
+            for opts in config_options() {
+                check_plan(&cfg, host, opts, node);
+            }
+        }
+    }
+}
+
+/// No flags, and `--allow-recreate --force-unbind`.
+fn config_options() -> [Options; 2] {
+    [
+        Options::default(),
+        Options {
+            allow_recreate: true,
+            force_unbind: true,
+        },
+    ]
+}
+
+fn check_plan(cfg: &api::Config, host: &HostState, opts: Options, node: &str) {
+    let ctx = format!("node {node:?}, netlink {}, {opts:?}", host.netlink);
+    let p = api::plan(cfg, host, opts);
+    let again = api::plan(cfg, host, opts);
+    assert_eq!(
+        format!("{p:?}"),
+        format!("{again:?}"),
+        "plan is not deterministic ({ctx})"
+    );
+    for c in &p.changes {
+        assert!(
+            host.pfs.iter().any(|pf| pf.address == c.pf_address),
+            "change on a PF the host does not have ({ctx}): {c:?}"
+        );
+        assert_eq!(c.status, Status::Planned, "unplanned status ({ctx}): {c:?}");
+    }
+    if !p.errors.is_empty() {
+        return;
+    }
+    let diff = api::diff(&p.changes, CONFIG_PATH);
+    let plus = diff
+        .lines()
+        .filter(|l| l.starts_with('+') && !l.starts_with("+++ "))
+        .count();
+    assert_eq!(
+        plus,
+        p.changes.len(),
+        "dry-run diff has {plus} `+` lines for {} changes ({ctx}):\n{diff}",
+        p.changes.len()
+    );
 }
 
 /// PCI address parsing (`sysfs_sriov::PciAddress`): whatever parses prints in

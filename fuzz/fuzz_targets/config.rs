@@ -1,5 +1,7 @@
-//! sriov-cli config: any file through `setup --dry-run` on a fixture root: no panic.
-//! The property lives in `sriov_benches::props::config` (replayed by `cargo test`).
+//! sriov-cli config: any file through `sriov_cli::api::parse_config` (and
+//! `plan` + `diff` against a fixed in-memory host when it parses): no panic,
+//! deterministic. The property lives in `sriov_benches::props::config`
+//! (replayed by `cargo test`).
 
 #![no_main]
 
