@@ -12,6 +12,7 @@
 //! // The property functions panic exactly when an invariant is broken.
 //! sriov_benches::props::pci(b"0000:02:00.0");
 //! sriov_benches::props::cmdline(b"root=/dev/sda1 quiet intel_iommu=on\n");
+//! sriov_benches::props::config(b"[[pf]]\nname = \"eth0\"\nnum_vfs = 2\n");
 //! ```
 
 pub mod fixtures;

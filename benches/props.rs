@@ -466,7 +466,8 @@ fn config_host(netlink: bool) -> HostState {
 
 /// `sriov-cli` config parser and planner, through `sriov_cli::api` (pure,
 /// in memory: no files, no fixture root, no output). For the input as text
-/// (lossy UTF-8, as a config file is read) and each node of [`CONFIG_NODES`]:
+/// (lossy UTF-8) and each node of [`CONFIG_NODES`] (the named ones only when
+/// the text says `node` somewhere):
 /// * parsing never panics and is deterministic (twice -> same `Debug` output,
 ///   for the config and for the error alike);
 /// * a config that parses is planned against both [`config_hosts`], with
@@ -478,6 +479,11 @@ pub fn config(data: &[u8]) {
     let text = String::from_utf8_lossy(data);
     let path = Path::new(CONFIG_PATH);
     for node in CONFIG_NODES {
+        // Without a `node` key anywhere the named nodes parse like "" (saves
+        // two thirds of the parsing, which is most of the time per input).
+        if !node.is_empty() && !text.contains("node") {
+            continue;
+        }
         let parse = || {
             if node.is_empty() {
                 api::parse_config(&text, path)

@@ -7,7 +7,8 @@
 //!   built once outside the timed loop (the host through `api::read_host` on
 //!   the fixture tree, as `setup` reads it);
 //! * `sriov_cli/parse_config_256` and `sriov_cli/read_host_256`: the other
-//!   two parts of a dry run, for the breakdown;
+//!   two parts of a dry run, for the breakdown (and `parse_config_64`, to see
+//!   how parsing scales);
 //! * `sriov_cli/setup_dry_run_256`: end to end, `sriov_cli::run(... setup
 //!   --dry-run)` (read the config file, read the fixture sysfs, validate,
 //!   plan, render, print), with stdout sent to /dev/null.
@@ -22,17 +23,27 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use sriov_benches::fixtures;
 use sriov_cli::api::{self, Options};
 
-/// Runs `f` with fd 1 on /dev/null (the dry run prints a diff line per change).
-fn quiet<T>(f: impl FnOnce() -> T) -> T {
-    let saved = nix::unistd::dup(std::io::stdout()).ok();
+/// Runs `f` with fd 1 on /dev/null (the dry run prints a diff line per
+/// change), and fd 2 too when `stderr` (its note per run about `--root`).
+fn quiet<T>(stderr: bool, f: impl FnOnce() -> T) -> T {
+    let saved_out = nix::unistd::dup(std::io::stdout()).ok();
+    let saved_err = stderr
+        .then(|| nix::unistd::dup(std::io::stderr()).ok())
+        .flatten();
     let _ = std::io::stdout().flush();
     if let Ok(null) = File::options().write(true).open("/dev/null") {
         let _ = nix::unistd::dup2_stdout(&null);
+        if stderr {
+            let _ = nix::unistd::dup2_stderr(&null);
+        }
     }
     let r = f();
     let _ = std::io::stdout().flush();
-    if let Some(fd) = saved {
+    if let Some(fd) = saved_out {
         let _ = nix::unistd::dup2_stdout(&fd);
+    }
+    if let Some(fd) = saved_err {
+        let _ = nix::unistd::dup2_stderr(&fd);
     }
     r
 }
@@ -84,6 +95,13 @@ fn plan_and_diff(c: &mut Criterion) {
     g.bench_function("parse_config_256", |b| {
         b.iter(|| api::parse_config(black_box(&text), path));
     });
+    // A quarter of the VFs, to see how parsing scales.
+    let text_64 = fixtures::cli_config(64);
+    g.throughput(Throughput::Elements(64));
+    g.bench_function("parse_config_64", |b| {
+        b.iter(|| api::parse_config(black_box(&text_64), path));
+    });
+    g.throughput(Throughput::Elements(256));
     g.bench_function("read_host_256", |b| {
         b.iter(|| api::read_host(black_box(host.root())));
     });
@@ -116,14 +134,14 @@ fn setup_dry_run(c: &mut Criterion) {
         "--dry-run",
     ];
     // Sanity: the config is valid for the fixture (exit 0), shown once.
-    if let Err(code) = quiet(|| sriov_cli::run(args)) {
+    if let Err(code) = quiet(false, || sriov_cli::run(args)) {
         eprintln!("sriov-cli setup --dry-run exited {code} on the 256-VF fixture; skipping");
         return;
     }
     let mut g = c.benchmark_group("sriov_cli");
     g.throughput(Throughput::Elements(256));
     g.bench_function("setup_dry_run_256", |b| {
-        quiet(|| b.iter(|| sriov_cli::run(args)));
+        quiet(true, || b.iter(|| sriov_cli::run(args)));
     });
     g.finish();
 }
