@@ -51,14 +51,38 @@ impl fmt::Display for Loc {
     }
 }
 
-/// Converts a byte offset into a 1-based line and column.
-pub fn loc_of(text: &str, offset: usize) -> Loc {
-    let offset = offset.min(text.len());
-    let before = text.get(..offset).unwrap_or(text);
-    let line = before.matches('\n').count() + 1;
-    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-    let col = before.get(line_start..).map_or(0, |s| s.chars().count()) + 1;
-    Loc { line, col }
+/// A config text with its line starts, indexed once, so that turning the many
+/// key offsets of a large config into locations costs a binary search each.
+struct Src<'a> {
+    text: &'a str,
+    /// Byte offset of the start of every line (the first is 0).
+    line_starts: Vec<usize>,
+}
+
+impl<'a> Src<'a> {
+    fn new(text: &'a str) -> Self {
+        let line_starts = std::iter::once(0)
+            .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+            .collect();
+        Src { text, line_starts }
+    }
+
+    /// The 1-based line and column (in characters) of byte `offset`.
+    fn loc(&self, offset: usize) -> Loc {
+        let offset = offset.min(self.text.len());
+        let line = self.line_starts.partition_point(|&start| start <= offset);
+        let line_start = self
+            .line_starts
+            .get(line.saturating_sub(1))
+            .copied()
+            .unwrap_or(0);
+        let col = self
+            .text
+            .get(line_start..offset)
+            .map_or(0, |s| s.chars().count())
+            + 1;
+        Loc { line, col }
+    }
 }
 
 /// One problem found in a config file, or in the plan computed from it.
@@ -153,16 +177,16 @@ macro_rules! raw_vf {
 
         impl RawVf {
             /// Folds `other` into `self`; a key both set is reported.
-            fn merge(&mut self, other: &RawVf, text: &str, index: u32, diags: &mut Vec<Diag>) {
+            fn merge(&mut self, other: &RawVf, src: &Src<'_>, index: u32, diags: &mut Vec<Diag>) {
                 $(
                     if let Some(v) = &other.$field {
                         if let Some(old) = &self.$field {
                             diags.push(Diag {
-                                loc: Some(loc_of(text, v.span().start)),
+                                loc: Some(src.loc(v.span().start)),
                                 msg: format!(
                                     "VF {index}: `{}` is already set at {} (each key may be set once per VF)",
                                     stringify!($field),
-                                    loc_of(text, old.span().start)
+                                    src.loc(old.span().start)
                                 ),
                             });
                         } else {
@@ -419,8 +443,9 @@ pub fn parse(text: &str, path: &Path, hostname: &str) -> Result<Config, ConfigEr
         path: path.to_path_buf(),
         diags,
     };
+    let src = Src::new(text);
     let raw: RawFile = toml::from_str(text).map_err(|e| {
-        let loc = e.span().map(|s| loc_of(text, s.start));
+        let loc = e.span().map(|s| src.loc(s.start));
         let msg = e.message().trim_end().replace('\n', " ");
         invalid(vec![Diag { loc, msg }])
     })?;
@@ -432,7 +457,7 @@ pub fn parse(text: &str, path: &Path, hostname: &str) -> Result<Config, ConfigEr
         .map_or_else(|| DEFAULT_CLUSTER.to_string(), |c| c.get_ref().clone());
     let mut node_id = None;
     if let Some(id) = &raw.node_id {
-        node_id = check_node_id(id, text, &mut diags);
+        node_id = check_node_id(id, &src, &mut diags);
     }
 
     let mut raw_pfs: Vec<&S<RawPf>> = raw.pf.iter().collect();
@@ -440,7 +465,7 @@ pub fn parse(text: &str, path: &Path, hostname: &str) -> Result<Config, ConfigEr
     if let Some(n) = raw.node.get(hostname) {
         node = Some(hostname.to_string());
         if let Some(id) = &n.get_ref().id {
-            node_id = check_node_id(id, text, &mut diags);
+            node_id = check_node_id(id, &src, &mut diags);
         }
         raw_pfs.extend(n.get_ref().pf.iter());
     } else if !raw.node.is_empty() && raw.pf.is_empty() {
@@ -456,7 +481,7 @@ pub fn parse(text: &str, path: &Path, hostname: &str) -> Result<Config, ConfigEr
 
     let mut pfs = Vec::new();
     for rp in raw_pfs {
-        if let Some(pf) = resolve_pf(rp, text, &cluster, node_id, &mut diags) {
+        if let Some(pf) = resolve_pf(rp, &src, &cluster, node_id, &mut diags) {
             pfs.push(pf);
         }
     }
@@ -475,12 +500,12 @@ pub fn parse(text: &str, path: &Path, hostname: &str) -> Result<Config, ConfigEr
     }
 }
 
-fn check_node_id(id: &S<i64>, text: &str, diags: &mut Vec<Diag>) -> Option<u8> {
+fn check_node_id(id: &S<i64>, src: &Src<'_>, diags: &mut Vec<Diag>) -> Option<u8> {
     match u8::try_from(*id.get_ref()) {
         Ok(v) => Some(v),
         Err(_) => {
             diags.push(Diag {
-                loc: Some(loc_of(text, id.span().start)),
+                loc: Some(src.loc(id.span().start)),
                 msg: format!("node id {} out of range 0-255", id.get_ref()),
             });
             None
@@ -516,12 +541,12 @@ fn parse_range(s: &str) -> Result<Vec<u32>, String> {
 
 fn resolve_pf(
     rp: &S<RawPf>,
-    text: &str,
+    src: &Src<'_>,
     cluster: &str,
     node_id: Option<u8>,
     diags: &mut Vec<Diag>,
 ) -> Option<PfSpec> {
-    let loc = Some(loc_of(text, rp.span().start));
+    let loc = Some(src.loc(rp.span().start));
     let p = rp.get_ref();
     let d0 = diags.len();
     let key_loc = p
@@ -529,13 +554,13 @@ fn resolve_pf(
         .as_ref()
         .map(|n| n.span().start)
         .or(p.pci.as_ref().map(|a| a.span().start))
-        .map(|o| loc_of(text, o));
-    let num_vfs_loc = p.num_vfs.as_ref().map(|n| loc_of(text, n.span().start));
+        .map(|o| src.loc(o));
+    let num_vfs_loc = p.num_vfs.as_ref().map(|n| src.loc(n.span().start));
     let key = match (&p.name, &p.pci) {
         (Some(n), None) => {
             if let Err(e) = check_ifname(n.get_ref()) {
                 diags.push(Diag {
-                    loc: Some(loc_of(text, n.span().start)),
+                    loc: Some(src.loc(n.span().start)),
                     msg: format!("PF name: {e}"),
                 });
             }
@@ -544,7 +569,7 @@ fn resolve_pf(
         (None, Some(a)) => {
             if !is_pci_address(a.get_ref()) {
                 diags.push(Diag {
-                    loc: Some(loc_of(text, a.span().start)),
+                    loc: Some(src.loc(a.span().start)),
                     msg: format!(
                         "`{}` is not a PCI address (want DDDD:BB:DD.F like 0000:02:00.0)",
                         a.get_ref()
@@ -555,7 +580,7 @@ fn resolve_pf(
         }
         (Some(_), Some(a)) => {
             diags.push(Diag {
-                loc: Some(loc_of(text, a.span().start)),
+                loc: Some(src.loc(a.span().start)),
                 msg: "set either `name` or `pci` for a PF, not both".into(),
             });
             return None;
@@ -580,7 +605,7 @@ fn resolve_pf(
             Some(v) => v,
             None => {
                 diags.push(Diag {
-                    loc: Some(loc_of(text, n.span().start)),
+                    loc: Some(src.loc(n.span().start)),
                     msg: format!("num_vfs {} out of range 0-65535", n.get_ref()),
                 });
                 return None;
@@ -592,7 +617,7 @@ fn resolve_pf(
     let mut merged: BTreeMap<u32, (RawVf, usize)> = BTreeMap::new();
     for entry in &p.vf {
         let v = entry.get_ref();
-        let eloc = loc_of(text, entry.span().start);
+        let eloc = src.loc(entry.span().start);
         let sel = [v.index.is_some(), v.range.is_some(), v.indices.is_some()]
             .iter()
             .filter(|b| **b)
@@ -608,7 +633,7 @@ fn resolve_pf(
                 Ok(i) => vec![i],
                 Err(_) => {
                     diags.push(Diag {
-                        loc: Some(loc_of(text, i.span().start)),
+                        loc: Some(src.loc(i.span().start)),
                         msg: format!("VF index {} is negative", i.get_ref()),
                     });
                     continue;
@@ -619,7 +644,7 @@ fn resolve_pf(
                 Ok(v) => v,
                 Err(e) => {
                     diags.push(Diag {
-                        loc: Some(loc_of(text, r.span().start)),
+                        loc: Some(src.loc(r.span().start)),
                         msg: e,
                     });
                     continue;
@@ -635,7 +660,7 @@ fn resolve_pf(
                 Ok(v) => v,
                 Err(_) => {
                     diags.push(Diag {
-                        loc: Some(loc_of(text, list.span().start)),
+                        loc: Some(src.loc(list.span().start)),
                         msg: "VF indices must not be negative".into(),
                     });
                     continue;
@@ -665,7 +690,7 @@ fn resolve_pf(
         ] {
             if let (true, Some(off)) = (many, field.1) {
                 diags.push(Diag {
-                    loc: Some(loc_of(text, off)),
+                    loc: Some(src.loc(off)),
                     msg: format!(
                         "`{}` cannot be shared by several VFs; set it in a per-VF entry",
                         field.0
@@ -676,7 +701,7 @@ fn resolve_pf(
         if let (true, Some(n)) = (many, &v.name) {
             if !n.get_ref().contains("{index}") {
                 diags.push(Diag {
-                    loc: Some(loc_of(text, n.span().start)),
+                    loc: Some(src.loc(n.span().start)),
                     msg: "a `name` shared by several VFs must contain `{index}`".into(),
                 });
             }
@@ -684,16 +709,16 @@ fn resolve_pf(
         for i in idx {
             if i >= num_vfs {
                 diags.push(Diag {
-                    loc: Some(loc_of(text, selector_loc)),
+                    loc: Some(src.loc(selector_loc)),
                     msg: format!("VF index {i} is not below num_vfs = {num_vfs} of PF {key}"),
                 });
                 continue;
             }
             match merged.get_mut(&i) {
-                Some((acc, _)) => acc.merge(v, text, i, diags),
+                Some((acc, _)) => acc.merge(v, src, i, diags),
                 None => {
                     let mut acc = RawVf::default();
-                    acc.merge(v, text, i, diags);
+                    acc.merge(v, src, i, diags);
                     merged.insert(i, (acc, entry.span().start));
                 }
             }
@@ -702,7 +727,7 @@ fn resolve_pf(
 
     let mut vfs = Vec::new();
     for (index, (raw, start)) in merged {
-        if let Some(vf) = resolve_vf(&key, index, &raw, start, text, cluster, node_id, diags) {
+        if let Some(vf) = resolve_vf(&key, index, &raw, start, src, cluster, node_id, diags) {
             vfs.push(vf);
         }
     }
@@ -764,13 +789,13 @@ fn resolve_vf(
     index: u32,
     v: &RawVf,
     start: usize,
-    text: &str,
+    src: &Src<'_>,
     cluster: &str,
     node_id: Option<u8>,
     diags: &mut Vec<Diag>,
 ) -> Option<VfSpec> {
     let d0 = diags.len();
-    let at = |off: usize| Some(loc_of(text, off));
+    let at = |off: usize| Some(src.loc(off));
     let mut err = |off: usize, msg: String| diags.push(Diag { loc: at(off), msg });
     let mut out = VfSpec {
         index,
@@ -1326,8 +1351,15 @@ mod tests {
 
     #[test]
     fn loc_counts_characters() {
-        assert_eq!(loc_of("ab\ncé d", 7), Loc { line: 2, col: 4 });
-        assert_eq!(loc_of("", 5), Loc { line: 1, col: 1 });
+        assert_eq!(Src::new("ab\ncé d").loc(7), Loc { line: 2, col: 4 });
+        assert_eq!(Src::new("").loc(5), Loc { line: 1, col: 1 });
+        let src = Src::new("ab\ncd\n\nx");
+        assert_eq!(src.loc(0), Loc { line: 1, col: 1 });
+        assert_eq!(src.loc(2), Loc { line: 1, col: 3 }, "the newline itself");
+        assert_eq!(src.loc(3), Loc { line: 2, col: 1 });
+        assert_eq!(src.loc(6), Loc { line: 3, col: 1 }, "an empty line");
+        assert_eq!(src.loc(7), Loc { line: 4, col: 1 });
+        assert_eq!(src.loc(99), Loc { line: 4, col: 2 }, "past the end");
     }
 
     mod props {
