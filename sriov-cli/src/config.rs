@@ -243,47 +243,10 @@ impl fmt::Display for PfKey {
     }
 }
 
-/// 802.1Q or 802.1ad VLAN tagging.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-pub enum VlanProto {
-    /// 802.1Q (C-tag), the default.
-    #[serde(rename = "802.1Q")]
-    Dot1Q,
-    /// 802.1ad (S-tag, QinQ).
-    #[serde(rename = "802.1ad")]
-    Dot1Ad,
-}
-
-impl fmt::Display for VlanProto {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            VlanProto::Dot1Q => "802.1Q",
-            VlanProto::Dot1Ad => "802.1ad",
-        })
-    }
-}
-
-/// VF link state as `ip link set PF vf N state ...` takes it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum LinkState {
-    /// Follow the PF link.
-    Auto,
-    /// Always up.
-    Enable,
-    /// Always down.
-    Disable,
-}
-
-impl fmt::Display for LinkState {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            LinkState::Auto => "auto",
-            LinkState::Enable => "enable",
-            LinkState::Disable => "disable",
-        })
-    }
-}
+/// 802.1Q or 802.1ad VLAN tagging, and the VF link state: netlink-vf's types
+/// (same `Display`, `FromStr` and serde strings: `802.1Q`/`802.1ad`,
+/// `auto`/`enable`/`disable`).
+pub use netlink_vf::{LinkState, VlanProto};
 
 /// Which driver a VF should be bound to.
 #[derive(Debug, Clone, PartialEq, Eq)]

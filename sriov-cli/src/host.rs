@@ -15,7 +15,7 @@ use sysfs_sriov::{DriverTarget, PciAddress, Sysfs};
 
 use crate::addr::IpNet;
 use crate::apply::{Host, VfWant};
-use crate::config::{DriverSpec, LinkState, VlanProto, VlanSpec};
+use crate::config::{DriverSpec, VlanProto, VlanSpec};
 use crate::state::{HostState, InUse, LinkInfo, PfState, VfAttrs, VfCounters, VfState};
 
 /// How long `setup` waits for new VFs (and their drivers and netdevs).
@@ -287,18 +287,11 @@ fn attrs_of(s: &netlink_vf::VfState) -> VfAttrs {
         vlan: Some(VlanSpec {
             vlan: s.vlan.map_or(0, VlanId::get),
             qos: s.qos.map_or(0, Qos::get),
-            proto: match s.vlan_proto {
-                Some(netlink_vf::VlanProto::Dot1Ad) => VlanProto::Dot1Ad,
-                _ => VlanProto::Dot1Q,
-            },
+            proto: s.vlan_proto.unwrap_or(VlanProto::Dot1Q),
         }),
         trust: s.trust,
         spoofchk: s.spoofchk,
-        link_state: s.link_state.map(|l| match l {
-            netlink_vf::LinkState::Auto => LinkState::Auto,
-            netlink_vf::LinkState::Enable => LinkState::Enable,
-            netlink_vf::LinkState::Disable => LinkState::Disable,
-        }),
+        link_state: s.link_state,
         min_tx_rate: s.min_tx_rate,
         max_tx_rate: s.max_tx_rate,
         query_rss: s.query_rss,
@@ -330,10 +323,7 @@ fn vf_config(w: &VfWant) -> Result<VfConfig, String> {
         } else {
             VlanConfig::new(VlanId::new(v.vlan).map_err(|e| chain(&e))?)
                 .qos(Qos::new(v.qos).map_err(|e| chain(&e))?)
-                .proto(match v.proto {
-                    VlanProto::Dot1Q => netlink_vf::VlanProto::Dot1Q,
-                    VlanProto::Dot1Ad => netlink_vf::VlanProto::Dot1Ad,
-                })
+                .proto(v.proto)
         };
         c = c.vlan(vc);
     }
@@ -344,11 +334,7 @@ fn vf_config(w: &VfWant) -> Result<VfConfig, String> {
         c = c.trust(b);
     }
     if let Some(s) = w.link_state {
-        c = c.link_state(match s {
-            LinkState::Auto => netlink_vf::LinkState::Auto,
-            LinkState::Enable => netlink_vf::LinkState::Enable,
-            LinkState::Disable => netlink_vf::LinkState::Disable,
-        });
+        c = c.link_state(s);
     }
     if let Some(r) = w.min_tx_rate {
         c = c.min_tx_rate(r);
