@@ -67,14 +67,7 @@ impl Sysfs {
     }
 
     pub(crate) fn netdev_with(&self, name: &str, addrs: &AddressMap) -> Result<Netdev> {
-        check_netdev_name(name)?;
-        let dir = self.class_net(name);
-        if std::fs::symlink_metadata(&dir).is_err() {
-            return Err(Error::NetdevNotFound {
-                name: name.to_string(),
-                path: dir,
-            });
-        }
+        let dir = self.existing_class_net(name)?;
         let ifindex = attr::read_dec_opt::<u32>(&dir.join("ifindex"))?;
         let flags = attr::read_hex_u32_opt(&dir.join("flags"))?.unwrap_or(0);
         let device = attr::link_name(&dir.join("device"))?.and_then(|n| n.parse().ok());

@@ -4,7 +4,6 @@ use serde::Serialize;
 
 use crate::attr;
 use crate::error::{Error, Result};
-use crate::name::check_netdev_name;
 use crate::pci::PciAddress;
 use crate::sysfs::Sysfs;
 
@@ -172,14 +171,7 @@ impl Sysfs {
     /// # Errors
     /// [`Error::InvalidName`], [`Error::NetdevNotFound`], [`Error::NetdevNotPci`].
     pub fn netdev_pci_address(&self, name: &str) -> Result<PciAddress> {
-        check_netdev_name(name)?;
-        let dir = self.class_net(name);
-        if std::fs::symlink_metadata(&dir).is_err() {
-            return Err(Error::NetdevNotFound {
-                name: name.to_string(),
-                path: dir,
-            });
-        }
+        let dir = self.existing_class_net(name)?;
         let dev = dir.join("device");
         match attr::link_name(&dev)?.map(|n| n.parse::<PciAddress>()) {
             Some(Ok(a)) => Ok(a),

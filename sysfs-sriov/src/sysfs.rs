@@ -3,6 +3,8 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::error::{Error, Result};
+use crate::name::check_netdev_name;
 use crate::pci::PciAddress;
 
 /// The root of the live system. The only place this crate spells it.
@@ -111,6 +113,20 @@ impl Sysfs {
     /// `sys/class/net/<name>`; `name` must be validated by the caller.
     pub(crate) fn class_net(&self, name: &str) -> PathBuf {
         self.path("sys/class/net").join(name)
+    }
+
+    /// `sys/class/net/<name>` of an existing interface: the name is checked
+    /// before the path is built, and a missing entry is [`Error::NetdevNotFound`].
+    pub(crate) fn existing_class_net(&self, name: &str) -> Result<PathBuf> {
+        check_netdev_name(name)?;
+        let dir = self.class_net(name);
+        if std::fs::symlink_metadata(&dir).is_err() {
+            return Err(Error::NetdevNotFound {
+                name: name.to_string(),
+                path: dir,
+            });
+        }
+        Ok(dir)
     }
 
     /// `dev/vfio/<group>`.
