@@ -23,6 +23,7 @@
 use std::borrow::Cow;
 use std::fmt;
 use std::ops::Range;
+use std::path::Path;
 
 use crate::error::{Error, Result};
 
@@ -108,17 +109,23 @@ impl Param {
     /// [`Error::InvalidKey`] / [`Error::InvalidValue`] when the kernel could not read
     /// the result back as the same name and value.
     pub fn new(key: &str, value: Option<&str>) -> Result<Param> {
+        Param::with_value_bytes(key, value.map(str::as_bytes))
+    }
+
+    /// [`Param::new`] with the value as bytes, so a rewrite keeps the bytes of
+    /// an existing value exactly (a command line need not be UTF-8).
+    fn with_value_bytes(key: &str, value: Option<&[u8]>) -> Result<Param> {
         validate_key(key)?;
         let mut raw = key.as_bytes().to_vec();
         if let Some(v) = value {
             validate_value(key, v)?;
             raw.push(b'=');
-            if v.bytes().any(is_kernel_space) {
+            if v.iter().copied().any(is_kernel_space) {
                 raw.push(b'"');
-                raw.extend_from_slice(v.as_bytes());
+                raw.extend_from_slice(v);
                 raw.push(b'"');
             } else {
-                raw.extend_from_slice(v.as_bytes());
+                raw.extend_from_slice(v);
             }
         }
         Ok(Param::from_raw(raw))
@@ -167,13 +174,13 @@ impl Param {
     /// The comma-separated sub-options of the value (`on,sm_on` -> `["on", "sm_on"]`),
     /// empty items skipped like the kernel's option loops do.
     pub fn options(&self) -> Vec<String> {
-        self.value()
-            .map(|v| {
-                v.split(',')
-                    .filter(|s| !s.is_empty())
-                    .map(str::to_owned)
-                    .collect()
-            })
+        lossy(self.option_bytes())
+    }
+
+    /// [`Param::options`] as the bytes written.
+    fn option_bytes(&self) -> Vec<&[u8]> {
+        self.value_bytes()
+            .map(|v| v.split(|&b| b == b',').filter(|s| !s.is_empty()).collect())
             .unwrap_or_default()
     }
 
@@ -220,21 +227,40 @@ fn validate_key(key: &str) -> Result<()> {
     Ok(())
 }
 
-fn validate_value(key: &str, value: &str) -> Result<()> {
+fn validate_value(key: &str, value: &[u8]) -> Result<()> {
     let bad = |reason| {
         Err(Error::InvalidValue {
             key: key.to_owned(),
-            value: value.to_owned(),
+            value: String::from_utf8_lossy(value).into_owned(),
             reason,
         })
     };
-    if value.contains('"') {
+    if value.contains(&b'"') {
         return bad("the kernel has no way to escape `\"`");
     }
-    if value.bytes().any(|b| b.is_ascii_control()) {
+    if value.iter().any(|b| b.is_ascii_control()) {
         return bad("control characters (newline, tab, NUL, ...) are not allowed");
     }
     Ok(())
+}
+
+/// The edited bytes of a command line that came from `original` (UTF-8 text of
+/// the file `path`) as text again. Edits keep every byte they do not rewrite, so
+/// the only way they produce something that is not UTF-8 is by separating the
+/// two halves of a character the kernel splits at its `0xA0` byte; that is
+/// refused, naming the character.
+pub(crate) fn edited_text(path: &Path, original: &str, bytes: Vec<u8>) -> Result<String> {
+    String::from_utf8(bytes).map_err(|_| {
+        let character = original
+            .chars()
+            .find(|c| c.len_utf8() > 1 && c.to_string().bytes().any(is_kernel_space))
+            .unwrap_or(char::REPLACEMENT_CHARACTER);
+        Error::SplitCharacter {
+            path: path.to_owned(),
+            character,
+            code: u32::from(character),
+        }
+    })
 }
 
 /// How repeated occurrences of a parameter combine.
@@ -316,17 +342,33 @@ pub fn options_conflict(key: &str, a: &str, b: &str) -> bool {
         .any(|&(ck, x, y)| ck == k && ((x == a && y == b) || (x == b && y == a)))
 }
 
+/// [`options_conflict`] on option bytes (an option that is not UTF-8 conflicts
+/// with nothing).
+fn options_conflict_bytes(key: &str, a: &[u8], b: &[u8]) -> bool {
+    match (std::str::from_utf8(a), std::str::from_utf8(b)) {
+        (Ok(a), Ok(b)) => options_conflict(key, a, b),
+        _ => false,
+    }
+}
+
 /// Fold occurrences' option lists in order: a later option replaces an equal or
 /// conflicting earlier one.
-fn fold_options<'a>(key: &str, lists: impl Iterator<Item = Vec<String>> + 'a) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
+fn fold_options<'a>(key: &str, lists: impl Iterator<Item = Vec<&'a [u8]>>) -> Vec<&'a [u8]> {
+    let mut out: Vec<&[u8]> = Vec::new();
     for list in lists {
         for opt in list {
-            out.retain(|o| *o != opt && !options_conflict(key, o, &opt));
+            out.retain(|o| *o != opt && !options_conflict_bytes(key, o, opt));
             out.push(opt);
         }
     }
     out
+}
+
+fn lossy(options: Vec<&[u8]>) -> Vec<String> {
+    options
+        .into_iter()
+        .map(|o| String::from_utf8_lossy(o).into_owned())
+        .collect()
 }
 
 /// A token edit.
@@ -579,12 +621,17 @@ impl Cmdline {
     /// The effective comma options of `key` over all its occurrences, in kernel
     /// order (a later option replaces an equal or conflicting earlier one).
     pub fn options(&self, key: &str) -> Vec<String> {
-        fold_options(key, self.get_all(key).into_iter().map(Param::options))
+        lossy(self.option_bytes(key))
+    }
+
+    /// [`Cmdline::options`] as the bytes written.
+    fn option_bytes(&self, key: &str) -> Vec<&[u8]> {
+        fold_options(key, self.get_all(key).into_iter().map(Param::option_bytes))
     }
 
     /// True when `option` is among `key`'s effective options.
     pub fn has_option(&self, key: &str, option: &str) -> bool {
-        self.options(key).iter().any(|o| o == option)
+        self.option_bytes(key).contains(&option.as_bytes())
     }
 
     fn indices(&self, key: &str) -> Vec<usize> {
@@ -651,27 +698,38 @@ impl Cmdline {
                 Ok(true)
             }
             KeyKind::OptionList => {
-                let wanted: Vec<String> = value
+                // Bytes, not strings: the options already written are kept
+                // exactly, even when they are not UTF-8.
+                let wanted: Vec<&[u8]> = value
                     .unwrap_or_default()
-                    .split(',')
+                    .as_bytes()
+                    .split(|&b| b == b',')
                     .filter(|s| !s.is_empty())
-                    .map(str::to_owned)
                     .collect();
-                let have = self.options(key);
-                if !idx.is_empty() && wanted.iter().all(|w| have.contains(w)) {
+                let have: Vec<Vec<u8>> = self
+                    .option_bytes(key)
+                    .into_iter()
+                    .map(<[u8]>::to_vec)
+                    .collect();
+                if !idx.is_empty() && wanted.iter().all(|w| have.iter().any(|h| h == w)) {
                     return Ok(false);
                 }
                 let Some(&first) = idx.first() else {
                     self.insert(fresh);
                     return Ok(true);
                 };
-                let mut merged: Vec<String> = have
-                    .into_iter()
-                    .filter(|o| !wanted.iter().any(|w| w == o || options_conflict(key, o, w)))
+                let mut merged: Vec<&[u8]> = have
+                    .iter()
+                    .map(Vec::as_slice)
+                    .filter(|o| {
+                        !wanted
+                            .iter()
+                            .any(|w| w == o || options_conflict_bytes(key, o, w))
+                    })
                     .collect();
                 merged.extend(wanted);
-                let joined = merged.join(",");
-                let new = Param::new(&self.spelling(first, key), Some(&joined))?;
+                let joined = merged.join(&b',');
+                let new = Param::with_value_bytes(&self.spelling(first, key), Some(&joined))?;
                 self.items[first].param = new;
                 self.remove_indices(&idx[1..]);
                 Ok(true)
@@ -739,16 +797,17 @@ impl Cmdline {
         let mut drop = Vec::new();
         let mut changed = false;
         for &i in &idx {
-            let opts = self.items[i].param.options();
-            if !opts.iter().any(|o| o == option) {
+            let opts = self.items[i].param.option_bytes();
+            if !opts.contains(&option.as_bytes()) {
                 continue;
             }
             changed = true;
-            let rest: Vec<String> = opts.into_iter().filter(|o| o != option).collect();
+            let rest: Vec<&[u8]> = opts.into_iter().filter(|o| *o != option.as_bytes()).collect();
             if rest.is_empty() {
                 drop.push(i);
             } else {
-                let new = Param::new(&self.spelling(i, key), Some(&rest.join(",")))?;
+                let joined = rest.join(&b',');
+                let new = Param::with_value_bytes(&self.spelling(i, key), Some(&joined))?;
                 self.items[i].param = new;
             }
         }
@@ -1072,6 +1131,20 @@ mod tests {
         // later "off" defeats an earlier "on"
         let c = Cmdline::parse("intel_iommu=on intel_iommu=off");
         assert!(!c.has_option("intel_iommu", "on"));
+    }
+
+    #[test]
+    fn option_edits_keep_existing_bytes() {
+        // Options that are not UTF-8 survive a merge and a removal byte for byte.
+        let mut c = Cmdline::from_bytes(b"iommu=x\xff,pt pcie_acs_override=id:\xc2");
+        assert!(c.ensure("iommu", "force").unwrap());
+        assert!(c.remove_option("iommu", "pt").unwrap());
+        assert!(c.ensure("pcie_acs_override", "downstream").unwrap());
+        assert_eq!(
+            c.to_bytes(),
+            b"iommu=x\xff,force pcie_acs_override=id:\xc2,downstream".to_vec()
+        );
+        assert!(!c.ensure("iommu", "force").unwrap());
     }
 
     #[test]

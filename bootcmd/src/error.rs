@@ -99,6 +99,19 @@ pub enum Error {
         /// 1-based line of the first NUL byte.
         line: usize,
     },
+    /// The text holds a character whose UTF-8 bytes include `0xA0`, a byte the
+    /// kernel's `isspace()` reads as a space (a no-break space U+00A0 pasted from
+    /// a web page is the usual one): the kernel cuts the character in two, and an
+    /// edit next to it would leave bytes that are no longer UTF-8 text.
+    #[error("{path}: the command line holds {character:?} (U+{code:04X}), whose UTF-8 bytes include 0xA0, which the kernel reads as a space: the kernel splits it into two broken bytes, and editing next to it would write a file that is no longer text; replace it with a plain space (or remove it), then re-run")]
+    SplitCharacter {
+        /// The file.
+        path: PathBuf,
+        /// The character.
+        character: char,
+        /// Its code point, for the message.
+        code: u32,
+    },
     /// No boot setup could be recognised under the root.
     #[error("cannot tell how {root} boots: {reasons}")]
     UnknownBootSetup {
@@ -209,6 +222,18 @@ impl PartialEq for Error {
                 },
             ) => a == b && l == m && v == w,
             (NulByte { path: a, line: l }, NulByte { path: b, line: m }) => a == b && l == m,
+            (
+                SplitCharacter {
+                    path: a,
+                    character: c,
+                    ..
+                },
+                SplitCharacter {
+                    path: b,
+                    character: d,
+                    ..
+                },
+            ) => a == b && c == d,
             (
                 UnknownBootSetup {
                     root: a,

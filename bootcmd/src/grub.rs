@@ -481,7 +481,7 @@ impl GrubDefaults {
         // last one of its file, so the file alone finds it again.
         let rescanned = GrubDefaults::from_texts(vec![(f.path.clone(), base.clone())])?;
         let (new_text, value) = match rescanned.effective(var) {
-            Some(a) => match edit_value(&base, a.span.clone(), edits)? {
+            Some(a) => match edit_value(&f.path, &base, a.span.clone(), edits)? {
                 Some(x) => x,
                 None => return Ok(None),
             },
@@ -827,7 +827,12 @@ fn needs_quotes_unquoted(b: &[u8]) -> bool {
 }
 
 /// Edit the value word at `span` of `text`. `None` when the edits change nothing.
-fn edit_value(text: &str, span: Range<usize>, edits: &[Edit]) -> Result<Option<(String, String)>> {
+fn edit_value(
+    path: &Path,
+    text: &str,
+    span: Range<usize>,
+    edits: &[Edit],
+) -> Result<Option<(String, String)>> {
     let s = text.as_bytes();
     let Ok(d) = decode(s, span.clone(), None) else {
         // Callers check literalness first; treat as "cannot change".
@@ -868,10 +873,8 @@ fn edit_value(text: &str, span: Range<usize>, edits: &[Edit]) -> Result<Option<(
         out.extend_from_slice(&s[b(n)..span.end]);
     }
     out.extend_from_slice(&s[span.end..]);
-    Ok(Some((
-        String::from_utf8_lossy(&out).into_owned(),
-        String::from_utf8_lossy(&new).into_owned(),
-    )))
+    let value = crate::cmdline::edited_text(path, text, new)?;
+    Ok(Some((crate::cmdline::edited_text(path, text, out)?, value)))
 }
 
 // ---------------------------------------------------------------------------

@@ -91,7 +91,7 @@ pub fn edit_with(path: &Path, text: &str, edits: &[Edit], require_root: bool) ->
         });
     }
     c.check_size(0)?;
-    let mut out = c.to_string();
+    let mut out = crate::cmdline::edited_text(path, first, c.to_bytes())?;
     out.push_str(rest);
     Ok(out)
 }
@@ -123,6 +123,31 @@ mod tests {
         assert_eq!(
             edit(Path::new(P), &out, &[Edit::ensure("iommu", "pt")]).unwrap(),
             out
+        );
+    }
+
+    #[test]
+    fn refuses_to_split_a_character_the_kernel_splits() {
+        // A no-break space (C2 A0): the kernel ends `pcie_acs_override=downstream\xC2`
+        // at the A0 byte. Appending an option there would separate C2 from A0.
+        let t = "root=/dev/sda1 pcie_acs_override=downstream\u{a0}quiet\n";
+        assert_eq!(
+            edit(
+                Path::new(P),
+                t,
+                &[Edit::ensure("pcie_acs_override", "multifunction")]
+            ),
+            Err(Error::SplitCharacter {
+                path: P.into(),
+                character: '\u{a0}',
+                code: 0xa0,
+            })
+        );
+        // Edits that leave the character whole still work.
+        let out = edit(Path::new(P), t, &[Edit::ensure("iommu", "pt")]).unwrap();
+        assert_eq!(
+            out,
+            "root=/dev/sda1 pcie_acs_override=downstream\u{a0}quiet iommu=pt\n"
         );
     }
 
