@@ -802,7 +802,10 @@ impl Cmdline {
                 continue;
             }
             changed = true;
-            let rest: Vec<&[u8]> = opts.into_iter().filter(|o| *o != option.as_bytes()).collect();
+            let rest: Vec<&[u8]> = opts
+                .into_iter()
+                .filter(|o| *o != option.as_bytes())
+                .collect();
             if rest.is_empty() {
                 drop.push(i);
             } else {

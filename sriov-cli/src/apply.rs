@@ -47,9 +47,22 @@ pub trait Host {
     fn read(&mut self) -> Result<HostState, String>;
     /// Writes `sriov_numvfs` (through 0 when `allow_recreate`).
     ///
+    /// With `defer_probe`, VFs are created without drivers when the PF would
+    /// otherwise probe them (`sriov_drivers_autoprobe` off around the write, then
+    /// back on), so their PF-side settings (MAC, VLAN, ...) are in place before
+    /// a VF driver first reads them, and a VF meant for vfio-pci never sees its
+    /// network driver. Returns whether that happened: the caller then probes
+    /// each VF itself.
+    ///
     /// # Errors
     /// The kernel's refusal.
-    fn set_num_vfs(&mut self, pf: &PfState, n: u32, allow_recreate: bool) -> Result<(), String>;
+    fn set_num_vfs(
+        &mut self,
+        pf: &PfState,
+        n: u32,
+        allow_recreate: bool,
+        defer_probe: bool,
+    ) -> Result<bool, String>;
     /// Waits until `n` VFs exist (and have their drivers), reporting progress.
     ///
     /// # Errors
@@ -159,6 +172,9 @@ pub fn apply(
     };
     // PFs whose count failed, VFs whose driver/rename failed: later phases skip them.
     let mut dead_pfs: BTreeSet<String> = BTreeSet::new();
+    // PFs whose new VFs were created without drivers: probed in the driver phase,
+    // after their PF-side attributes are set.
+    let mut unprobed: BTreeSet<String> = BTreeSet::new();
     let mut dead_vfs: BTreeSet<(String, u32)> = BTreeSet::new();
     for step in [
         Step::NumVfs,
@@ -208,7 +224,12 @@ pub fn apply(
                             c.to.parse::<u32>()
                                 .map_err(|e| e.to_string())
                                 .and_then(|n| {
-                                    host.set_num_vfs(pf, n, opts.allow_recreate)?;
+                                    if host.set_num_vfs(pf, n, opts.allow_recreate, true)? {
+                                        // The VFs exist once the write returns; the
+                                        // wait for their drivers comes after probing.
+                                        unprobed.insert(c.pf_address.clone());
+                                        return Ok(());
+                                    }
                                     let label = c.pf.clone();
                                     host.wait_for_vfs(pf, n, &mut |seen, want| {
                                         progress(&label, seen, want)
@@ -280,7 +301,11 @@ pub fn apply(
             }
             Step::Driver => {
                 let mut rebound: BTreeSet<String> = BTreeSet::new();
+                let mut bound: BTreeSet<(String, u32)> = BTreeSet::new();
                 for mut c in todo {
+                    if let Some(i) = c.vf {
+                        bound.insert((c.pf_address.clone(), i));
+                    }
                     let res = match (
                         vf_of(&state, &c),
                         spec_of(cfg, &state, &c).and_then(|s| s.driver.clone()),
@@ -297,6 +322,35 @@ pub fn apply(
                         rebound.insert(c.pf_address.clone());
                     }
                     out.changes.push(c);
+                }
+                // VFs created without drivers and not bound above get the
+                // driver the kernel picks (a VF whose bind failed stays unbound
+                // rather than falling back to the host's network driver).
+                for addr in &unprobed {
+                    let Some(pf) = state.pfs.iter().find(|p| &p.address == addr) else {
+                        continue;
+                    };
+                    for vf in pf.vfs.iter().filter(|v| v.driver.is_none()) {
+                        let key = (addr.clone(), vf.index);
+                        if bound.contains(&key) || dead_vfs.contains(&key) {
+                            continue;
+                        }
+                        if let Err(e) = host.bind_driver(vf, &DriverSpec::Default, false) {
+                            out.changes.push(Change {
+                                step: Step::Driver,
+                                pf: pf.label().to_string(),
+                                pf_address: addr.clone(),
+                                vf: Some(vf.index),
+                                attr: "driver".into(),
+                                from: Some("(none)".into()),
+                                to: DriverSpec::Default.to_string(),
+                                status: Status::Failed,
+                                detail: Some(format!("probing the VF's driver: {e}")),
+                            });
+                            dead_vfs.insert(key);
+                        }
+                    }
+                    rebound.insert(addr.clone());
                 }
                 // A VF given back to its network driver gets its netdev
                 // asynchronously: wait for it before renaming or addressing it.
@@ -433,6 +487,10 @@ pub(crate) mod tests {
         pub fail_numvfs: bool,
         /// VFs something brings up as soon as they are created (a network manager).
         pub up_on_create: Vec<u32>,
+        /// `sriov_drivers_autoprobe` of the PF.
+        pub autoprobe: bool,
+        /// VFs created without a driver: what probing their default driver gives.
+        pub unprobed: Vec<VfState>,
     }
 
     impl Fake {
@@ -449,11 +507,18 @@ pub(crate) mod tests {
         fn read(&mut self) -> Result<HostState, String> {
             Ok(self.state.clone())
         }
-        fn set_num_vfs(&mut self, pf: &PfState, n: u32, _: bool) -> Result<(), String> {
+        fn set_num_vfs(
+            &mut self,
+            pf: &PfState,
+            n: u32,
+            _: bool,
+            defer_probe: bool,
+        ) -> Result<bool, String> {
             self.log.push(format!("numvfs {} {n}", pf.address));
             if self.fail_numvfs {
                 return Err("Device or resource busy (EBUSY)".into());
             }
+            let defer = defer_probe && n > 0 && self.autoprobe;
             let fresh = host(n, true);
             let p = &mut self.state.pfs[0];
             for v in &p.vfs {
@@ -470,8 +535,18 @@ pub(crate) mod tests {
                 }
             }
             p.num_vfs = n;
-            self.state.links.extend(fresh.links);
-            Ok(())
+            if defer {
+                // Created unbound: no driver, no netdev yet.
+                self.unprobed = p.vfs.clone();
+                for v in &mut p.vfs {
+                    v.driver = None;
+                    v.netdev = None;
+                    v.link = None;
+                }
+            } else {
+                self.state.links.extend(fresh.links);
+            }
+            Ok(defer)
         }
         fn wait_for_vfs(
             &mut self,
@@ -532,15 +607,30 @@ pub(crate) mod tests {
             force: bool,
         ) -> Result<(), String> {
             self.log.push(format!("bind {} {target}", vf.address));
+            if self.refuse.contains(&format!("bind:{target}").as_str()) {
+                return Err(format!("{target} did not bind"));
+            }
             if !force && !vf.busy_netdev().is_empty() {
                 return Err(format!("unbinding refused: {}", vf.in_use[0]));
             }
             let name = vf.netdev.clone();
+            let probed = self.unprobed.iter().position(|u| u.address == vf.address);
             let v = self.state.pfs[0]
                 .vfs
                 .iter_mut()
                 .find(|x| x.address == vf.address)
                 .unwrap();
+            if let (Some(p), DriverSpec::Default, None) = (probed, target, &v.driver) {
+                let fresh = self.unprobed.remove(p);
+                *v = VfState {
+                    attrs: v.attrs.clone(),
+                    ..fresh
+                };
+                if let Some(n) = &v.netdev {
+                    self.state.links.insert(n.clone());
+                }
+                return Ok(());
+            }
             v.driver = Some(target.to_string());
             v.netdev = None;
             v.link = None;
@@ -613,6 +703,8 @@ pub(crate) mod tests {
             ignore: Vec::new(),
             fail_numvfs: false,
             up_on_create: Vec::new(),
+            autoprobe: true,
+            unprobed: Vec::new(),
         }
     }
 
@@ -631,7 +723,13 @@ pub(crate) mod tests {
             [
                 "numvfs 0000:01:00.0 4",
                 "setvfs 0000:01:00.0 [0, 1, 3]",
+                // The VFs were created without drivers: their PF-side
+                // settings went first, VF 3 goes straight to vfio-pci, the
+                // others get their network driver only now.
                 "bind 0000:01:10.6 vfio-pci",
+                "bind 0000:01:10.0 default",
+                "bind 0000:01:10.2 default",
+                "bind 0000:01:10.4 default",
                 "rename eth1 eth0pve0",
                 "promisc eth0pve0 true",
                 "up eth0pve0 true",
@@ -644,6 +742,53 @@ pub(crate) mod tests {
         // Second run: nothing to do.
         let p = plan(&cfg, &f.state, Options::default());
         assert!(p.changes.is_empty(), "{:?}", p.changes);
+    }
+
+    #[test]
+    fn with_autoprobe_off_the_kernel_is_left_to_bind() {
+        let cfg = parse(CFG, Path::new("s.toml"), "h").unwrap();
+        let mut f = Fake {
+            autoprobe: false,
+            ..fake()
+        };
+        let o = apply(&cfg, &mut f, Options::default(), &mut |_, _, _| {});
+        assert!(o.converged(), "{:#?}", o.changes);
+        assert!(
+            !f.log.iter().any(|l| l.ends_with(" default")),
+            "{:?}",
+            f.log
+        );
+        assert_eq!(
+            &f.log[..3],
+            [
+                "numvfs 0000:01:00.0 4",
+                "setvfs 0000:01:00.0 [0, 1, 3]",
+                "bind 0000:01:10.6 vfio-pci"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_vf_whose_vfio_bind_fails_is_not_given_the_network_driver() {
+        let cfg = parse(CFG, Path::new("s.toml"), "h").unwrap();
+        let mut f = fake();
+        f.refuse.push("bind:vfio-pci");
+        let o = apply(&cfg, &mut f, Options::default(), &mut |_, _, _| {});
+        assert!(!o.converged());
+        let failed: Vec<_> = o
+            .changes
+            .iter()
+            .filter(|c| c.status == Status::Failed)
+            .map(|c| (c.vf, c.attr.as_str()))
+            .collect();
+        assert_eq!(failed, [(Some(3), "driver")]);
+        assert!(
+            !f.log.iter().any(|l| l == "bind 0000:01:10.6 default"),
+            "{:?}",
+            f.log
+        );
+        assert_eq!(f.state.pfs[0].vfs[3].driver, None);
+        assert!(f.log.iter().any(|l| l == "bind 0000:01:10.0 default"));
     }
 
     #[test]

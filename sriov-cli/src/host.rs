@@ -365,8 +365,15 @@ impl Host for LiveHost {
         self.read_state()
     }
 
-    fn set_num_vfs(&mut self, pf: &PfState, n: u32, allow_recreate: bool) -> Result<(), String> {
+    fn set_num_vfs(
+        &mut self,
+        pf: &PfState,
+        n: u32,
+        allow_recreate: bool,
+        defer_probe: bool,
+    ) -> Result<bool, String> {
         let n = u16::try_from(n).map_err(|_| format!("num_vfs {n} is too large"))?;
+        let addr = pci(&pf.address)?;
         // Subscribe before the change so the PF's link coming back is not missed.
         self.carrier_watch = None;
         if let Some(l) = self.pf_link(pf).filter(|l| l.up && l.lower_up) {
@@ -374,10 +381,47 @@ impl Host for LiveHost {
                 self.carrier_watch = Some((ev, l.index));
             }
         }
-        self.sysfs
-            .set_num_vfs(&pci(&pf.address)?, n, allow_recreate)
+        let defer = defer_probe
+            && n > 0
+            && self
+                .sysfs
+                .sriov_info(&addr)
+                .map_err(|e| chain(&e))?
+                .drivers_autoprobe;
+        if defer {
+            self.sysfs
+                .set_drivers_autoprobe(&addr, false)
+                .map_err(|e| chain(&e))?;
+        }
+        let res = self
+            .sysfs
+            .set_num_vfs(&addr, n, allow_recreate)
             .map(|_| ())
-            .map_err(|e| chain(&e))
+            .map_err(|e| chain(&e));
+        if defer {
+            // Only VF creation reads the flag: put it back at once, whatever
+            // the count write did.
+            if let Err(e) = self.sysfs.set_drivers_autoprobe(&addr, true) {
+                let msg = format!(
+                    "could not turn sriov_drivers_autoprobe of {} back on ({}); write 1 to /sys/bus/pci/devices/{}/sriov_drivers_autoprobe",
+                    pf.address,
+                    chain(&e),
+                    pf.address
+                );
+                return Err(match res {
+                    Ok(()) => msg,
+                    Err(r) => format!("{r}; also {msg}"),
+                });
+            }
+        }
+        if defer && res.is_ok() {
+            // VF settings need the PF's link back (igb refuses a TX rate
+            // without it), and a VF driver probed while the PF is still
+            // resetting misses its MAC. The caller waits for VF drivers only
+            // after probing them, so wait for the carrier here.
+            self.wait_for_carrier();
+        }
+        res.map(|()| defer)
     }
 
     fn wait_for_vfs(

@@ -141,9 +141,12 @@ snapshot() {
             i=$((i + 1))
         done
         ip -d link show dev "$PF" | grep -E '^ +vf ' | sed 's/ *$//'
-        ip -br link | sort
-        ip -br addr | sort
-        ip route show
+        # Without the carrier (operstate, NO-CARRIER, LOWER_UP, a route's
+        # "linkdown"): that is the VF driver's and the switch's, and igbvf only
+        # notices "no link" on its first watchdog run, a moment after probing.
+        ip -br link | awk '{ f = $4; gsub(/NO-CARRIER,|,LOWER_UP/, "", f); print $1, $3, f }' | sort
+        ip -br addr | awk '{ $2 = ""; print }' | sort
+        ip route show | sed 's/ linkdown//'
         ls /dev/vfio 2>/dev/null
     } >"$1"
 }

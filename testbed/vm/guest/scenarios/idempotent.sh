@@ -15,6 +15,7 @@ else
 fi
 snapshot /tmp/idem.b
 if cmp -s /tmp/idem.a /tmp/idem.b; then pass idempotent.nothing_changed "sysfs + ip view identical"; else
+    diff /tmp/idem.a /tmp/idem.b | sed 's/^/  | /'
     fail idempotent.nothing_changed "$(diff /tmp/idem.a /tmp/idem.b | grep '^[-+][^-+]' | tr '\n' ' ')"; fi
 cli setup --config "$CFG" --dry-run --json
 expect_rc idempotent.dry_run_exit 0
@@ -24,4 +25,5 @@ cli setup --config "$CFG"
 expect_rc idempotent.text_exit 0
 snapshot /tmp/idem.c
 if cmp -s /tmp/idem.a /tmp/idem.c; then pass idempotent.third_run_nothing_changed ""; else
+    diff /tmp/idem.a /tmp/idem.c | sed 's/^/  | /'
     fail idempotent.third_run_nothing_changed "$(diff /tmp/idem.a /tmp/idem.c | grep '^[-+][^-+]' | tr '\n' ' ')"; fi

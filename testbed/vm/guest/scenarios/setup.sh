@@ -13,6 +13,13 @@ expect_eq setup.dry_run_changed_nothing "$(numvfs)" 0 "(sriov_numvfs after --dry
 cli setup --config "$CFG" --dry-run
 expect_rc_out setup.dry_run_text 0
 
+# A Proxmox host has its PF up (vmbr0, ifupdown) when setup runs at boot;
+# igbvf probed while the PF is down gets no MAC from it ("PF still in reset
+# state"). Bring it up here (down again at the end, for the other scenarios).
+ip link set "$PF" up
+i=0
+while [ "$(cat "/sys/class/net/$PF/carrier" 2>/dev/null)" != 1 ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+expect_eq setup.pf_carrier "$(cat "/sys/class/net/$PF/carrier" 2>&1)" 1 "(the PF's link, before setup)"
 cli setup --config "$CFG" --json
 expect_rc setup.exit 0
 if json_true "$CLI_OUT" '(.changes | length) > 0'; then
@@ -30,6 +37,10 @@ expect_eq setup.numvfs "$(numvfs)" 7 "(sysfs sriov_numvfs)"
 vlanqos() { echo "$(vf_info "$1" '.vlan_list[0].vlan // 0')/$(vf_info "$1" '.vlan_list[0].qos // 0')"; }
 expect_eq setup.vf0_trunk "$(vlanqos 0) trust=$(vf_info 0 .trust)" "0/0 trust=true" "(ip -d link)"
 expect_eq setup.vf1_vlan_mac "$(vlanqos 1) $(vf_info 1 .address)" "50/0 02:00:00:01:00:50"
+# The VF's own netdev uses the MAC the PF gave it: setup sets PF-side
+# attributes before the VF driver first probes (igbvf reads the MAC once, at
+# reset; a MAC set later needs the driver reloaded).
+expect_eq setup.vf1_netdev_mac "$(cat /sys/class/net/eth0pve050/address 2>&1)" "02:00:00:01:00:50" "(sysfs address of eth0pve050)"
 expect_eq setup.vf2_vlan_qos "$(vlanqos 2)" "60/3"
 expect_eq setup.vf3_vlan "$(vlanqos 3)" "70/0"
 expect_eq setup.vf4_vlan_spoofchk "$(vlanqos 4) spoofchk=$(vf_info 4 .spoofchk)" "50/0 spoofchk=true"
@@ -62,3 +73,4 @@ g=$(vf_group 6)
 if [ -n "$g" ] && [ -c "/dev/vfio/$g" ]; then pass setup.vfio_node "/dev/vfio/$g"; else fail setup.vfio_node "group '$g', /dev/vfio: $(ls /dev/vfio | tr '\n' ' ')"; fi
 expect_eq setup.vfio_no_netdev "$([ -e "$PFDEV/virtfn6" ] && echo virtfn6) [$(vf_netdev 6)]" "virtfn6 []" "(a vfio-pci VF has no netdev)"
 expect_eq setup.other_vfs_igbvf "$(vf_driver 0) $(vf_driver 5)" "igbvf igbvf"
+ip link set "$PF" down
