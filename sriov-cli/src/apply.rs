@@ -89,6 +89,12 @@ pub trait Host {
     /// The sysfs write that failed.
     fn bind_driver(&mut self, vf: &VfState, target: &DriverSpec, force: bool)
         -> Result<(), String>;
+    /// Reloads a VF's driver (unbind, probe), so that it reads the MAC the PF
+    /// set; refused for a busy netdev unless `force`.
+    ///
+    /// # Errors
+    /// The sysfs write that failed, or the refusal.
+    fn reload_driver(&mut self, vf: &VfState, force: bool) -> Result<(), String>;
     /// Renames a link (taking it down and back up around the rename if needed).
     ///
     /// # Errors
@@ -302,9 +308,35 @@ pub fn apply(
             Step::Driver => {
                 let mut rebound: BTreeSet<String> = BTreeSet::new();
                 let mut bound: BTreeSet<(String, u32)> = BTreeSet::new();
+                // What validation says about reloads (the re-plan forces them).
+                let strict = plan(cfg, &state, opts);
                 for mut c in todo {
                     if let Some(i) = c.vf {
                         bound.insert((c.pf_address.clone(), i));
+                    }
+                    if c.attr == "reload" {
+                        if let Some(s) = strict
+                            .changes
+                            .iter()
+                            .find(|s| s.same_target(&c) && s.status == Status::Skipped)
+                        {
+                            c.status = Status::Skipped;
+                            c.detail.clone_from(&s.detail);
+                            out.changes.push(c);
+                            continue;
+                        }
+                        let res = match vf_of(&state, &c) {
+                            Some(vf) => host.reload_driver(vf, opts.force_unbind),
+                            None => Err("the VF does not exist".to_string()),
+                        };
+                        finish(&mut c, res, Status::Failed);
+                        if c.status == Status::Applied {
+                            rebound.insert(c.pf_address.clone());
+                        } else if let Some(i) = c.vf {
+                            dead_vfs.insert((c.pf_address.clone(), i));
+                        }
+                        out.changes.push(c);
+                        continue;
                     }
                     let res = match (
                         vf_of(&state, &c),
@@ -639,6 +671,31 @@ pub(crate) mod tests {
             }
             Ok(())
         }
+        fn reload_driver(&mut self, vf: &VfState, force: bool) -> Result<(), String> {
+            self.log.push(format!("reload {}", vf.address));
+            if !force && !vf.busy_netdev().is_empty() {
+                return Err(format!("unbinding refused: {}", vf.in_use[0]));
+            }
+            let v = self.state.pfs[0]
+                .vfs
+                .iter_mut()
+                .find(|x| x.address == vf.address)
+                .unwrap();
+            // Back under a kernel name, down, without addresses, with the
+            // MAC the PF set.
+            let fresh = format!("eth{}", 100 + v.index);
+            if let Some(old) = v.netdev.replace(fresh.clone()) {
+                self.state.links.remove(&old);
+            }
+            self.state.links.insert(fresh);
+            v.in_use.clear();
+            v.link = Some(LinkInfo {
+                mtu: 1500,
+                mac: v.attrs.as_ref().and_then(|a| a.mac),
+                ..LinkInfo::default()
+            });
+            Ok(())
+        }
         fn rename(&mut self, from: &str, to: &str) -> Result<(), String> {
             self.log.push(format!("rename {from} {to}"));
             self.vf_by_name(from).unwrap().netdev = Some(to.into());
@@ -789,6 +846,67 @@ pub(crate) mod tests {
         );
         assert_eq!(f.state.pfs[0].vfs[3].driver, None);
         assert!(f.log.iter().any(|l| l == "bind 0000:01:10.0 default"));
+    }
+
+    #[test]
+    fn a_stale_vf_mac_reloads_the_driver_and_setup_restores_the_netdev() {
+        let cfg = parse(
+            "[[pf]]\nname = \"eno1\"\nnum_vfs = 4\n[[pf.vf]]\nindex = 1\nmac = \"02:00:00:00:00:01\"\nname = \"lan\"\nup = true\n",
+            Path::new("s.toml"),
+            "h",
+        )
+        .unwrap();
+        let mut f = fake();
+        assert!(apply(&cfg, &mut f, Options::default(), &mut |_, _, _| {}).converged());
+        // The VF driver kept an older MAC (it probed before the PF set this
+        // one), the netdev is up, the PF has carrier.
+        f.state.pfs[0].carrier = Some(true);
+        let stale: Mac = "02:aa:00:00:00:09".parse().unwrap();
+        let v = &mut f.state.pfs[0].vfs[1];
+        v.link.get_or_insert_with(LinkInfo::default).mac = Some(stale);
+        v.link.get_or_insert_with(LinkInfo::default).up = true;
+        v.in_use = vec![crate::state::InUse::Up {
+            netdev: "lan".into(),
+        }];
+        f.log.clear();
+
+        // In use: reported with the way out, nothing reloaded.
+        let o = apply(&cfg, &mut f, Options::default(), &mut |_, _, _| {});
+        assert!(!o.converged());
+        let c = o.changes.iter().find(|c| c.attr == "reload").unwrap();
+        assert_eq!(c.status, Status::Skipped);
+        assert_eq!(c.from.as_deref(), Some("02:aa:00:00:00:09"));
+        let d = c.detail.as_deref().unwrap();
+        assert!(d.contains("--force-unbind") && d.contains("lan"), "{d}");
+        assert!(
+            !f.log.iter().any(|l| l.starts_with("reload")),
+            "{:?}",
+            f.log
+        );
+
+        // Forced: reloaded, then renamed back and brought up again.
+        let force = Options {
+            force_unbind: true,
+            ..Options::default()
+        };
+        let o = apply(&cfg, &mut f, force, &mut |_, _, _| {});
+        assert!(o.converged(), "{:#?}", o.changes);
+        assert_eq!(
+            f.log,
+            ["reload 0000:01:10.2", "rename eth101 lan", "up lan true"]
+        );
+        let mac = f.state.pfs[0].vfs[1].link.as_ref().and_then(|l| l.mac);
+        assert_eq!(mac, Some("02:00:00:00:00:01".parse().unwrap()));
+
+        // Without carrier on the PF a reload would not help: none planned.
+        f.state.pfs[0].carrier = Some(false);
+        f.state.pfs[0].vfs[1].link.as_mut().unwrap().mac = Some(stale);
+        let p = plan(&cfg, &f.state, force);
+        assert!(
+            !p.changes.iter().any(|c| c.attr == "reload"),
+            "{:?}",
+            p.changes
+        );
     }
 
     #[test]

@@ -140,6 +140,7 @@ impl LiveHost {
                 address: pf.address.to_string(),
                 netdevs: pf.netdevs.clone(),
                 ifindex: None,
+                carrier: None,
                 driver: pf.driver.clone(),
                 driver_version: None,
                 firmware: None,
@@ -233,6 +234,7 @@ impl LiveHost {
                 continue;
             };
             pf.ifindex = Some(l.index);
+            pf.carrier = Some(l.up && l.lower_up);
             // `ethtool -i`: best effort, a driver without get_drvinfo leaves
             // both unknown ("where readable").
             if let Ok(info) = nl.driver_info(&l.name) {
@@ -254,6 +256,7 @@ impl LiveHost {
                         promisc: link.promisc,
                         mtu: link.mtu.unwrap_or(0),
                         addresses: addrs.get(&link.index).cloned().unwrap_or_default(),
+                        mac: link.mac,
                     });
                 }
             }
@@ -473,6 +476,13 @@ impl Host for LiveHost {
         };
         self.sysfs
             .bind_driver(&pci(&vf.address)?, &t, force)
+            .map(|_| ())
+            .map_err(|e| chain(&e))
+    }
+
+    fn reload_driver(&mut self, vf: &VfState, force: bool) -> Result<(), String> {
+        self.sysfs
+            .reload_driver(&pci(&vf.address)?, force)
             .map(|_| ())
             .map_err(|e| chain(&e))
     }

@@ -262,6 +262,7 @@ fn plan_pf(spec: &PfSpec, pf: &PfState, live: &HostState, opts: Options, p: &mut
         check_vf_live(&pfn, vs, live_vf, live, p);
         trunk_warnings(&pfn, pf, vs, i40e, p);
         plan_vf(vs, live_vf, &mk, live, p);
+        plan_reload(&pfn, pf, vs, live_vf, &mk, opts, p);
         check_unbind(&pfn, vs, live_vf, opts, p);
     }
 }
@@ -301,10 +302,9 @@ fn check_unbind(pfn: &str, vs: &VfSpec, vf: Option<&VfState>, opts: Options, p: 
     let (Some(d), Some(v)) = (&vs.driver, vf) else {
         return;
     };
-    let changes = p
-        .changes
-        .iter()
-        .any(|c| c.step == Step::Driver && c.vf == Some(vs.index) && c.pf == pfn);
+    let changes = p.changes.iter().any(|c| {
+        c.step == Step::Driver && c.attr == "driver" && c.vf == Some(vs.index) && c.pf == pfn
+    });
     let busy = v.busy_netdev();
     if !changes || busy.is_empty() {
         return;
@@ -327,6 +327,71 @@ fn check_unbind(pfn: &str, vs: &VfSpec, vf: Option<&VfState>, opts: Options, p: 
             why.join(", ")
         ));
     }
+}
+
+/// A VF network driver that read its MAC before the PF set the one configured
+/// keeps using the old one until it loads again (igbvf and ixgbevf: "Reload the
+/// VF driver to make this change effective"), and the PF then drops the VF's
+/// traffic as spoofed. Plan a reload of the driver when the PF already has the
+/// configured MAC, the netdev does not, and the PF has carrier (a VF driver
+/// probed while the PF is down gets no MAC from it at all, so a reload then
+/// changes nothing). A netdev that is up or has addresses is reloaded only with
+/// `--force-unbind`; otherwise the change is reported and skipped.
+fn plan_reload<F>(
+    pfn: &str,
+    pf: &PfState,
+    vs: &VfSpec,
+    vf: Option<&VfState>,
+    mk: &F,
+    opts: Options,
+    p: &mut Plan,
+) where
+    F: Fn(Step, Option<u32>, &str, Option<String>, String) -> Change,
+{
+    let (Some(v), Some(want)) = (vf, vs.mac) else {
+        return;
+    };
+    let Some(have) = v.link.as_ref().and_then(|l| l.mac) else {
+        return;
+    };
+    let pf_set = v.attrs.as_ref().and_then(|a| a.mac) == Some(want);
+    let net_driver = v.driver.as_deref().is_some_and(|d| d != "vfio-pci");
+    let rebinding = p.changes.iter().any(|c| {
+        c.step == Step::Driver && c.attr == "driver" && c.vf == Some(vs.index) && c.pf == pfn
+    });
+    if have == want || !pf_set || !net_driver || rebinding || pf.carrier != Some(true) {
+        return;
+    }
+    let mut c = mk(
+        Step::Driver,
+        Some(vs.index),
+        "reload",
+        Some(have.to_string()),
+        want.to_string(),
+    );
+    let busy = v.busy_netdev();
+    if !busy.is_empty() {
+        let netdev = v.netdev.as_deref().unwrap_or("?");
+        let driver = v.driver.as_deref().unwrap_or("?");
+        let why: Vec<String> = busy.iter().map(ToString::to_string).collect();
+        if opts.force_unbind {
+            p.warnings.push(format!(
+                "VF {} of {pfn}: reloading {driver} so that {netdev} takes MAC {want} takes {netdev} away for a moment ({}; --force-unbind); setup then restores what the config sets",
+                vs.index,
+                why.join(", ")
+            ));
+        } else {
+            let msg = format!(
+                "VF {} of {pfn}: netdev {netdev} still uses MAC {have}, not {want} which the PF gave the VF, so the PF drops its traffic; {driver} takes a PF-set MAC only when it loads, and {netdev} is in use ({}). Re-run with --force-unbind to reload {driver} (setup then restores the name, link settings and addresses the config sets), or reload it by hand",
+                vs.index,
+                why.join(", ")
+            );
+            p.warnings.push(msg.clone());
+            c.status = Status::Skipped;
+            c.detail = Some(msg);
+        }
+    }
+    p.changes.push(c);
 }
 
 fn trunk_warnings(pfn: &str, pf: &PfState, vs: &VfSpec, i40e: bool, p: &mut Plan) {

@@ -34,6 +34,10 @@ pub struct PfState {
     pub netdevs: Vec<String>,
     /// Interface index of the first netdev, when netlink is available.
     pub ifindex: Option<u32>,
+    /// Whether the first netdev is up with carrier (IFF_UP and IFF_LOWER_UP),
+    /// when netlink is available.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub carrier: Option<bool>,
     /// Bound driver.
     pub driver: Option<String>,
     /// The PF driver's version (`ethtool -i`: `version`), when readable: needs
@@ -213,6 +217,10 @@ pub struct LinkInfo {
     pub mtu: u32,
     /// Addresses with prefix.
     pub addresses: Vec<IpNet>,
+    /// The netdev's own MAC (what the VF driver uses, which need not be the
+    /// MAC the PF set for the VF).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mac: Option<Mac>,
 }
 
 impl HostState {

@@ -120,17 +120,8 @@ impl Sysfs {
         }
         // 3. Re-probe: the PCI core now only matches the override.
         if before.is_none() || unbound {
-            let probe = self.path("sys/bus/pci/drivers_probe");
-            let value = addr.to_string();
-            let mut no_match = false;
-            let r = attr::write_with(&probe, &value, |e| {
-                // ENODEV: no driver matched; the result is checked below.
-                no_match = e.raw_os_error() == Some(libc::ENODEV);
-                attr::write_error(&probe, &value, e, "")
-            });
-            if !no_match {
-                r?;
-            }
+            // ENODEV (no driver matched) passes: the result is checked below.
+            self.probe(addr)?;
         }
         let after = self.driver_of(addr)?;
         if let Some(w) = wanted {
@@ -148,6 +139,64 @@ impl Sysfs {
             before,
             after,
         })
+    }
+
+    /// Reloads the device's driver: unbinds it and asks the PCI core to probe
+    /// again, so the same driver starts afresh (a VF driver such as igbvf reads
+    /// the MAC the PF set for it only when it loads). A device without a driver
+    /// is just probed.
+    ///
+    /// Refuses, before writing anything, when the device's netdev is up or has
+    /// addresses, unless `force`: the netdev goes away and comes back under the
+    /// kernel's name, down and without addresses.
+    ///
+    /// # Errors
+    /// [`Error::DeviceNotFound`], [`Error::UnbindRefused`], [`Error::BindFailed`]
+    /// when the driver did not come back, [`Error::PermissionDenied`] and other
+    /// write errors.
+    pub fn reload_driver(&self, addr: &PciAddress, force: bool) -> Result<BindOutcome> {
+        self.require_device(addr)?;
+        let before = self.driver_of(addr)?;
+        if let Some(old) = &before {
+            check_driver_name(old)?;
+            if !force {
+                self.check_unbind_allowed(addr, old)?;
+            }
+            attr::write(&self.driver_dir(old).join("unbind"), &addr.to_string())?;
+        }
+        self.probe(addr)?;
+        let after = self.driver_of(addr)?;
+        if let Some(old) = &before {
+            if after.as_deref() != Some(old.as_str()) {
+                return Err(Error::BindFailed {
+                    address: *addr,
+                    wanted: old.clone(),
+                    got: after,
+                });
+            }
+        }
+        Ok(BindOutcome {
+            address: *addr,
+            changed: true,
+            before,
+            after,
+        })
+    }
+
+    /// Writes the address to `/sys/bus/pci/drivers_probe`; ENODEV (no driver
+    /// matched) is not an error here, the caller checks the result.
+    fn probe(&self, addr: &PciAddress) -> Result<()> {
+        let probe = self.path("sys/bus/pci/drivers_probe");
+        let value = addr.to_string();
+        let mut no_match = false;
+        let r = attr::write_with(&probe, &value, |e| {
+            no_match = e.raw_os_error() == Some(libc::ENODEV);
+            attr::write_error(&probe, &value, e, "")
+        });
+        if no_match {
+            return Ok(());
+        }
+        r
     }
 
     fn check_unbind_allowed(&self, addr: &PciAddress, driver: &str) -> Result<()> {

@@ -930,6 +930,45 @@ fn bind_refuses_to_unbind_a_busy_netdev_unless_forced() {
 }
 
 #[test]
+fn reload_unbinds_and_probes_and_refuses_a_busy_netdev_unless_forced() {
+    let pf = addr("0000:02:00.0");
+    let host = HostBuilder::new()
+        .pf(PfSpec::intel_x710(pf).netdev("enp2s0f0").vfs(2).vf_up(0))
+        .build()
+        .unwrap();
+    let sysfs = host.sysfs();
+    let idle = sysfs.vf(&pf, 1).unwrap().address;
+    let out = sysfs.reload_driver(&idle, false).unwrap();
+    // The fixture keeps the driver link (no kernel): the same driver is back.
+    assert_eq!(out.before.as_deref(), Some("iavf"));
+    assert_eq!(out.after.as_deref(), Some("iavf"));
+    assert_eq!(
+        host.read("sys/bus/pci/drivers/iavf/unbind").unwrap(),
+        idle.to_string()
+    );
+    assert_eq!(
+        host.read("sys/bus/pci/drivers_probe").unwrap(),
+        idle.to_string()
+    );
+    // No override is written: the same driver matches again.
+    assert_eq!(host.read_attr(&idle, "driver_override").unwrap(), "(null)");
+
+    let up = sysfs.vf(&pf, 0).unwrap().address;
+    std::fs::write(host.root().join("sys/bus/pci/drivers/iavf/unbind"), "").unwrap();
+    let e = sysfs.reload_driver(&up, false).unwrap_err();
+    assert!(
+        matches!(&e, Error::UnbindRefused { netdev, .. } if netdev == "enp2s0f0v0"),
+        "{e}"
+    );
+    assert_eq!(host.read("sys/bus/pci/drivers/iavf/unbind").unwrap(), "");
+    sysfs.reload_driver(&up, true).unwrap();
+    assert_eq!(
+        host.read("sys/bus/pci/drivers/iavf/unbind").unwrap(),
+        up.to_string()
+    );
+}
+
+#[test]
 fn bind_to_a_driver_that_is_not_loaded() {
     let pf = addr("0000:02:00.0");
     let host = HostBuilder::new()

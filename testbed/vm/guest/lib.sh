@@ -92,6 +92,19 @@ reset_host() {
     true
 }
 
+# pf_up_with_carrier NAME: bring the PF up and wait (5 s at most) for its link,
+# as on a Proxmox host where vmbr0/ifupdown has the PF up when setup runs: an
+# igbvf probed while the PF is down gets no MAC from it.
+pf_up_with_carrier() {
+    ip link set "$PF" up
+    _i=0
+    while [ "$(cat "/sys/class/net/$PF/carrier" 2>/dev/null)" != 1 ] && [ $_i -lt 50 ]; do
+        sleep 0.1
+        _i=$((_i + 1))
+    done
+    expect_eq "$1" "$(cat "/sys/class/net/$PF/carrier" 2>&1)" 1 "(the PF's link, before setup)"
+}
+
 # json_true FILE FILTER: FILE holds JSON for which FILTER is true (jq 1.6's -e
 # accepts empty input, hence the explicit comparison).
 json_true() { [ -s "$1" ] && [ "$(jq -r "$2" "$1" 2>/dev/null)" = true ]; }

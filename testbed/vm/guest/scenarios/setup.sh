@@ -13,13 +13,7 @@ expect_eq setup.dry_run_changed_nothing "$(numvfs)" 0 "(sriov_numvfs after --dry
 cli setup --config "$CFG" --dry-run
 expect_rc_out setup.dry_run_text 0
 
-# A Proxmox host has its PF up (vmbr0, ifupdown) when setup runs at boot;
-# igbvf probed while the PF is down gets no MAC from it ("PF still in reset
-# state"). Bring it up here (down again at the end, for the other scenarios).
-ip link set "$PF" up
-i=0
-while [ "$(cat "/sys/class/net/$PF/carrier" 2>/dev/null)" != 1 ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
-expect_eq setup.pf_carrier "$(cat "/sys/class/net/$PF/carrier" 2>&1)" 1 "(the PF's link, before setup)"
+pf_up_with_carrier setup.pf_carrier  # down again at the end, for the other scenarios
 cli setup --config "$CFG" --json
 expect_rc setup.exit 0
 if json_true "$CLI_OUT" '(.changes | length) > 0'; then

@@ -1,0 +1,42 @@
+# shellcheck shell=sh
+# A VF netdev whose driver kept an older MAC: igbvf reads the MAC the PF set
+# only when it loads. Changing a configured MAC on a running host makes setup
+# reload the VF driver (only with --force-unbind when the netdev is in use) and
+# restore the netdev's name and link settings from the config.
+CFG=/tb/guest/configs/guide.toml
+NEW=02:00:00:01:04:51
+pf_up_with_carrier mac.pf_carrier
+
+cli setup --config "$CFG"
+expect_rc mac.first_run 0
+if require_vfs mac.precondition 7; then
+    expect_eq mac.vf1_netdev_mac "$(cat /sys/class/net/eth0pve050/address 2>&1)" "02:00:00:01:00:50" "(VFs created by setup: MAC set before igbvf probed)"
+    OLD=$(cat /sys/class/net/eth1lxc9999v050/address 2>&1)
+    # VF 4 (eth1lxc9999v050, up) gets a MAC in a copy of the config.
+    awk -v m="$NEW" '{ print } /^name = "eth1lxc9999v050"/ { print "mac = \"" m "\"" }' "$CFG" >/tmp/mac.toml
+    expect_eq mac.config_changed "$(grep -c "$NEW" /tmp/mac.toml)" 1 "(/tmp/mac.toml)"
+
+    cli setup --config /tmp/mac.toml
+    expect_rc mac.busy_exit 1
+    if grep -q -- '--force-unbind' "$CLI_OUT" && grep -q 'eth1lxc9999v050' "$CLI_OUT"; then
+        pass mac.busy_says_how "$(grep -m1 -- '--force-unbind' "$CLI_OUT" | cut -c1-160)"
+    else
+        fail mac.busy_says_how "$(head -c 300 "$CLI_OUT")"
+    fi
+    expect_eq mac.busy_pf_side "$(vf_info 4 .address)" "$NEW" "(ip -d link: the PF has the new MAC)"
+    expect_eq mac.busy_netdev_untouched "$(cat /sys/class/net/eth1lxc9999v050/address 2>&1) $(vf_driver 4)" "$OLD igbvf" "(netdev not reloaded without --force-unbind)"
+
+    cli setup --config /tmp/mac.toml --force-unbind
+    expect_rc mac.forced_exit 0
+    expect_eq mac.forced_netdev_mac "$(cat /sys/class/net/eth1lxc9999v050/address 2>&1)" "$NEW" "(igbvf reloaded, netdev renamed back)"
+    if ip -br link show dev eth1lxc9999v050 2>/dev/null | grep -q '[<,]UP[,>]'; then
+        pass mac.forced_up_again "$(ip -br link show dev eth1lxc9999v050)"
+    else
+        fail mac.forced_up_again "$(ip -br link show dev eth1lxc9999v050 2>&1)"
+    fi
+    cli setup --config /tmp/mac.toml --json
+    expect_rc mac.converged_exit 0
+    if json_true "$CLI_OUT" '.changes | length == 0'; then pass mac.converged '{"changes": []}'; else
+        fail mac.converged "$(jq -c '[.changes[]? | {vf, attr, from, to, status}]' "$CLI_OUT" 2>&1 | cut -c1-250)"; fi
+fi
+ip link set "$PF" down
