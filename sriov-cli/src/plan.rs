@@ -71,7 +71,8 @@ pub struct Change {
     /// VF index, when the change is about one VF.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub vf: Option<u32>,
-    /// What changes: `num_vfs`, `mac`, `vlan`, `trust`, ..., `driver`, `name`,
+    /// What changes: `num_vfs`, `mac`, `vlan`, `trust`, ..., `driver`,
+    /// `reload` (the VF driver, so its netdev takes the PF-set MAC), `name`,
     /// `mtu`, `promisc`, `up`, `address`, `route`.
     pub attr: String,
     /// Current value; `null` when unknown (netlink unavailable, VF not created yet).

@@ -76,11 +76,20 @@ pub fn diff(changes: &[Change], target: &str, style: Style) -> String {
             last = Some(key);
         }
         if let Some(f) = &c.from {
-            let _ = writeln!(out, "{}", style.red(&format!("-{} {f}", c.attr)));
+            let _ = writeln!(out, "{}", style.red(&format!("-{} {f}", label(c))));
         }
-        let _ = writeln!(out, "{}", style.green(&format!("+{} {}", c.attr, c.to)));
+        let _ = writeln!(out, "{}", style.green(&format!("+{} {}", label(c), c.to)));
     }
     out
+}
+
+/// How a change's attribute reads in text: `reload` is about the netdev's MAC.
+fn label(c: &Change) -> &str {
+    if c.attr == "reload" {
+        "netdev MAC (driver reload)"
+    } else {
+        &c.attr
+    }
 }
 
 /// One line per change after apply: status, subject, `from -> to`, detail.
@@ -94,7 +103,7 @@ pub fn report(changes: &[Change], style: Style) -> String {
             _ => style.red(&st),
         };
         let from = c.from.as_deref().unwrap_or("?");
-        let _ = write!(out, "{st} {}: {} {from} -> {}", subject(c), c.attr, c.to);
+        let _ = write!(out, "{st} {}: {} {from} -> {}", subject(c), label(c), c.to);
         if let Some(d) = &c.detail {
             let _ = write!(out, ": {d}");
         }
