@@ -123,22 +123,7 @@ impl Sysfs {
             // ENODEV (no driver matched) passes: the result is checked below.
             self.probe(addr)?;
         }
-        let after = self.driver_of(addr)?;
-        if let Some(w) = wanted {
-            if after.as_deref() != Some(w) {
-                return Err(Error::BindFailed {
-                    address: *addr,
-                    wanted: w.to_string(),
-                    got: after,
-                });
-            }
-        }
-        Ok(BindOutcome {
-            address: *addr,
-            changed: true,
-            before,
-            after,
-        })
+        self.bound_outcome(addr, before, wanted)
     }
 
     /// Reloads the device's driver: unbinds it and asks the PCI core to probe
@@ -165,12 +150,24 @@ impl Sysfs {
             attr::write(&self.driver_dir(old).join("unbind"), &addr.to_string())?;
         }
         self.probe(addr)?;
+        let wanted = before.clone();
+        self.bound_outcome(addr, before, wanted.as_deref())
+    }
+
+    /// After a rebind: the outcome, or [`Error::BindFailed`] when `wanted` is
+    /// set and the device did not end up bound to it.
+    fn bound_outcome(
+        &self,
+        addr: &PciAddress,
+        before: Option<String>,
+        wanted: Option<&str>,
+    ) -> Result<BindOutcome> {
         let after = self.driver_of(addr)?;
-        if let Some(old) = &before {
-            if after.as_deref() != Some(old.as_str()) {
+        if let Some(w) = wanted {
+            if after.as_deref() != Some(w) {
                 return Err(Error::BindFailed {
                     address: *addr,
-                    wanted: old.clone(),
+                    wanted: w.to_string(),
                     got: after,
                 });
             }
