@@ -391,11 +391,9 @@ impl Host for LiveHost {
                 .sriov_info(&addr)
                 .map_err(|e| chain(&e))?
                 .drivers_autoprobe;
-        if defer {
-            self.sysfs
-                .set_drivers_autoprobe(&addr, false)
-                .map_err(|e| chain(&e))?;
-        }
+        // A PF whose flag cannot be written (read-only sysfs in a container,
+        // a kernel without it) gets its VFs the usual way: probed at once.
+        let defer = defer && self.sysfs.set_drivers_autoprobe(&addr, false).is_ok();
         let res = self
             .sysfs
             .set_num_vfs(&addr, n, allow_recreate)
