@@ -48,6 +48,15 @@ impl fmt::Display for IpNet {
 }
 
 impl IpNet {
+    /// An address the kernel gives every interface by itself: IPv6 link-local
+    /// (`fe80::/10`) or IPv4 link-local (`169.254.0.0/16`).
+    pub fn is_link_local(&self) -> bool {
+        match self.addr {
+            IpAddr::V4(a) => a.is_link_local(),
+            IpAddr::V6(a) => (a.segments()[0] & 0xffc0) == 0xfe80,
+        }
+    }
+
     /// Whether `ip` lies in this address's subnet.
     pub fn contains(&self, ip: &IpAddr) -> bool {
         match (self.addr, ip) {

@@ -574,6 +574,22 @@ where
                 .push(mk(Step::Address, i, "address", from, a.to_string()));
         }
     }
+    // setup only adds addresses: say so when the netdev holds one the config
+    // no longer lists (an address changed in the config leaves the old one).
+    if let (Some(l), false) = (link, host_addresses.is_empty()) {
+        let netdev = vs.name.as_deref().or(cur_name.as_deref()).unwrap_or("?");
+        for extra in l
+            .addresses
+            .iter()
+            .filter(|a| !host_addresses.contains(a) && !a.is_link_local())
+        {
+            p.warnings.push(format!(
+                "VF {} of {}: {netdev} also has {extra}, which the config does not list; setup only adds addresses, so remove it if it is stale (`ip address del {extra} dev {netdev}`)",
+                vs.index,
+                mk(Step::Address, i, "", None, String::new()).pf,
+            ));
+        }
+    }
     if let Some(gw) = vs.gateway.filter(|_| vs.lxc.is_none()) {
         let dev = vs.name.clone().or(cur_name);
         let present = live.default_routes.as_ref().map(|routes| {
@@ -722,6 +738,35 @@ pub(crate) mod tests {
             p.errors,
             summary(&p)
         );
+    }
+
+    #[test]
+    fn an_address_the_config_no_longer_lists_is_warned_about() {
+        let mut h = host(4, true);
+        let vf1 = &mut h.pfs[0].vfs[1];
+        vf1.netdev = Some("eth0pve050".into());
+        vf1.link.as_mut().unwrap().addresses = vec![
+            "10.0.50.99/24".parse().unwrap(),
+            "fe80::1/64".parse().unwrap(),
+        ];
+        h.links.insert("eth0pve050".into());
+        let p = plan(&cfg(CFG), &h, NO);
+        let w: Vec<&String> = p
+            .warnings
+            .iter()
+            .filter(|w| w.contains("also has"))
+            .collect();
+        assert_eq!(w.len(), 1, "{:?}", p.warnings);
+        assert!(
+            w[0].contains("eth0pve050 also has 10.0.50.99/24")
+                && w[0].contains("ip address del 10.0.50.99/24 dev eth0pve050"),
+            "{}",
+            w[0]
+        );
+        assert!(p
+            .changes
+            .iter()
+            .any(|c| c.attr == "address" && c.to == "10.0.50.100/24"));
     }
 
     #[test]

@@ -27,3 +27,14 @@ snapshot /tmp/idem.c
 if cmp -s /tmp/idem.a /tmp/idem.c; then pass idempotent.third_run_nothing_changed ""; else
     diff /tmp/idem.a /tmp/idem.c | sed 's/^/  | /'
     fail idempotent.third_run_nothing_changed "$(diff /tmp/idem.a /tmp/idem.c | grep '^[-+][^-+]' | tr '\n' ' ')"; fi
+# An address the config does not list (e.g. the old one after an edit): setup
+# leaves it and says so.
+ip address add 10.2.60.200/24 dev eth0pve060
+cli setup --config "$CFG" --dry-run --json
+expect_rc idempotent.extra_address_exit 0
+if json_true "$CLI_OUT" '[.warnings[] | select(contains("eth0pve060 also has 10.2.60.200/24"))] | length == 1'; then
+    pass idempotent.extra_address_warned "$(jq -r '.warnings[0]' "$CLI_OUT" | cut -c1-120)"
+else
+    fail idempotent.extra_address_warned "$(head -c 300 "$CLI_OUT")"
+fi
+ip address del 10.2.60.200/24 dev eth0pve060
