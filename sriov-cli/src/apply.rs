@@ -45,6 +45,13 @@ pub trait Host {
     /// # Errors
     /// When sysfs or netlink cannot be read at all.
     fn read(&mut self) -> Result<HostState, String>;
+    /// Sets the PF's own link up or down; after bringing it up, waits (a
+    /// bounded time, no error on timeout: a PF without a cable stays without
+    /// carrier) for its carrier, so VFs created next find the PF ready.
+    ///
+    /// # Errors
+    /// The kernel's refusal.
+    fn set_pf_up(&mut self, pf: &PfState, up: bool) -> Result<(), String>;
     /// Writes `sriov_numvfs` (through 0 when `allow_recreate`).
     ///
     /// With `defer_probe`, VFs are created without drivers when the PF would
@@ -183,6 +190,7 @@ pub fn apply(
     let mut unprobed: BTreeSet<String> = BTreeSet::new();
     let mut dead_vfs: BTreeSet<(String, u32)> = BTreeSet::new();
     for step in [
+        Step::PfLink,
         Step::NumVfs,
         Step::VfAttrs,
         Step::Driver,
@@ -222,6 +230,19 @@ pub fn apply(
             }
         }
         match step {
+            Step::PfLink => {
+                for mut c in todo {
+                    let res = match pf_of(&state, &c) {
+                        None => Err("the PF disappeared".to_string()),
+                        Some(pf) => host.set_pf_up(pf, c.to == "up"),
+                    };
+                    finish(&mut c, res, Status::Failed);
+                    if c.status != Status::Applied {
+                        dead_pfs.insert(c.pf_address.clone());
+                    }
+                    out.changes.push(c);
+                }
+            }
             Step::NumVfs => {
                 for mut c in todo {
                     let res = match pf_of(&state, &c) {
@@ -539,6 +560,12 @@ pub(crate) mod tests {
         fn read(&mut self) -> Result<HostState, String> {
             Ok(self.state.clone())
         }
+        fn set_pf_up(&mut self, pf: &PfState, up: bool) -> Result<(), String> {
+            self.log.push(format!("pf {} up {up}", pf.address));
+            self.state.pfs[0].up = Some(up);
+            self.state.pfs[0].carrier = Some(up);
+            Ok(())
+        }
         fn set_num_vfs(
             &mut self,
             pf: &PfState,
@@ -799,6 +826,49 @@ pub(crate) mod tests {
         // Second run: nothing to do.
         let p = plan(&cfg, &f.state, Options::default());
         assert!(p.changes.is_empty(), "{:?}", p.changes);
+    }
+
+    #[test]
+    fn a_pf_with_up_is_brought_up_before_its_vfs_exist() {
+        let text = CFG.replacen("num_vfs = 4\n", "num_vfs = 4\nup = true\n", 1);
+        let cfg = parse(&text, Path::new("s.toml"), "h").unwrap();
+        assert_eq!(cfg.pfs[0].up, Some(true));
+        let mut f = fake();
+        f.state.pfs[0].up = Some(false);
+        let o = apply(&cfg, &mut f, Options::default(), &mut |_, _, _| {});
+        assert!(o.converged(), "{:#?}", o.changes);
+        assert_eq!(
+            &f.log[..2],
+            ["pf 0000:01:00.0 up true", "numvfs 0000:01:00.0 4"]
+        );
+        let c = &o.changes[0];
+        assert_eq!(
+            (
+                c.step,
+                c.vf,
+                c.attr.as_str(),
+                c.from.as_deref(),
+                c.to.as_str()
+            ),
+            (Step::PfLink, None, "up", Some("down"), "up")
+        );
+        // Converged: nothing more.
+        f.log.clear();
+        let o = apply(&cfg, &mut f, Options::default(), &mut |_, _, _| {});
+        assert!(o.converged() && o.changes.is_empty(), "{:#?}", o.changes);
+        assert!(f.log.is_empty(), "{:?}", f.log);
+        // A PF without a netdev cannot be brought up: refused before anything.
+        f.state.pfs[0].netdevs.clear();
+        let by_pci = text.replacen("name = \"eno1\"", "pci = \"0000:01:00.0\"", 1);
+        let cfg = parse(&by_pci, Path::new("s.toml"), "h").unwrap();
+        let p = plan(&cfg, &f.state, Options::default());
+        assert!(
+            p.errors
+                .iter()
+                .any(|e| e.contains("`up` needs the PF's netdev")),
+            "{:?}",
+            p.errors
+        );
     }
 
     #[test]

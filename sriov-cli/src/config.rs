@@ -160,6 +160,7 @@ struct RawPf {
     name: Option<S<String>>,
     pci: Option<S<String>>,
     num_vfs: Option<S<i64>>,
+    up: Option<S<bool>>,
     #[serde(default)]
     vf: Vec<S<RawVf>>,
 }
@@ -359,6 +360,11 @@ pub struct PfSpec {
     pub num_vfs_loc: Option<Loc>,
     /// Wanted VF count.
     pub num_vfs: u32,
+    /// Wanted PF link state (`up = true`: bring the PF up before creating
+    /// VFs, as igb/ixgbe VFs need); `None` leaves it alone.
+    pub up: Option<bool>,
+    /// Where `up` is set.
+    pub up_loc: Option<Loc>,
     /// Per-VF settings, sorted by index, one per index.
     pub vfs: Vec<VfSpec>,
 }
@@ -703,6 +709,8 @@ fn resolve_pf(
         key_loc,
         num_vfs_loc,
         num_vfs,
+        up: p.up.as_ref().map(|u| *u.get_ref()),
+        up_loc: p.up.as_ref().map(|u| src.loc(u.span().start)),
         vfs,
     })
 }

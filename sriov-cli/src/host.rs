@@ -140,6 +140,7 @@ impl LiveHost {
                 address: pf.address.to_string(),
                 netdevs: pf.netdevs.clone(),
                 ifindex: None,
+                up: None,
                 carrier: None,
                 driver: pf.driver.clone(),
                 driver_version: None,
@@ -234,6 +235,7 @@ impl LiveHost {
                 continue;
             };
             pf.ifindex = Some(l.index);
+            pf.up = Some(l.up);
             pf.carrier = Some(l.up && l.lower_up);
             // `ethtool -i`: best effort, a driver without get_drvinfo leaves
             // both unknown ("where readable").
@@ -476,6 +478,27 @@ impl Host for LiveHost {
             .bind_driver(&pci(&vf.address)?, &t, force)
             .map(|_| ())
             .map_err(|e| chain(&e))
+    }
+
+    fn set_pf_up(&mut self, pf: &PfState, up: bool) -> Result<(), String> {
+        let name = pf
+            .netdevs
+            .first()
+            .ok_or_else(|| format!("PF {} has no netdev", pf.address))?
+            .clone();
+        let idx = self.index_of(&name)?;
+        // Subscribe first, so the carrier coming up is not missed.
+        let events = if up {
+            netlink_vf::LinkEvents::new().ok()
+        } else {
+            None
+        };
+        self.nl()?.set_up(idx, up).map_err(|e| chain(&e))?;
+        if let Some(ev) = events {
+            self.carrier_watch = Some((ev, idx));
+            self.wait_for_carrier();
+        }
+        Ok(())
     }
 
     fn reload_driver(&mut self, vf: &VfState, force: bool) -> Result<(), String> {

@@ -14,6 +14,8 @@ use crate::state::{HostState, PfState, VfState};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Step {
+    /// The PF's own link (`up`), before its VFs are created.
+    PfLink,
     /// `sriov_numvfs`.
     NumVfs,
     /// PF-side VF attributes, one netlink request per PF.
@@ -246,6 +248,34 @@ fn plan_pf(spec: &PfSpec, pf: &PfState, live: &HostState, opts: Options, p: &mut
         status: Status::Planned,
         detail: None,
     };
+    if let Some(want) = spec.up {
+        let updown = |u: bool| if u { "up" } else { "down" }.to_string();
+        if pf.netdevs.is_empty() {
+            p.error(
+                spec.up_loc,
+                format!(
+                    "PF {pfn} ({}): `up` needs the PF's netdev, and it has none (its driver {} made no network interface)",
+                    pf.address,
+                    pf.driver.as_deref().unwrap_or("(none)")
+                ),
+            );
+            return;
+        }
+        if pf.up != Some(want) {
+            p.changes.push(mk(
+                Step::PfLink,
+                None,
+                "up",
+                pf.up.map(updown),
+                updown(want),
+            ));
+            if !want && spec.num_vfs > 0 {
+                p.warnings.push(format!(
+                    "PF {pfn}: up = false takes the PF down, which stops its VFs' traffic on most NICs (igb, ixgbe)"
+                ));
+            }
+        }
+    }
     if pf.num_vfs != spec.num_vfs {
         p.changes.push(mk(
             Step::NumVfs,

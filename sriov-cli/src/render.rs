@@ -63,6 +63,7 @@ pub fn diff(changes: &[Change], target: &str, style: Style) -> String {
     for c in changes {
         let head = subject(c);
         let group = match c.step {
+            Step::PfLink => "PF link",
             Step::NumVfs => "VF count",
             Step::VfAttrs => "vf attributes",
             Step::Driver => "driver",

@@ -34,6 +34,10 @@ pub struct PfState {
     pub netdevs: Vec<String>,
     /// Interface index of the first netdev, when netlink is available.
     pub ifindex: Option<u32>,
+    /// Whether the first netdev is administratively up (IFF_UP), when netlink
+    /// is available.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub up: Option<bool>,
     /// Whether the first netdev is up with carrier (IFF_UP and IFF_LOWER_UP),
     /// when netlink is available.
     #[serde(skip_serializing_if = "Option::is_none")]

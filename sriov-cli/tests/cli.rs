@@ -138,7 +138,7 @@ fn config_errors_carry_file_line_col_and_exit_2() {
     let o = run(&["--root", &ex(), "setup", "--config", &cfg, "--dry-run"]);
     assert_eq!(o.code, 2);
     assert_eq!(o.stdout, "");
-    assert_eq!(o.stderr, format!("error: {cfg}:4:1: unknown field `vlna`, expected one of `name`, `pci`, `num_vfs`, `vf`\n"));
+    assert_eq!(o.stderr, format!("error: {cfg}:4:1: unknown field `vlna`, expected one of `name`, `pci`, `num_vfs`, `up`, `vf`\n"));
 
     let cfg = write(
         d.path(),

@@ -3,12 +3,20 @@
 # only when it loads. Changing a configured MAC on a running host makes setup
 # reload the VF driver (only with --force-unbind when the netdev is in use) and
 # restore the netdev's name and link settings from the config.
-CFG=/tb/guest/configs/guide.toml
 NEW=02:00:00:01:04:51
-pf_up_with_carrier mac.pf_carrier
-
-cli setup --config "$CFG"
+# The PF starts down; the config's PF-level `up = true` brings it up (and waits
+# for its carrier) before the VFs are created.
+CFG=/tmp/pfup.toml
+awk '{ print } /^num_vfs = 7/ { print "up = true" }' /tb/guest/configs/guide.toml >"$CFG"
+ip link set "$PF" down
+cli setup --config "$CFG" --json
 expect_rc mac.first_run 0
+if json_true "$CLI_OUT" '[.changes[] | select(.step == "pf_link" and .attr == "up" and .from == "down" and .to == "up" and .status == "applied")] | length == 1'; then
+    pass mac.pf_link_applied "pf_link up: down -> up"
+else
+    fail mac.pf_link_applied "$(jq -c '[.changes[] | select(.step == "pf_link")]' "$CLI_OUT" 2>&1 | cut -c1-200)"
+fi
+expect_eq mac.pf_carrier "$(cat "/sys/class/net/$PF/carrier" 2>&1)" 1 "(the PF's link after setup)"
 if require_vfs mac.precondition 7; then
     expect_eq mac.vf1_netdev_mac "$(cat /sys/class/net/eth0pve050/address 2>&1)" "02:00:00:01:00:50" "(VFs created by setup: MAC set before igbvf probed)"
     OLD=$(cat /sys/class/net/eth1lxc9999v050/address 2>&1)
