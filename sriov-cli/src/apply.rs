@@ -134,6 +134,25 @@ pub trait Host {
     fn add_default_route(&mut self, link: &str, gateway: IpAddr) -> Result<(), String>;
 }
 
+/// What `setup` reports while it waits (the CLI shows it on a terminal).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Progress<'a> {
+    /// VFs of a PF with their drivers and netdevs, so far.
+    Vfs {
+        /// The PF's label.
+        pf: &'a str,
+        /// VFs ready.
+        ready: u32,
+        /// VFs expected.
+        want: u32,
+    },
+    /// Waiting (a bounded time) for a PF's carrier after bringing it up.
+    Carrier {
+        /// The PF's label.
+        pf: &'a str,
+    },
+}
+
 /// The outcome of `setup` (not dry-run).
 #[derive(Debug, Default)]
 pub struct Outcome {
@@ -172,7 +191,7 @@ pub fn apply(
     cfg: &Config,
     host: &mut dyn Host,
     opts: Options,
-    progress: &mut dyn FnMut(&str, u32, u32),
+    progress: &mut dyn FnMut(Progress<'_>),
 ) -> Outcome {
     let mut out = Outcome::default();
     // Validation (before apply) refuses unbinding a busy VF without
@@ -234,7 +253,12 @@ pub fn apply(
                 for mut c in todo {
                     let res = match pf_of(&state, &c) {
                         None => Err("the PF disappeared".to_string()),
-                        Some(pf) => host.set_pf_up(pf, c.to == "up"),
+                        Some(pf) => {
+                            if c.to == "up" {
+                                progress(Progress::Carrier { pf: pf.label() });
+                            }
+                            host.set_pf_up(pf, c.to == "up")
+                        }
                     };
                     finish(&mut c, res, Status::Failed);
                     if c.status != Status::Applied {
@@ -259,7 +283,11 @@ pub fn apply(
                                     }
                                     let label = c.pf.clone();
                                     host.wait_for_vfs(pf, n, &mut |seen, want| {
-                                        progress(&label, seen, want)
+                                        progress(Progress::Vfs {
+                                            pf: &label,
+                                            ready: seen,
+                                            want,
+                                        })
                                     })
                                 })
                         }
@@ -410,9 +438,13 @@ pub fn apply(
                 for addr in rebound {
                     if let Some(pf) = state.pfs.iter().find(|p| p.address == addr) {
                         let label = pf.label().to_string();
-                        if let Err(e) =
-                            host.wait_for_vfs(pf, pf.num_vfs, &mut |a, b| progress(&label, a, b))
-                        {
+                        if let Err(e) = host.wait_for_vfs(pf, pf.num_vfs, &mut |ready, want| {
+                            progress(Progress::Vfs {
+                                pf: &label,
+                                ready,
+                                want,
+                            })
+                        }) {
                             out.fatal = Some(e);
                             return out;
                         }
@@ -797,8 +829,10 @@ pub(crate) mod tests {
         let cfg = parse(CFG, Path::new("s.toml"), "h").unwrap();
         let mut f = fake();
         let mut seen = Vec::new();
-        let o = apply(&cfg, &mut f, Options::default(), &mut |pf, a, b| {
-            seen.push(format!("{pf} {a}/{b}"))
+        let o = apply(&cfg, &mut f, Options::default(), &mut |p| {
+            if let Progress::Vfs { pf, ready, want } = p {
+                seen.push(format!("{pf} {ready}/{want}"));
+            }
         });
         assert!(o.converged(), "{:#?}", o.changes);
         assert_eq!(seen, ["eno1 4/4"]);
@@ -835,8 +869,12 @@ pub(crate) mod tests {
         assert_eq!(cfg.pfs[0].up, Some(true));
         let mut f = fake();
         f.state.pfs[0].up = Some(false);
-        let o = apply(&cfg, &mut f, Options::default(), &mut |_, _, _| {});
+        let mut seen = Vec::new();
+        let o = apply(&cfg, &mut f, Options::default(), &mut |p| {
+            seen.push(format!("{p:?}"));
+        });
         assert!(o.converged(), "{:#?}", o.changes);
+        assert_eq!(seen[0], "Carrier { pf: \"eno1\" }", "{seen:?}");
         assert_eq!(
             &f.log[..2],
             ["pf 0000:01:00.0 up true", "numvfs 0000:01:00.0 4"]
@@ -854,7 +892,7 @@ pub(crate) mod tests {
         );
         // Converged: nothing more.
         f.log.clear();
-        let o = apply(&cfg, &mut f, Options::default(), &mut |_, _, _| {});
+        let o = apply(&cfg, &mut f, Options::default(), &mut |_| {});
         assert!(o.converged() && o.changes.is_empty(), "{:#?}", o.changes);
         assert!(f.log.is_empty(), "{:?}", f.log);
         // A PF without a netdev cannot be brought up: refused before anything.
@@ -878,7 +916,7 @@ pub(crate) mod tests {
             autoprobe: false,
             ..fake()
         };
-        let o = apply(&cfg, &mut f, Options::default(), &mut |_, _, _| {});
+        let o = apply(&cfg, &mut f, Options::default(), &mut |_| {});
         assert!(o.converged(), "{:#?}", o.changes);
         assert!(
             !f.log.iter().any(|l| l.ends_with(" default")),
@@ -900,7 +938,7 @@ pub(crate) mod tests {
         let cfg = parse(CFG, Path::new("s.toml"), "h").unwrap();
         let mut f = fake();
         f.refuse.push("bind:vfio-pci");
-        let o = apply(&cfg, &mut f, Options::default(), &mut |_, _, _| {});
+        let o = apply(&cfg, &mut f, Options::default(), &mut |_| {});
         assert!(!o.converged());
         let failed: Vec<_> = o
             .changes
@@ -927,7 +965,7 @@ pub(crate) mod tests {
         )
         .unwrap();
         let mut f = fake();
-        assert!(apply(&cfg, &mut f, Options::default(), &mut |_, _, _| {}).converged());
+        assert!(apply(&cfg, &mut f, Options::default(), &mut |_| {}).converged());
         // The VF driver kept an older MAC (it probed before the PF set this
         // one), the netdev is up, the PF has carrier.
         f.state.pfs[0].carrier = Some(true);
@@ -941,7 +979,7 @@ pub(crate) mod tests {
         f.log.clear();
 
         // In use: reported with the way out, nothing reloaded.
-        let o = apply(&cfg, &mut f, Options::default(), &mut |_, _, _| {});
+        let o = apply(&cfg, &mut f, Options::default(), &mut |_| {});
         assert!(!o.converged());
         let c = o.changes.iter().find(|c| c.attr == "reload").unwrap();
         assert_eq!(c.status, Status::Skipped);
@@ -959,7 +997,7 @@ pub(crate) mod tests {
             force_unbind: true,
             ..Options::default()
         };
-        let o = apply(&cfg, &mut f, force, &mut |_, _, _| {});
+        let o = apply(&cfg, &mut f, force, &mut |_| {});
         assert!(o.converged(), "{:#?}", o.changes);
         assert_eq!(
             f.log,
@@ -985,7 +1023,7 @@ pub(crate) mod tests {
         let mut f = fake();
         f.refuse = vec!["trust"];
         f.ignore = vec!["vlan"];
-        let o = apply(&cfg, &mut f, Options::default(), &mut |_, _, _| {});
+        let o = apply(&cfg, &mut f, Options::default(), &mut |_| {});
         assert!(!o.converged());
         let st: Vec<String> = o
             .changes
@@ -1020,7 +1058,7 @@ pub(crate) mod tests {
         let cfg = parse(CFG, Path::new("s.toml"), "h").unwrap();
         let mut f = fake();
         f.up_on_create = vec![3];
-        let o = apply(&cfg, &mut f, Options::default(), &mut |_, _, _| {});
+        let o = apply(&cfg, &mut f, Options::default(), &mut |_| {});
         assert!(o.fatal.is_none(), "{:?}", o.fatal);
         assert!(!o.converged());
         let bad: Vec<String> = o
@@ -1038,7 +1076,7 @@ pub(crate) mod tests {
             force_unbind: true,
             ..Options::default()
         };
-        let o = apply(&cfg, &mut f, forced, &mut |_, _, _| {});
+        let o = apply(&cfg, &mut f, forced, &mut |_| {});
         assert!(o.converged(), "{:#?}", o.changes);
     }
 
@@ -1047,7 +1085,7 @@ pub(crate) mod tests {
         let cfg = parse(CFG, Path::new("s.toml"), "h").unwrap();
         let mut f = fake();
         f.fail_numvfs = true;
-        let o = apply(&cfg, &mut f, Options::default(), &mut |_, _, _| {});
+        let o = apply(&cfg, &mut f, Options::default(), &mut |_| {});
         assert!(!o.converged());
         assert_eq!(o.changes[0].status, Status::Failed);
         assert_eq!(

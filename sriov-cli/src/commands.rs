@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use crate::apply::apply;
+use crate::apply::{apply, Progress};
 use crate::cli::{Command, Generate};
 use crate::config::{self, Config};
 use crate::host::{chain, LiveHost};
@@ -159,14 +159,21 @@ fn setup(
     }
 
     let err_tty = ctx.err_tty;
-    let mut waiting = false;
-    let mut progress = |pf: &str, ready: u32, want: u32| {
-        if err_tty {
-            eprint!("\rwaiting for the VFs of {pf}: {ready}/{want} ready");
-            waiting = ready < want;
-            if !waiting {
-                eprintln!();
+    let mut progress = |p: Progress<'_>| {
+        if !err_tty {
+            return;
+        }
+        match p {
+            Progress::Vfs { pf, ready, want } => {
+                eprint!("\rwaiting for the VFs of {pf}: {ready}/{want} ready");
+                if ready >= want {
+                    eprintln!();
+                }
             }
+            Progress::Carrier { pf } => eprintln!(
+                "bringing PF {pf} up, waiting for its carrier (at most {} s)",
+                crate::host::CARRIER_WAIT.as_secs()
+            ),
         }
     };
     let outcome = apply(&cfg, &mut host, opts, &mut progress);

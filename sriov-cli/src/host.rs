@@ -52,8 +52,9 @@ pub struct LiveHost {
     carrier_watch: Option<(netlink_vf::LinkEvents, u32)>,
 }
 
-/// How long to wait for a PF's link to come back after its VFs were created.
-const CARRIER_WAIT: Duration = Duration::from_secs(15);
+/// How long to wait for a PF's link to come back after its VFs were created,
+/// or to come up after `up = true` brought the PF up.
+pub(crate) const CARRIER_WAIT: Duration = Duration::from_secs(15);
 
 impl LiveHost {
     /// Opens the host at `root`.

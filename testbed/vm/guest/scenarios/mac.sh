@@ -47,4 +47,14 @@ if require_vfs mac.precondition 7; then
     if json_true "$CLI_OUT" '.changes | length == 0'; then pass mac.converged '{"changes": []}'; else
         fail mac.converged "$(jq -c '[.changes[]? | {vf, attr, from, to, status}]' "$CLI_OUT" 2>&1 | cut -c1-250)"; fi
 fi
+# On a terminal, bringing the PF up says that setup waits for its carrier.
+cli reset "$PF" --allow-recreate
+ip link set "$PF" down
+if [ -x /tb/bin/script ] && [ -e /dev/pts/ptmx ]; then
+    timeout 120 /tb/bin/script -q -e -c "/tb/bin/sriov-cli setup --config $CFG" /dev/null >/tmp/tty.out 2>&1
+    expect_eq mac.tty_exit "$?" 0
+    expect_eq mac.tty_carrier_progress "$(tr '\r' '\n' </tmp/tty.out | grep -c "bringing PF $PF up, waiting for its carrier")" 1 "(stderr on a pty)"
+else
+    fail mac.tty_carrier_progress "no script(1) or devpts in the guest"
+fi
 ip link set "$PF" down
