@@ -413,7 +413,7 @@ fn plan_reload<F>(
             ));
         } else {
             let msg = format!(
-                "VF {} of {pfn}: netdev {netdev} still uses MAC {have}, not {want} which the PF gave the VF, so the PF drops its traffic; {driver} takes a PF-set MAC only when it loads, and {netdev} is in use ({}). Re-run with --force-unbind to reload {driver} (setup then restores the name, link settings and addresses the config sets), or reload it by hand",
+                "VF {} of {pfn}: netdev {netdev} still uses MAC {have}, not {want} which the PF gave the VF, so the PF may drop its traffic; {driver} takes a PF-set MAC only when it loads, and {netdev} is in use ({}). Re-run with --force-unbind to reload {driver} (setup then restores the name, link settings and addresses the config sets), or reload it by hand",
                 vs.index,
                 why.join(", ")
             );

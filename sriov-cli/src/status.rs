@@ -95,7 +95,34 @@ fn pf_heading(p: &PfState) -> String {
         "  firmware {}",
         p.firmware.as_deref().unwrap_or(NA)
     ));
+    // Known only through netlink (not under --root).
+    match (p.up, p.carrier) {
+        (Some(false), _) => head.push_str("  link down"),
+        (Some(true), Some(true)) => head.push_str("  link up"),
+        (Some(true), _) => head.push_str("  link up, no carrier"),
+        (None, _) => {}
+    }
     head
+}
+
+/// VFs whose netdev uses another MAC than the one the PF set for the VF: the
+/// PF drops their traffic as spoofed until the VF driver reloads.
+fn stale_macs(p: &PfState) -> Vec<String> {
+    p.vfs
+        .iter()
+        .filter_map(|v| {
+            let set = v.attrs.as_ref()?.mac.filter(|m| !m.is_zero())?;
+            let used = v.link.as_ref()?.mac?;
+            (used != set).then(|| {
+                format!(
+                    "VF {}: netdev {} uses MAC {used}, but the PF set {set} for the VF, so the PF may drop its traffic; reload its driver ({}): `sriov-cli setup` does when the config sets this MAC (--force-unbind if the netdev is in use)",
+                    v.index,
+                    v.netdev.as_deref().unwrap_or("?"),
+                    v.driver.as_deref().unwrap_or("?")
+                )
+            })
+        })
+        .collect()
 }
 
 pub(crate) fn status(
@@ -163,6 +190,9 @@ pub(crate) fn status(
             )
             .as_bytes(),
         )?;
+        for w in stale_macs(p) {
+            ctx.warn(&w);
+        }
     }
     Ok(0)
 }
@@ -390,5 +420,51 @@ mod tests {
         let j = serde_json::to_value(&p).unwrap();
         assert_eq!(j["driver_version"], "6.8.12-4-pve");
         assert_eq!(j["firmware"], "9.20 0x8000d95e 1.3146.0");
+        // Link state, only when netlink saw it.
+        assert!(j.get("up").is_none());
+        p.up = Some(true);
+        p.carrier = Some(false);
+        assert!(pf_heading(&p).ends_with("  link up, no carrier"));
+        p.carrier = Some(true);
+        assert!(pf_heading(&p).ends_with("  link up"));
+        p.up = Some(false);
+        assert!(pf_heading(&p).ends_with("  link down"));
+    }
+
+    #[test]
+    fn a_netdev_mac_other_than_the_pf_set_one_is_named() {
+        use crate::state::{LinkInfo, VfAttrs, VfState};
+        let vf = |i: u32, set: &str, used: &str| VfState {
+            index: i,
+            netdev: Some(format!("eth{i}")),
+            driver: Some("igbvf".into()),
+            attrs: Some(VfAttrs {
+                mac: Some(set.parse().unwrap()),
+                ..VfAttrs::default()
+            }),
+            link: Some(LinkInfo {
+                mac: Some(used.parse().unwrap()),
+                ..LinkInfo::default()
+            }),
+            ..VfState::default()
+        };
+        let p = PfState {
+            vfs: vec![
+                vf(0, "02:00:00:00:00:01", "02:00:00:00:00:01"),
+                vf(1, "02:00:00:00:00:02", "7e:11:22:33:44:55"),
+                // No MAC set by the PF (zero): nothing to compare.
+                vf(2, "00:00:00:00:00:00", "7e:11:22:33:44:56"),
+            ],
+            ..PfState::default()
+        };
+        let w = stale_macs(&p);
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(
+            w[0].starts_with(
+                "VF 1: netdev eth1 uses MAC 7e:11:22:33:44:55, but the PF set 02:00:00:00:00:02"
+            ),
+            "{}",
+            w[0]
+        );
     }
 }

@@ -34,6 +34,15 @@ if require_vfs mac.precondition 7; then
     expect_eq mac.busy_pf_side "$(vf_info 4 .address)" "$NEW" "(ip -d link: the PF has the new MAC)"
     expect_eq mac.busy_netdev_untouched "$(cat /sys/class/net/eth1lxc9999v050/address 2>&1) $(vf_driver 4)" "$OLD igbvf" "(netdev not reloaded without --force-unbind)"
 
+    cli status
+    expect_rc mac.status_exit 0
+    if grep -q "VF 4: netdev eth1lxc9999v050 uses MAC $OLD, but the PF set $NEW" "$CLI_ERR"; then
+        pass mac.status_names_stale_mac "$(grep -m1 'VF 4: netdev' "$CLI_ERR" | cut -c1-150)"
+    else
+        fail mac.status_names_stale_mac "stderr: $(cli_err_line)"
+    fi
+    if head -n1 "$CLI_OUT" | grep -q '  link up$'; then pass mac.status_pf_link "$(head -n1 "$CLI_OUT" | cut -c1-150)"; else
+        fail mac.status_pf_link "$(head -n1 "$CLI_OUT")"; fi
     cli setup --config /tmp/mac.toml --force-unbind
     expect_rc mac.forced_exit 0
     expect_eq mac.forced_netdev_mac "$(cat /sys/class/net/eth1lxc9999v050/address 2>&1)" "$NEW" "(igbvf reloaded, netdev renamed back)"
