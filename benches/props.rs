@@ -329,12 +329,15 @@ fn config_host(netlink: bool) -> HostState {
             ..VfAttrs::default()
         })
     };
+    // The netdevs use another MAC than the PF set (02:00:00:00:00:01), so a
+    // config setting that MAC plans a driver reload (busy or not).
     let link = |ifindex: u32, up: bool, addresses: Vec<IpNet>| {
         netlink.then(|| LinkInfo {
             ifindex,
             up,
             mtu: 1500,
             addresses,
+            mac: "02:00:00:00:00:99".parse::<Mac>().ok(),
             ..LinkInfo::default()
         })
     };
@@ -405,6 +408,8 @@ fn config_host(netlink: bool) -> HostState {
             address: address.into(),
             netdevs: netdev.map(String::from).into_iter().collect(),
             ifindex: netlink.then_some(2),
+            up: netlink.then_some(true),
+            carrier: netlink.then_some(true),
             driver: driver.map(String::from),
             total_vfs,
             num_vfs: u32::try_from(vfs.len()).unwrap_or(0),

@@ -22,7 +22,45 @@ const SEEDS: &[(&str, &str, bool)] = &[
     ("node-sections.toml", "fuzz", true),
     ("testbed-guide.toml", "", true),
     ("pve1-example.toml", "pve1", true),
+    ("reload-and-pf-link.toml", "", true),
 ];
+
+/// The reload seed reaches the driver-reload and PF-link planning on the
+/// netlink host: blocked (with its reason) without `--force-unbind`, plain
+/// with it; `up = false` on eth0 planned with a warning.
+#[test]
+fn reload_seed_plans_a_reload_and_a_pf_link_change() {
+    let name = "reload-and-pf-link.toml";
+    let cfg = api::parse_config(&seed(name), Path::new(name)).unwrap();
+    let host = &config_hosts()[0];
+    assert!(host.netlink);
+    for force in [false, true] {
+        let opts = Options {
+            allow_recreate: false,
+            force_unbind: force,
+        };
+        let p = api::plan(&cfg, host, opts);
+        assert!(p.errors.is_empty(), "{:?}", p.errors);
+        let reload = p
+            .changes
+            .iter()
+            .find(|c| c.attr == "reload" && c.vf == Some(2))
+            .unwrap_or_else(|| panic!("no reload planned: {:?}", p.changes));
+        assert_eq!(reload.from.as_deref(), Some("02:00:00:00:00:99"));
+        assert_eq!(api::reload_blocked(reload), !force, "{reload:?}");
+        let link: Vec<_> = p
+            .changes
+            .iter()
+            .filter(|c| c.step == api::Step::PfLink)
+            .collect();
+        assert_eq!(link.len(), 1, "{link:?}");
+        assert_eq!((link[0].pf.as_str(), link[0].to.as_str()), ("eth0", "down"));
+        assert!(p
+            .warnings
+            .iter()
+            .any(|w| w.contains("up = false takes the PF down")));
+    }
+}
 
 #[test]
 fn config_seeds_parse_and_plan_to_changes() {

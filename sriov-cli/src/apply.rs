@@ -11,7 +11,7 @@ use std::net::IpAddr;
 use crate::addr::IpNet;
 use crate::addr::Mac;
 use crate::config::{Config, DriverSpec, LinkState, VfSpec, VlanSpec};
-use crate::plan::{plan, wanted_trust, Change, Options, Status, Step};
+use crate::plan::{plan, reload_blocked, wanted_trust, Change, Options, Status, Step};
 use crate::state::{HostState, PfState, VfState};
 
 /// PF-side attributes to set on one VF: only those that differ are `Some`.
@@ -367,7 +367,7 @@ pub fn apply(
                         if let Some(s) = strict
                             .changes
                             .iter()
-                            .find(|s| s.same_target(&c) && s.status == Status::Skipped)
+                            .find(|s| s.same_target(&c) && reload_blocked(s))
                         {
                             c.status = Status::Skipped;
                             c.detail.clone_from(&s.detail);
@@ -978,7 +978,12 @@ pub(crate) mod tests {
         }];
         f.log.clear();
 
-        // In use: reported with the way out, nothing reloaded.
+        // In use: the dry run plans it with the reason; setup skips it.
+        let p = plan(&cfg, &f.state, Options::default());
+        let planned = p.changes.iter().find(|c| c.attr == "reload").unwrap();
+        assert_eq!(planned.status, Status::Planned);
+        assert!(reload_blocked(planned));
+        assert!(p.warnings.iter().any(|w| w.contains("--force-unbind")));
         let o = apply(&cfg, &mut f, Options::default(), &mut |_| {});
         assert!(!o.converged());
         let c = o.changes.iter().find(|c| c.attr == "reload").unwrap();

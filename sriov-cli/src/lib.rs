@@ -73,7 +73,7 @@ pub mod api {
         Config, ConfigError, Diag, DriverSpec, LinkState, Loc, PfKey, PfSpec, VfSpec, VlanProto,
         VlanSpec,
     };
-    pub use crate::plan::{Change, Options, Plan, Status, Step};
+    pub use crate::plan::{reload_blocked, Change, Options, Plan, Status, Step};
     pub use crate::state::{HostState, InUse, LinkInfo, PfState, VfAttrs, VfCounters, VfState};
 
     /// Parses config text as `setup` does, for a host without a

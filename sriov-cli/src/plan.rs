@@ -367,7 +367,8 @@ fn check_unbind(pfn: &str, vs: &VfSpec, vf: Option<&VfState>, opts: Options, p: 
 /// configured MAC, the netdev does not, and the PF has carrier (a VF driver
 /// probed while the PF is down gets no MAC from it at all, so a reload then
 /// changes nothing). A netdev that is up or has addresses is reloaded only with
-/// `--force-unbind`; otherwise the change is reported and skipped.
+/// `--force-unbind`; otherwise the change is planned with the reason in its
+/// `detail` (see [`reload_blocked`]) and a warning, and `setup` skips it.
 fn plan_reload<F>(
     pfn: &str,
     pf: &PfState,
@@ -418,11 +419,16 @@ fn plan_reload<F>(
                 why.join(", ")
             );
             p.warnings.push(msg.clone());
-            c.status = Status::Skipped;
             c.detail = Some(msg);
         }
     }
     p.changes.push(c);
+}
+
+/// Whether `setup` will skip this planned change: a driver reload whose
+/// netdev is in use without `--force-unbind` (the reason is its `detail`).
+pub fn reload_blocked(c: &Change) -> bool {
+    c.attr == "reload" && c.detail.is_some()
 }
 
 fn trunk_warnings(pfn: &str, pf: &PfState, vs: &VfSpec, i40e: bool, p: &mut Plan) {
