@@ -41,6 +41,8 @@ pub enum Op {
     ListRoutes,
     /// RTM_NEWROUTE.
     AddRoute,
+    /// RTM_NEWROUTE with NLM_F_REPLACE.
+    ReplaceRoute,
     /// RTM_DELROUTE.
     DelRoute,
     /// IFLA_NET_NS_PID / IFLA_NET_NS_FD.
@@ -74,6 +76,7 @@ impl fmt::Display for Op {
             Op::DelAddress => "delete address",
             Op::ListRoutes => "list routes",
             Op::AddRoute => "add route",
+            Op::ReplaceRoute => "replace route",
             Op::DelRoute => "delete route",
             Op::MoveToNetns => "move link to network namespace",
             Op::CreateVeth => "create veth pair",

@@ -2,7 +2,7 @@
 
 use std::os::fd::{AsRawFd, BorrowedFd};
 
-use netlink_packet_core::{NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL};
+use netlink_packet_core::{NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL, NLM_F_REPLACE};
 use netlink_packet_route::address::AddressMessage;
 use netlink_packet_route::link::{
     InfoData, InfoKind, InfoVeth, LinkAttribute, LinkExtentMask, LinkFlags, LinkInfo, LinkMessage,
@@ -154,6 +154,17 @@ impl Request {
             msg: RouteNetlinkMessage::NewRoute(route_message(spec)),
             flags: NLM_F_CREATE | NLM_F_EXCL,
             op: Op::AddRoute,
+            link: spec.oif.map(LinkRef::Index),
+        }
+    }
+
+    /// `ip route replace ...`: adds the route, or replaces the one with the
+    /// same destination, TOS and metric (another gateway or device).
+    pub fn replace_route(spec: &RouteSpec) -> Self {
+        Request {
+            msg: RouteNetlinkMessage::NewRoute(route_message(spec)),
+            flags: NLM_F_CREATE | NLM_F_REPLACE,
+            op: Op::ReplaceRoute,
             link: spec.oif.map(LinkRef::Index),
         }
     }
@@ -647,6 +658,17 @@ impl Handle {
             Err(Error::Exists(_)) => Ok(false),
             Err(e) => Err(e),
         }
+    }
+
+    /// `ip route replace DEST [via GW] [dev DEV]`: the route afterwards, whether
+    /// it was missing or another route had its destination and metric (a
+    /// default route via another gateway). Idempotent.
+    ///
+    /// # Errors
+    /// [`Error::Kernel`] with ENETUNREACH for an unreachable gateway,
+    /// [`Error::NoDevice`] for a missing device.
+    pub fn replace_route(&mut self, spec: &RouteSpec) -> Result<(), Error> {
+        self.execute(Request::replace_route(spec))
     }
 
     /// `ip route del DEST [via GW] [dev DEV]`.

@@ -279,6 +279,28 @@ fn routes_default_and_via_gateway() {
         let routes = h.routes().unwrap();
         assert!(!routes.iter().any(|r| r.matches(&net)));
         assert!(h.ensure_route(&def).unwrap());
+
+        // replace: a default route via another gateway is swapped, not doubled,
+        // and replacing again changes nothing (checked with ip as well)
+        let gw2: IpAddr = "10.1.0.253".parse().unwrap();
+        let def2 = RouteSpec::default_via(gw2, Some(a));
+        let e = h.add_route(&def2).unwrap_err();
+        assert!(matches!(e, Error::Exists(_)), "plain add is refused: {e:?}");
+        for _ in 0..2 {
+            h.replace_route(&def2).unwrap();
+            let defaults: Vec<_> = h
+                .routes()
+                .unwrap()
+                .into_iter()
+                .filter(|r| r.is_default() && r.gateway.is_some_and(|g| g.is_ipv4()))
+                .collect();
+            assert_eq!(defaults.len(), 1, "{defaults:?}");
+            assert_eq!(defaults[0].gateway, Some(gw2));
+        }
+        let j = ip_json(&["route", "show", "default"]);
+        let arr = j.as_array().unwrap();
+        assert_eq!(arr.len(), 1, "{j}");
+        assert_eq!(arr[0]["gateway"], "10.1.0.253", "{j}");
     });
 }
 

@@ -127,7 +127,8 @@ pub trait Host {
     /// # Errors
     /// The kernel's refusal.
     fn add_address(&mut self, link: &str, addr: IpNet) -> Result<(), String>;
-    /// Adds a default route via `gateway` on `link`.
+    /// Sets the default route (of `gateway`'s family) to go via `gateway` on
+    /// `link`, replacing one via another gateway or device.
     ///
     /// # Errors
     /// The kernel's refusal.
@@ -801,10 +802,9 @@ pub(crate) mod tests {
         }
         fn add_default_route(&mut self, link: &str, gateway: IpAddr) -> Result<(), String> {
             self.log.push(format!("route {link} {gateway}"));
-            self.state
-                .default_routes
-                .get_or_insert_with(Vec::new)
-                .push((gateway, link.to_string()));
+            let routes = self.state.default_routes.get_or_insert_with(Vec::new);
+            routes.retain(|(g, _)| g.is_ipv4() != gateway.is_ipv4());
+            routes.push((gateway, link.to_string()));
             Ok(())
         }
     }

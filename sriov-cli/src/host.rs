@@ -541,9 +541,11 @@ impl Host for LiveHost {
 
     fn add_default_route(&mut self, link: &str, gateway: IpAddr) -> Result<(), String> {
         let idx = self.index_of(link)?;
+        // Replace, not add: a default route via another gateway or device
+        // (the old one after a config edit) would make a plain add fail with
+        // EEXIST and leave the host on the old route.
         self.nl()?
-            .ensure_route(&RouteSpec::default_via(gateway, Some(idx)))
-            .map(|_| ())
+            .replace_route(&RouteSpec::default_via(gateway, Some(idx)))
             .map_err(|e| chain(&e))
     }
 }

@@ -641,6 +641,14 @@ where
                     .next()
                     .unwrap_or_else(|| "(none)".into())
             });
+            if let Some(old) = from.as_deref().filter(|f| *f != "(none)") {
+                p.warnings.push(format!(
+                    "VF {} of {}: setup replaces the default route ({old}) with the one via {gw} dev {}",
+                    vs.index,
+                    mk(Step::Route, i, "", None, String::new()).pf,
+                    dev.as_deref().unwrap_or("?")
+                ));
+            }
             p.changes.push(mk(
                 Step::Route,
                 i,

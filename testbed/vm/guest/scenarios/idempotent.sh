@@ -38,3 +38,18 @@ else
     fail idempotent.extra_address_warned "$(head -c 300 "$CLI_OUT")"
 fi
 ip address del 10.2.60.200/24 dev eth0pve060
+# A gateway changed in the config replaces the default route (a plain add
+# would fail with EEXIST and leave the old one); changing it back converges too.
+sed 's/^gateway = "10.0.50.1"/gateway = "10.0.50.2"/' "$CFG" >/tmp/gw.toml
+expect_eq idempotent.gw_config "$(grep -c '^gateway = "10.0.50.2"' /tmp/gw.toml)" 1 "(/tmp/gw.toml)"
+cli setup --config /tmp/gw.toml --dry-run --json
+if json_true "$CLI_OUT" '[.warnings[] | select(contains("replaces the default route"))] | length == 1'; then
+    pass idempotent.gw_dry_run_warns "$(jq -r '.warnings[] | select(contains("replaces"))' "$CLI_OUT" | cut -c1-140)"
+else
+    fail idempotent.gw_dry_run_warns "$(head -c 300 "$CLI_OUT")"
+fi
+for gw in 10.0.50.2 10.0.50.1; do
+    if [ "$gw" = 10.0.50.2 ]; then cli setup --config /tmp/gw.toml; else cli setup --config "$CFG"; fi
+    expect_rc "idempotent.gw_${gw}_exit" 0
+    expect_eq "idempotent.gw_${gw}_route" "$(ip route show default | sed 's/ linkdown//' | tr '\n' ';')" "default via $gw dev eth0pve050 ;" "(one default route)"
+done
