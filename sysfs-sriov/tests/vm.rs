@@ -318,3 +318,30 @@ fn unbinding_a_vf_whose_netdev_is_up_needs_force() {
     );
     set_link_up(&name, false);
 }
+
+#[test]
+fn reloading_a_vf_driver_brings_its_netdev_back_and_refuses_a_busy_one() {
+    let Some(bed) = Bed::new("reloading_a_vf_driver_brings_its_netdev_back_and_refuses_a_busy_one")
+    else {
+        return;
+    };
+    let pf = bed.addr();
+    let vfs = bed.create(1);
+    let name = vfs[0].netdevs[0].clone();
+    set_link_up(&name, true);
+    let e = bed.sysfs.reload_driver(&vfs[0].address, false).unwrap_err();
+    assert!(matches!(e, Error::UnbindRefused { .. }), "{e}");
+    assert_eq!(
+        bed.sysfs.vf(&pf, 0).unwrap().netdevs,
+        vec![name.clone()],
+        "refused before anything was written"
+    );
+    set_link_up(&name, false);
+    let out = bed.sysfs.reload_driver(&vfs[0].address, false).unwrap();
+    assert_eq!(out.before.as_deref(), Some("igbvf"));
+    assert_eq!(out.after.as_deref(), Some("igbvf"));
+    assert!(out.changed);
+    let back = bed.sysfs.wait_for_vfs(&pf, 1, WAIT, &mut |_| {}).unwrap();
+    assert_eq!(back[0].netdevs.len(), 1, "a netdev again: {back:?}");
+    assert_eq!(back[0].driver_override, None, "no override left behind");
+}
