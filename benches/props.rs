@@ -514,13 +514,14 @@ pub fn config(data: &[u8]) {
     }
 }
 
-/// No flags, and `--allow-recreate --force-unbind`.
+/// No flags, and `--allow-recreate --force-unbind --prune`.
 fn config_options() -> [Options; 2] {
     [
         Options::default(),
         Options {
             allow_recreate: true,
             force_unbind: true,
+            prune: true,
         },
     ]
 }

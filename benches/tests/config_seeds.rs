@@ -36,8 +36,8 @@ fn reload_seed_plans_a_reload_and_a_pf_link_change() {
     assert!(host.netlink);
     for force in [false, true] {
         let opts = Options {
-            allow_recreate: false,
             force_unbind: force,
+            ..Options::default()
         };
         let p = api::plan(&cfg, host, opts);
         assert!(p.errors.is_empty(), "{:?}", p.errors);
@@ -73,6 +73,7 @@ fn config_seeds_parse_and_plan_to_changes() {
                 let opts = Options {
                     allow_recreate: force,
                     force_unbind: force,
+                    prune: force,
                 };
                 let p = api::plan(&cfg, host, opts);
                 eprintln!(

@@ -127,6 +127,11 @@ pub trait Host {
     /// # Errors
     /// The kernel's refusal.
     fn add_address(&mut self, link: &str, addr: IpNet) -> Result<(), String>;
+    /// Removes an address (`--prune`).
+    ///
+    /// # Errors
+    /// The kernel's refusal.
+    fn del_address(&mut self, link: &str, addr: IpNet) -> Result<(), String>;
     /// Sets the default route (of `gateway`'s family) to go via `gateway` on
     /// `link`, replacing one via another gateway or device.
     ///
@@ -489,6 +494,12 @@ pub fn apply(
                                 c.to.parse::<IpNet>()
                                     .and_then(|a| host.add_address(&link, a))
                             }
+                            "remove_address" => c
+                                .from
+                                .as_deref()
+                                .unwrap_or_default()
+                                .parse::<IpNet>()
+                                .and_then(|a| host.del_address(&link, a)),
                             "route" => spec
                                 .gateway
                                 .map_or(Ok(()), |g| host.add_default_route(&link, g)),
@@ -798,6 +809,16 @@ pub(crate) mod tests {
                 .get_or_insert_with(LinkInfo::default)
                 .addresses
                 .push(addr);
+            Ok(())
+        }
+        fn del_address(&mut self, link: &str, addr: IpNet) -> Result<(), String> {
+            self.log.push(format!("deladdr {link} {addr}"));
+            self.vf_by_name(link)
+                .unwrap()
+                .link
+                .get_or_insert_with(LinkInfo::default)
+                .addresses
+                .retain(|a| *a != addr);
             Ok(())
         }
         fn add_default_route(&mut self, link: &str, gateway: IpAddr) -> Result<(), String> {

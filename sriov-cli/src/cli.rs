@@ -49,6 +49,10 @@ pub enum Command {
         /// anything changes.
         #[arg(long)]
         force_unbind: bool,
+        /// Also remove addresses the config does not list from the VF netdevs
+        /// whose `addresses` it sets (link-local addresses are kept).
+        #[arg(long)]
+        prune: bool,
     },
     /// Show PFs and their VFs.
     Status {

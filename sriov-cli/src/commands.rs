@@ -19,6 +19,7 @@ pub(crate) fn dispatch(cmd: &Command, ctx: &Ctx, out: &mut dyn Write) -> Result<
             json,
             allow_recreate,
             force_unbind,
+            prune,
         } => setup(
             ctx,
             out,
@@ -27,6 +28,7 @@ pub(crate) fn dispatch(cmd: &Command, ctx: &Ctx, out: &mut dyn Write) -> Result<
             Options {
                 allow_recreate: *allow_recreate,
                 force_unbind: *force_unbind,
+                prune: *prune,
             },
         ),
         Command::Status { pf, json } => crate::status::status(ctx, out, pf.as_deref(), *json),

@@ -539,6 +539,12 @@ impl Host for LiveHost {
             .map_err(|e| chain(&e))
     }
 
+    fn del_address(&mut self, link: &str, addr: IpNet) -> Result<(), String> {
+        let idx = self.index_of(link)?;
+        let prefix = IpPrefix::new(addr.addr, addr.prefix).map_err(|e| chain(&e))?;
+        self.nl()?.del_address(idx, &prefix).map_err(|e| chain(&e))
+    }
+
     fn add_default_route(&mut self, link: &str, gateway: IpAddr) -> Result<(), String> {
         let idx = self.index_of(link)?;
         // Replace, not add: a default route via another gateway or device

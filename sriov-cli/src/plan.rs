@@ -95,7 +95,11 @@ impl Change {
         self.pf_address == other.pf_address
             && self.vf == other.vf
             && self.attr == other.attr
-            && (self.attr != "address" || self.to == other.to)
+            && match self.attr.as_str() {
+                "address" => self.to == other.to,
+                "remove_address" => self.from == other.from,
+                _ => true,
+            }
     }
 }
 
@@ -132,6 +136,9 @@ pub struct Options {
     /// `--force-unbind`: a VF whose netdev is up or has addresses may be
     /// unbound from its network driver (e.g. to bind it to vfio-pci).
     pub force_unbind: bool,
+    /// `--prune`: remove addresses the config does not list from the VF
+    /// netdevs whose `addresses` it sets (link-local ones are kept).
+    pub prune: bool,
 }
 
 /// Computes the plan for `cfg` against `live`.
@@ -292,7 +299,7 @@ fn plan_pf(spec: &PfSpec, pf: &PfState, live: &HostState, opts: Options, p: &mut
         let live_vf = if survives { pf.vf(vs.index) } else { None };
         check_vf_live(&pfn, vs, live_vf, live, p);
         trunk_warnings(&pfn, pf, vs, i40e, p);
-        plan_vf(vs, live_vf, &mk, live, p);
+        plan_vf(vs, live_vf, &mk, live, opts.prune, p);
         plan_reload(&pfn, pf, vs, live_vf, &mk, opts, p);
         check_unbind(&pfn, vs, live_vf, opts, p);
     }
@@ -480,8 +487,14 @@ fn onoff(b: bool) -> String {
     if b { "on" } else { "off" }.to_string()
 }
 
-fn plan_vf<F>(vs: &VfSpec, vf: Option<&VfState>, mk: &F, live: &HostState, p: &mut Plan)
-where
+fn plan_vf<F>(
+    vs: &VfSpec,
+    vf: Option<&VfState>,
+    mk: &F,
+    live: &HostState,
+    prune: bool,
+    p: &mut Plan,
+) where
     F: Fn(Step, Option<u32>, &str, Option<String>, String) -> Change,
 {
     let i = Some(vs.index);
@@ -602,16 +615,10 @@ where
     );
     // An LXC VF's addresses and gateway belong to the container (`generate lxc`).
     let host_addresses: &[crate::addr::IpNet] = if vs.lxc.is_some() { &[] } else { &vs.addresses };
-    for a in host_addresses {
-        let has = link.map(|l| l.addresses.contains(a));
-        if has != Some(true) {
-            let from = link.map(|_| "(absent)".to_string());
-            p.changes
-                .push(mk(Step::Address, i, "address", from, a.to_string()));
-        }
-    }
-    // setup only adds addresses: say so when the netdev holds one the config
-    // no longer lists (an address changed in the config leaves the old one).
+    // setup adds addresses; an address the config no longer lists (the old one
+    // after an edit) is removed with --prune, else named in a warning. Removed
+    // first: deleting a primary IPv4 address also deletes the secondaries of
+    // its subnet, which the adds would otherwise have to follow.
     if let (Some(l), false) = (link, host_addresses.is_empty()) {
         let netdev = vs.name.as_deref().or(cur_name.as_deref()).unwrap_or("?");
         for extra in l
@@ -619,11 +626,29 @@ where
             .iter()
             .filter(|a| !host_addresses.contains(a) && !a.is_link_local())
         {
-            p.warnings.push(format!(
-                "VF {} of {}: {netdev} also has {extra}, which the config does not list; setup only adds addresses, so remove it if it is stale (`ip address del {extra} dev {netdev}`)",
-                vs.index,
-                mk(Step::Address, i, "", None, String::new()).pf,
-            ));
+            if prune {
+                p.changes.push(mk(
+                    Step::Address,
+                    i,
+                    "remove_address",
+                    Some(extra.to_string()),
+                    "(none)".to_string(),
+                ));
+            } else {
+                p.warnings.push(format!(
+                    "VF {} of {}: {netdev} also has {extra}, which the config does not list; setup only adds addresses, so remove it if it is stale (`ip address del {extra} dev {netdev}`, or re-run setup with --prune)",
+                    vs.index,
+                    mk(Step::Address, i, "", None, String::new()).pf,
+                ));
+            }
+        }
+    }
+    for a in host_addresses {
+        let has = link.map(|l| l.addresses.contains(a));
+        if has != Some(true) {
+            let from = link.map(|_| "(absent)".to_string());
+            p.changes
+                .push(mk(Step::Address, i, "address", from, a.to_string()));
         }
     }
     if let Some(gw) = vs.gateway.filter(|_| vs.lxc.is_none()) {
@@ -718,10 +743,12 @@ pub(crate) mod tests {
     const NO: Options = Options {
         allow_recreate: false,
         force_unbind: false,
+        prune: false,
     };
     const RECREATE: Options = Options {
         allow_recreate: true,
         force_unbind: false,
+        prune: false,
     };
 
     fn cfg(t: &str) -> Config {
@@ -811,6 +838,32 @@ pub(crate) mod tests {
             .changes
             .iter()
             .any(|c| c.attr == "address" && c.to == "10.0.50.100/24"));
+        assert!(w[0].contains("--prune"), "{}", w[0]);
+
+        // --prune: the stale address goes first (a primary IPv4 address takes
+        // its subnet's secondaries with it), then the configured one is added;
+        // the link-local one stays; no warning.
+        let prune = Options { prune: true, ..NO };
+        let p = plan(&cfg(CFG), &h, prune);
+        assert!(!p.warnings.iter().any(|w| w.contains("also has")));
+        let addr: Vec<(&str, Option<&str>, &str)> = p
+            .changes
+            .iter()
+            .filter(|c| c.step == Step::Address)
+            .map(|c| (c.attr.as_str(), c.from.as_deref(), c.to.as_str()))
+            .collect();
+        assert_eq!(
+            addr,
+            [
+                ("remove_address", Some("10.0.50.99/24"), "(none)"),
+                ("address", Some("(absent)"), "10.0.50.100/24"),
+            ]
+        );
+        let diff = crate::render::diff(&p.changes, "s.toml", crate::render::Style::default());
+        assert!(
+            diff.contains("-address 10.0.50.99/24\n+address (none)\n"),
+            "{diff}"
+        );
     }
 
     #[test]

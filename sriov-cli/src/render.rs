@@ -86,10 +86,10 @@ pub fn diff(changes: &[Change], target: &str, style: Style) -> String {
 
 /// How a change's attribute reads in text: `reload` is about the netdev's MAC.
 fn label(c: &Change) -> &str {
-    if c.attr == "reload" {
-        "netdev MAC (driver reload)"
-    } else {
-        &c.attr
+    match c.attr.as_str() {
+        "reload" => "netdev MAC (driver reload)",
+        "remove_address" => "address",
+        _ => &c.attr,
     }
 }
 

@@ -37,7 +37,20 @@ if json_true "$CLI_OUT" '[.warnings[] | select(contains("eth0pve060 also has 10.
 else
     fail idempotent.extra_address_warned "$(head -c 300 "$CLI_OUT")"
 fi
-ip address del 10.2.60.200/24 dev eth0pve060
+cli setup --config "$CFG" --prune
+expect_rc idempotent.prune_exit 0
+expect_eq idempotent.prune_removed "$(ip -4 -br addr show dev eth0pve060 | awk '{ print $3, $4 }' | sed 's/ $//')" "10.2.60.100/24" "(ip -4 -br addr: 10.2.60.200/24 removed, the configured address left)"
+# The configured address itself changes, same subnet: with --prune the old
+# (primary) one goes first, then the new one is added; in the other order the
+# kernel would delete the new secondary together with the old primary.
+sed 's#^addresses = \["10.2.60.100/24"\]#addresses = ["10.2.60.101/24"]#' "$CFG" >/tmp/addr.toml
+expect_eq idempotent.readdress_config "$(grep -c '10.2.60.101/24' /tmp/addr.toml)" 1 "(/tmp/addr.toml)"
+cli setup --config /tmp/addr.toml --prune
+expect_rc idempotent.readdress_exit 0
+expect_eq idempotent.readdress_v4 "$(ip -4 -br addr show dev eth0pve060 | awk '{ print $3, $4 }' | sed 's/ $//')" "10.2.60.101/24" "(ip -4 -br addr)"
+cli setup --config "$CFG" --prune
+expect_rc idempotent.readdress_back_exit 0
+expect_eq idempotent.readdress_back_v4 "$(ip -4 -br addr show dev eth0pve060 | awk '{ print $3, $4 }' | sed 's/ $//')" "10.2.60.100/24" "(ip -4 -br addr)"
 # A gateway changed in the config replaces the default route (a plain add
 # would fail with EEXIST and leave the old one); changing it back converges too.
 sed 's/^gateway = "10.0.50.1"/gateway = "10.0.50.2"/' "$CFG" >/tmp/gw.toml
