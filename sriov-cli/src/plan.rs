@@ -75,7 +75,8 @@ pub struct Change {
     pub vf: Option<u32>,
     /// What changes: `num_vfs`, `mac`, `vlan`, `trust`, ..., `driver`,
     /// `reload` (the VF driver, so its netdev takes the PF-set MAC), `name`,
-    /// `mtu`, `promisc`, `up`, `address`, `route`.
+    /// `mtu`, `promisc`, `up` (also the PF's, step `pf_link`), `address`,
+    /// `remove_address` (`--prune`), `route`.
     pub attr: String,
     /// Current value; `null` when unknown (netlink unavailable, VF not created yet).
     pub from: Option<String>,
