@@ -366,6 +366,12 @@ pub fn apply(
                 // What validation says about reloads (the re-plan forces them).
                 let strict = plan(cfg, &state, opts);
                 for mut c in todo {
+                    let implicit = spec_of(cfg, &state, &c).is_some_and(|s| s.driver.is_none());
+                    if implicit && c.attr == "driver" && unprobed.contains(&c.pf_address) {
+                        // A VF this run created without a driver: probed below
+                        // with the others, not reported as a change of its own.
+                        continue;
+                    }
                     if let Some(i) = c.vf {
                         bound.insert((c.pf_address.clone(), i));
                     }
@@ -395,7 +401,8 @@ pub fn apply(
                     }
                     let res = match (
                         vf_of(&state, &c),
-                        spec_of(cfg, &state, &c).and_then(|s| s.driver.clone()),
+                        spec_of(cfg, &state, &c)
+                            .map(|s| s.driver.clone().unwrap_or(DriverSpec::Default)),
                     ) {
                         (Some(vf), Some(d)) => host.bind_driver(vf, &d, opts.force_unbind),
                         _ => Err("the VF does not exist".to_string()),
@@ -734,6 +741,18 @@ pub(crate) mod tests {
                 }
                 return Ok(());
             }
+            if matches!(target, DriverSpec::Default) && v.driver.is_none() {
+                // An unbound VF probed: igbvf, a netdev under a kernel name.
+                let name = format!("eth{}", 100 + v.index);
+                v.driver = Some("igbvf".into());
+                v.netdev = Some(name.clone());
+                v.link = Some(LinkInfo {
+                    mtu: 1500,
+                    ..LinkInfo::default()
+                });
+                self.state.links.insert(name);
+                return Ok(());
+            }
             v.driver = Some(target.to_string());
             v.netdev = None;
             v.link = None;
@@ -927,6 +946,51 @@ pub(crate) mod tests {
                 .any(|e| e.contains("`up` needs the PF's netdev")),
             "{:?}",
             p.errors
+        );
+    }
+
+    #[test]
+    fn an_unbound_vf_gets_its_network_driver_back_before_its_link_settings() {
+        let cfg = parse(CFG, Path::new("s.toml"), "h").unwrap();
+        let mut f = fake();
+        assert!(apply(&cfg, &mut f, Options::default(), &mut |_| {}).converged());
+        // Someone unbinds VF 1 (eth0pve050) from igbvf.
+        let v = &mut f.state.pfs[0].vfs[1];
+        let name = v.netdev.take().unwrap();
+        v.driver = None;
+        v.link = None;
+        f.state.links.remove(&name);
+        let p = plan(&cfg, &f.state, Options::default());
+        assert!(
+            p.changes.iter().any(|c| c.attr == "driver"
+                && c.vf == Some(1)
+                && c.from.as_deref() == Some("(none)")
+                && c.to == "default"),
+            "{:?}",
+            p.changes
+        );
+        f.log.clear();
+        let o = apply(&cfg, &mut f, Options::default(), &mut |_| {});
+        assert!(o.converged(), "{:#?}", o.changes);
+        assert_eq!(
+            f.log,
+            [
+                "bind 0000:01:10.2 default",
+                "rename eth101 eth0pve050",
+                "up eth0pve050 true",
+                "addr eth0pve050 10.0.50.100/24",
+            ]
+        );
+        // A fresh host reports no such driver changes: new VFs are probed
+        // as part of their creation.
+        let mut f = fake();
+        let o = apply(&cfg, &mut f, Options::default(), &mut |_| {});
+        assert!(
+            !o.changes
+                .iter()
+                .any(|c| c.attr == "driver" && c.to == "default"),
+            "{:?}",
+            o.changes
         );
     }
 

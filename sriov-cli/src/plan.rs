@@ -561,6 +561,23 @@ fn plan_vf<F>(
             p.changes
                 .push(mk(Step::Driver, i, "driver", cur_driver, d.to_string()));
         }
+    } else if vf.is_some_and(|v| v.driver.is_none())
+        && (vs.name.is_some()
+            || vs.up.is_some()
+            || vs.promisc.is_some()
+            || vs.mtu.is_some()
+            || !vs.addresses.is_empty())
+    {
+        // An unbound VF (unbound by hand, or created while the PF's autoprobe
+        // was off) has no netdev for its link settings: give it the network
+        // driver the kernel picks.
+        p.changes.push(mk(
+            Step::Driver,
+            i,
+            "driver",
+            cur_driver,
+            DriverSpec::Default.to_string(),
+        ));
     }
 
     // Netdev side. A VF bound to its network driver whose netdev is not

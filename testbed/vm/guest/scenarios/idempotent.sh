@@ -66,3 +66,16 @@ for gw in 10.0.50.2 10.0.50.1; do
     expect_rc "idempotent.gw_${gw}_exit" 0
     expect_eq "idempotent.gw_${gw}_route" "$(ip route show default | sed 's/ linkdown//' | tr '\n' ';')" "default via $gw dev eth0pve050 ;" "(one default route)"
 done
+# A VF unbound by hand (no driver, no netdev): setup gives it its network
+# driver back, then its name, link settings and address.
+echo "$(vf_addr 2)" >/sys/bus/pci/drivers/igbvf/unbind
+expect_eq idempotent.unbound_precondition "$(vf_driver 2)[$(vf_netdev 2)]" "[]" "(VF 2 unbound)"
+cli setup --config "$CFG" --dry-run --json
+if json_true "$CLI_OUT" '[.changes[] | select(.vf == 2 and .attr == "driver" and .from == "(none)" and .to == "default")] | length == 1'; then
+    pass idempotent.unbound_planned "driver (none) -> default"
+else
+    fail idempotent.unbound_planned "$(jq -c '[.changes[] | select(.vf == 2) | {attr, from, to}]' "$CLI_OUT" 2>&1 | cut -c1-250)"
+fi
+cli setup --config "$CFG"
+expect_rc idempotent.unbound_exit 0
+expect_eq idempotent.unbound_back "$(vf_driver 2) $(vf_netdev 2) $(ip -4 -br addr show dev eth0pve060 2>&1 | awk '{ print $3 }')" "igbvf eth0pve060 10.2.60.100/24" "(driver, netdev, address)"
