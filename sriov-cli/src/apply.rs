@@ -363,8 +363,12 @@ pub fn apply(
             Step::Driver => {
                 let mut rebound: BTreeSet<String> = BTreeSet::new();
                 let mut bound: BTreeSet<(String, u32)> = BTreeSet::new();
-                // What validation says about reloads (the re-plan forces them).
-                let strict = plan(cfg, &state, opts);
+                // What validation says about reloads (the re-plan forces them),
+                // computed only when there is a reload to decide.
+                let strict = todo
+                    .iter()
+                    .any(|c| c.attr == "reload")
+                    .then(|| plan(cfg, &state, opts));
                 for mut c in todo {
                     let implicit = spec_of(cfg, &state, &c).is_some_and(|s| s.driver.is_none());
                     if implicit && c.attr == "driver" && unprobed.contains(&c.pf_address) {
@@ -376,11 +380,11 @@ pub fn apply(
                         bound.insert((c.pf_address.clone(), i));
                     }
                     if c.attr == "reload" {
-                        if let Some(s) = strict
-                            .changes
-                            .iter()
-                            .find(|s| s.same_target(&c) && reload_blocked(s))
-                        {
+                        if let Some(s) = strict.as_ref().and_then(|p| {
+                            p.changes
+                                .iter()
+                                .find(|s| s.same_target(&c) && reload_blocked(s))
+                        }) {
                             c.status = Status::Skipped;
                             c.detail.clone_from(&s.detail);
                             out.changes.push(c);
