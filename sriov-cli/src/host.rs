@@ -403,8 +403,9 @@ impl Host for LiveHost {
             .map(|_| ())
             .map_err(|e| chain(&e));
         if defer {
-            // Only VF creation reads the flag: put it back at once, whatever
-            // the count write did.
+            // Put it back at once, whatever the count write did: the PCI
+            // core also reads it at every later probe of these VFs
+            // (pci_device_can_probe), including the ones setup asks for.
             if let Err(e) = self.sysfs.set_drivers_autoprobe(&addr, true) {
                 let msg = format!(
                     "could not turn sriov_drivers_autoprobe of {} back on ({}); write 1 to /sys/bus/pci/devices/{}/sriov_drivers_autoprobe",
