@@ -31,6 +31,8 @@ pub enum Op {
     SetMtu,
     /// IFLA_ADDRESS.
     SetMac,
+    /// Several link settings in one RTM_SETLINK (`LinkChange`).
+    SetLink,
     /// RTM_GETADDR dump.
     ListAddresses,
     /// RTM_NEWADDR.
@@ -71,6 +73,7 @@ impl fmt::Display for Op {
             Op::SetPromisc => "set promiscuous mode",
             Op::SetMtu => "set MTU",
             Op::SetMac => "set MAC address",
+            Op::SetLink => "set link name/MTU/flags",
             Op::ListAddresses => "list addresses",
             Op::AddAddress => "add address",
             Op::DelAddress => "delete address",

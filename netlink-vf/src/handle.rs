@@ -37,6 +37,41 @@ pub struct Request {
     link: Option<LinkRef>,
 }
 
+/// IFLA_EXT_MASK = RTEXT_FILTER_SKIP_STATS: [`Link`] has no counters, so the
+/// kernel need not sum the per-CPU IPv6 statistics of every link it answers with.
+fn skip_stats() -> LinkAttribute {
+    LinkAttribute::ExtMask(vec![LinkExtentMask::SkipStats])
+}
+
+/// At most this many lookups of [`Handle::links_by_name`] in flight: each
+/// answer is a whole RTM_NEWLINK (1-3 KiB), unlike an ACK.
+const LOOKUP_WINDOW: usize = 32;
+
+/// Several settings of one link for a single RTM_SETLINK
+/// ([`Request::set_link`]). The kernel applies them in its own order (MTU,
+/// then the name, then the UP and PROMISC flags), and stops at the first it
+/// refuses, keeping those before it: so a rename and bringing the link up can
+/// share one request, a rename of a link that is already up cannot (EBUSY;
+/// [`Handle::set_name`] handles that case).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LinkChange {
+    /// New name (IFLA_IFNAME).
+    pub name: Option<IfName>,
+    /// New MTU (IFLA_MTU).
+    pub mtu: Option<u32>,
+    /// IFF_PROMISC on or off.
+    pub promisc: Option<bool>,
+    /// IFF_UP on or off.
+    pub up: Option<bool>,
+}
+
+impl LinkChange {
+    /// Whether nothing would change.
+    pub fn is_empty(&self) -> bool {
+        *self == LinkChange::default()
+    }
+}
+
 fn link_msg(index: u32) -> LinkMessage {
     let mut m = LinkMessage::default();
     m.header.index = index;
@@ -109,6 +144,55 @@ impl Request {
         let mut m = link_msg(index);
         m.attributes.push(LinkAttribute::IfName(name.to_string()));
         Self::setlink(index, m, Op::SetName)
+    }
+
+    /// `ip link set dev DEV mtu M name NAME promisc on up` as one
+    /// RTM_SETLINK (see [`LinkChange`] for the kernel's order).
+    ///
+    /// ```
+    /// use netlink_vf::{IfName, LinkChange, Request};
+    /// let change = LinkChange {
+    ///     name: Some(IfName::new("eth0pve050")?),
+    ///     up: Some(true),
+    ///     ..LinkChange::default()
+    /// };
+    /// let req = Request::set_link(7, &change);
+    /// assert!(!req.to_bytes(1).is_empty());
+    /// # Ok::<(), netlink_vf::Error>(())
+    /// ```
+    pub fn set_link(index: u32, change: &LinkChange) -> Self {
+        let mut m = link_msg(index);
+        if let Some(mtu) = change.mtu {
+            m.attributes.push(LinkAttribute::Mtu(mtu));
+        }
+        if let Some(name) = &change.name {
+            m.attributes.push(LinkAttribute::IfName(name.to_string()));
+        }
+        for (flag, on) in [
+            (LinkFlags::Promisc, change.promisc),
+            (LinkFlags::Up, change.up),
+        ] {
+            if let Some(on) = on {
+                m.header.change_mask |= flag;
+                if on {
+                    m.header.flags |= flag;
+                }
+            }
+        }
+        // A single setting keeps its own operation in error reports.
+        let op = match (
+            change.name.is_some(),
+            change.mtu.is_some(),
+            change.promisc.is_some(),
+            change.up.is_some(),
+        ) {
+            (true, false, false, false) => Op::SetName,
+            (false, true, false, false) => Op::SetMtu,
+            (false, false, true, false) => Op::SetPromisc,
+            (false, false, false, true) => Op::SetUp,
+            _ => Op::SetLink,
+        };
+        Self::setlink(index, m, op)
     }
 
     /// `ip link set PF vf N ...` for any number of VFs in one RTM_SETLINK.
@@ -290,7 +374,14 @@ impl Handle {
         }
     }
 
-    fn get_link(&mut self, m: LinkMessage, link: LinkRef, op: Op) -> Result<Link, Error> {
+    fn get_link(&mut self, mut m: LinkMessage, link: LinkRef, op: Op) -> Result<Link, Error> {
+        if !m
+            .attributes
+            .iter()
+            .any(|a| matches!(a, LinkAttribute::ExtMask(_)))
+        {
+            m.attributes.push(skip_stats());
+        }
         let (replies, _) =
             self.sock
                 .transact(RouteNetlinkMessage::GetLink(m), 0, op, Some(link.clone()))?;
@@ -328,6 +419,45 @@ impl Handle {
         self.link_by_name(name).map(|l| l.index)
     }
 
+    /// Looks many links up by name, pipelined (a few round trips for all of
+    /// them instead of one each, and without dumping every link of the
+    /// namespace): one result per name, in order, [`Error::NoDevice`] for a
+    /// name that does not exist.
+    ///
+    /// # Errors
+    /// Only socket-level failures; a missing link is in the vector.
+    pub fn links_by_name(&mut self, names: &[IfName]) -> Result<Vec<Result<Link, Error>>, Error> {
+        let op = Op::GetLink;
+        let mut out = Vec::with_capacity(names.len());
+        for window in names.chunks(LOOKUP_WINDOW) {
+            let outgoing: Vec<Outgoing> = window
+                .iter()
+                .map(|n| {
+                    let mut m = LinkMessage::default();
+                    m.attributes.push(LinkAttribute::IfName(n.to_string()));
+                    m.attributes.push(skip_stats());
+                    let seq = self.sock.next_seq();
+                    Outgoing {
+                        bytes: encode(RouteNetlinkMessage::GetLink(m), 0, seq),
+                        seq,
+                    }
+                })
+                .collect();
+            let answers = self.sock.pipeline_replies(&outgoing, op)?;
+            for ((ack, replies), name) in answers.into_iter().zip(window) {
+                let link = LinkRef::Name(name.to_string());
+                out.push(ack.into_result(op, Some(link.clone())).and_then(|()| {
+                    replies
+                        .iter()
+                        .find(|(ty, _)| *ty == RTM_NEWLINK)
+                        .ok_or_else(|| Error::decode(op, format!("no RTM_NEWLINK for {link}")))
+                        .and_then(|(_, p)| parse_link_op(p, op))
+                }));
+            }
+        }
+        Ok(out)
+    }
+
     /// Index to name.
     ///
     /// # Errors
@@ -354,7 +484,9 @@ impl Handle {
     /// Socket or decode errors.
     pub fn links(&mut self) -> Result<Vec<Link>, Error> {
         let op = Op::ListLinks;
-        let replies = self.dump(RouteNetlinkMessage::GetLink(LinkMessage::default()), op)?;
+        let mut m = LinkMessage::default();
+        m.attributes.push(skip_stats());
+        let replies = self.dump(RouteNetlinkMessage::GetLink(m), op)?;
         replies
             .iter()
             .filter(|(ty, _)| *ty == RTM_NEWLINK)
@@ -766,5 +898,73 @@ impl Batch<'_> {
     /// Only socket-level failures; kernel rejections are per request.
     pub fn execute(self) -> Result<Vec<Result<(), Error>>, Error> {
         self.handle.execute_all(&self.reqs)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    fn setlink(r: &Request) -> &LinkMessage {
+        match r.message() {
+            RouteNetlinkMessage::SetLink(m) => m,
+            other => panic!("not RTM_SETLINK: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn set_link_carries_exactly_the_named_settings() {
+        let all = LinkChange {
+            name: Some(IfName::new("eth0pve070").unwrap()),
+            mtu: Some(9000),
+            promisc: Some(true),
+            up: Some(true),
+        };
+        let r = Request::set_link(7, &all);
+        let m = setlink(&r);
+        assert_eq!(m.header.index, 7);
+        assert_eq!(m.header.change_mask, LinkFlags::Up | LinkFlags::Promisc);
+        assert_eq!(m.header.flags, LinkFlags::Up | LinkFlags::Promisc);
+        assert_eq!(
+            m.attributes,
+            vec![
+                LinkAttribute::Mtu(9000),
+                LinkAttribute::IfName("eth0pve070".into())
+            ]
+        );
+        assert_eq!(r.op(), Op::SetLink);
+
+        // down and promisc off: in the change mask, not in the flags
+        let r = Request::set_link(
+            3,
+            &LinkChange {
+                promisc: Some(false),
+                up: Some(false),
+                ..LinkChange::default()
+            },
+        );
+        let m = setlink(&r);
+        assert_eq!(m.header.change_mask, LinkFlags::Up | LinkFlags::Promisc);
+        assert!(m.header.flags.is_empty() && m.attributes.is_empty());
+
+        // one setting: the same request (and error label) as its own constructor
+        let up = LinkChange {
+            up: Some(true),
+            ..LinkChange::default()
+        };
+        assert_eq!(
+            Request::set_link(3, &up).to_bytes(9),
+            Request::set_up(3, true).to_bytes(9)
+        );
+        assert_eq!(Request::set_link(3, &up).op(), Op::SetUp);
+        let mtu = LinkChange {
+            mtu: Some(1400),
+            ..LinkChange::default()
+        };
+        assert_eq!(
+            Request::set_link(3, &mtu).to_bytes(9),
+            Request::set_mtu(3, 1400).to_bytes(9)
+        );
     }
 }

@@ -14,7 +14,10 @@
 //! * Link operations: [`Handle::set_name`], [`Handle::set_up`],
 //!   [`Handle::set_promisc`], [`Handle::set_mtu`], [`Handle::set_mac`],
 //!   addresses, routes, namespace moves, veth creation.
-//! * [`Batch`] pipelines many requests (about one round trip for N).
+//! * [`Request::set_link`] with a [`LinkChange`]: MTU, name, promisc and up of
+//!   one link in a single RTM_SETLINK.
+//! * [`Batch`] pipelines many requests (about one round trip for N), and
+//!   [`Handle::links_by_name`] many lookups.
 //! * [`LinkEvents`] waits for new VF netdevs or renames (RTNLGRP_LINK).
 //! * [`driver_info`] / [`Handle::driver_info`]: driver, driver version,
 //!   firmware version and bus info of a netdev (`ethtool -i`, the
@@ -66,7 +69,7 @@ pub use addr::Address;
 pub use error::{errno_name, Error, KernelError, LinkRef, Op};
 pub use ethtool::{driver_info, DriverInfo};
 pub use events::{LinkEvent, LinkEvents};
-pub use handle::{Batch, Handle, Request};
+pub use handle::{Batch, Handle, LinkChange, Request};
 pub use link::{parse_link, Link, OperState};
 pub use route::{Route, RouteSpec};
 pub use types::{IfName, IpPrefix, LinkState, MacAddr, Qos, VlanId, VlanProto, IFNAME_MAX_LEN};

@@ -447,8 +447,24 @@ impl NlSocket {
     /// Sends pre-encoded requests and waits for the ACK of each; the result
     /// vector is in the order of `reqs`.
     pub(crate) fn pipeline(&mut self, reqs: &[Outgoing], op: Op) -> Result<Vec<Ack>, Error> {
+        Ok(self
+            .pipeline_replies(reqs, op)?
+            .into_iter()
+            .map(|(ack, _)| ack)
+            .collect())
+    }
+
+    /// Like [`NlSocket::pipeline`], and also keeps the data replies (an
+    /// RTM_NEWLINK answering a GETLINK) that arrive before each request's ACK.
+    /// The caller bounds how many replies can be in flight (the receive queue).
+    pub(crate) fn pipeline_replies(
+        &mut self,
+        reqs: &[Outgoing],
+        op: Op,
+    ) -> Result<Vec<(Ack, Vec<Reply>)>, Error> {
         self.send_many(reqs, op)?;
         let mut acks: Vec<Option<Ack>> = vec![None; reqs.len()];
+        let mut replies: Vec<Vec<Reply>> = vec![Vec::new(); reqs.len()];
         let mut left = reqs.len();
         // The sequence numbers of one batch are consecutive, but do not rely on it.
         let index_of = |seq: u32| reqs.iter().position(|r| r.seq == seq);
@@ -456,24 +472,32 @@ impl NlSocket {
             let n = self.recv(op)?;
             let buf = &self.buf[..n];
             for m in split_messages(buf, op)? {
-                if m.ty != NLMSG_ERROR {
+                let Some(i) = index_of(m.seq) else { continue };
+                if acks[i].is_some() {
                     continue;
                 }
-                let Some(i) = index_of(m.seq) else { continue };
-                if acks[i].is_none() {
-                    acks[i] = Some(parse_error(m.flags, m.payload, op)?);
-                    left -= 1;
+                match m.ty {
+                    NLMSG_ERROR => {
+                        acks[i] = Some(parse_error(m.flags, m.payload, op)?);
+                        left -= 1;
+                    }
+                    NLMSG_NOOP | NLMSG_DONE | NLMSG_OVERRUN => {}
+                    ty => replies[i].push((ty, m.payload.to_vec())),
                 }
             }
         }
         Ok(acks
             .into_iter()
-            .map(|a| {
-                a.unwrap_or(Ack {
-                    errno: libc::EIO,
-                    ext_ack: None,
-                    ext_ack_offset: None,
-                })
+            .zip(replies)
+            .map(|(a, r)| {
+                (
+                    a.unwrap_or(Ack {
+                        errno: libc::EIO,
+                        ext_ack: None,
+                        ext_ack_offset: None,
+                    }),
+                    r,
+                )
             })
             .collect())
     }

@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use common::{in_netns, ip, ip_flags, ip_json, ip_link, name, veth};
 use netlink_vf::{
-    Error, Handle, IpPrefix, LinkEvent, LinkEvents, LinkState, MacAddr, Request, RouteSpec, VfAttr,
-    VfConfig, VlanConfig, VlanId, VlanProto,
+    Error, Handle, IpPrefix, LinkChange, LinkEvent, LinkEvents, LinkState, MacAddr, Request,
+    RouteSpec, VfAttr, VfConfig, VlanConfig, VlanId, VlanProto,
 };
 
 #[test]
@@ -550,6 +550,91 @@ fn batch_pipelines_and_maps_errors_to_requests() {
             assert!(l.up);
         }
         assert_eq!(ip_link("ba39")["mtu"], 1439);
+    });
+}
+
+#[test]
+fn pipelined_lookups_by_name_match_ip_and_report_missing_names() {
+    require_root!();
+    in_netns(|| {
+        // A tiny buffer: lookup answers (whole RTM_NEWLINKs) come in several
+        // windows and every datagram takes the resizing path.
+        let mut h = Handle::with_recv_buffer(64).unwrap();
+        let reqs: Vec<Request> = (0..70)
+            .map(|i| Request::create_veth(&name(&format!("lk{i}")), &name(&format!("lp{i}"))))
+            .collect();
+        assert!(h.execute_all(&reqs).unwrap().iter().all(Result::is_ok));
+        let mut names: Vec<_> = (0..70).rev().map(|i| name(&format!("lk{i}"))).collect();
+        names.insert(35, name("nosuchlink0"));
+        names.push(name("lp3"));
+        let res = h.links_by_name(&names).unwrap();
+        assert_eq!(res.len(), 72);
+        for (n, r) in names.iter().zip(&res) {
+            if n.as_str() == "nosuchlink0" {
+                assert!(matches!(r, Err(Error::NoDevice(_))), "{r:?}");
+                assert!(r.as_ref().unwrap_err().to_string().contains("nosuchlink0"));
+                continue;
+            }
+            let l = r.as_ref().unwrap();
+            assert_eq!(&l.name, n);
+            assert_eq!(ip_link(n.as_str())["ifindex"], l.index, "{n}");
+        }
+        // the same answers as one lookup each
+        let lp3 = res.last().unwrap().as_ref().unwrap();
+        assert_eq!(*lp3, h.link_by_name(&name("lp3")).unwrap());
+        assert_eq!(lp3.kind.as_deref(), Some("veth"));
+        assert!(h.links_by_name(&[]).unwrap().is_empty());
+    });
+}
+
+#[test]
+fn one_request_renames_sets_mtu_promisc_and_brings_up() {
+    require_root!();
+    in_netns(|| {
+        let mut h = Handle::new().unwrap();
+        let (a, _) = veth(&mut h, "sl0", "sl1");
+        let all = LinkChange {
+            name: Some(name("eth0pve070")),
+            mtu: Some(9000),
+            promisc: Some(true),
+            up: Some(true),
+        };
+        h.execute(Request::set_link(a, &all)).unwrap();
+        let l = h.link_by_index(a).unwrap();
+        assert_eq!(
+            (l.name.as_str(), l.mtu, l.promisc, l.up),
+            ("eth0pve070", Some(9000), true, true)
+        );
+        let flags = ip_flags("eth0pve070");
+        assert!(flags.contains(&"UP".into()) && flags.contains(&"PROMISC".into()));
+        assert_eq!(ip_link("eth0pve070")["mtu"], 9000);
+
+        // Only the flags it names: promisc off leaves UP alone.
+        let off = LinkChange {
+            promisc: Some(false),
+            ..LinkChange::default()
+        };
+        h.execute(Request::set_link(a, &off)).unwrap();
+        let l = h.link_by_index(a).unwrap();
+        assert!(l.up && !l.promisc);
+
+        // The kernel stops at the first setting it refuses and keeps those
+        // before it: a bad MTU (applied first) fails the whole request.
+        let bad = LinkChange {
+            name: Some(name("never0")),
+            mtu: Some(10),
+            up: Some(false),
+            ..LinkChange::default()
+        };
+        let e = h.execute(Request::set_link(a, &bad)).unwrap_err();
+        assert!(matches!(e, Error::InvalidArgument(_)), "{e:?}");
+        assert!(e.to_string().contains("set link name/MTU/flags"), "{e}");
+        let l = h.link_by_index(a).unwrap();
+        assert_eq!(
+            (l.name.as_str(), l.mtu, l.up),
+            ("eth0pve070", Some(9000), true)
+        );
+        assert!(LinkChange::default().is_empty() && !off.is_empty());
     });
 }
 
