@@ -23,7 +23,8 @@
 # Wiring: copy this file to the guest as /tb/guest/scenarios/bench.sh and boot
 # with tb_sets=bench (benches/vm/run does exactly that from outside testbed/).
 # Results: CHECK lines for what must work, a `BENCH ...` summary line with the
-# medians and ratios (target: setup within 1.2x of the floor). Timing is
+# medians and ratios (target: setup within 1.2x of the floor), and the last
+# setup run's `--timings` breakdown. Timing is
 # measured and printed, never asserted.
 
 BENCH_CFG=${BENCH_CFG:-/tb/guest/configs/guide.toml}
@@ -150,7 +151,8 @@ bench_one() { # METHOD -> prints elapsed ns, or nothing on failure
             while [ "$(count_vf_netdevs)" != 7 ]; do usleep 1000; done
             ;;
         setup)
-            /tb/bin/sriov-cli setup --config "$BENCH_CFG" >/tmp/bench.out 2>/tmp/bench.err || return 1
+            /tb/bin/sriov-cli setup --config "$BENCH_CFG" --timings >/tmp/bench.out 2>/tmp/bench.err || return 1
+            cp /tmp/bench.err /tmp/bench.setup-timings
             ;;
         guide)
             bench_guide_script 2>/tmp/bench.err >/dev/null || return 1
@@ -202,6 +204,12 @@ else
         r=$((r + 1))
     done
     reset_host
+    # Where setup's time went (its --timings, last run): the count write, the
+    # probes and each netdev operation are the kernel's and the driver's.
+    if [ -s /tmp/bench.setup-timings ]; then
+        note "setup --timings of the last run:"
+        sed -n '/^timings:$/,$p' /tmp/bench.setup-timings | indent 80
+    fi
     ok=1
     for m in floor setup guide ipbatch cfg noop vfio; do
         eval "v=\$$m"

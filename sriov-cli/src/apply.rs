@@ -7,6 +7,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
+use std::time::{Duration, Instant};
 
 use crate::addr::IpNet;
 use crate::addr::Mac;
@@ -159,6 +160,18 @@ pub enum Progress<'a> {
     },
 }
 
+/// How long one part of `setup` took (`setup --timings`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Timing {
+    /// 0: a phase (its reading of the host, or its kernel work, or the
+    /// read-back); 1: one kernel operation inside the phase above it.
+    pub depth: u8,
+    /// What was done, e.g. `eth0pve050: up` or `read host, plan (link)`.
+    pub what: String,
+    /// Wall-clock time.
+    pub took: Duration,
+}
+
 /// The outcome of `setup` (not dry-run).
 #[derive(Debug, Default)]
 pub struct Outcome {
@@ -166,6 +179,20 @@ pub struct Outcome {
     pub changes: Vec<Change>,
     /// A failure that stopped setup early (state unreadable).
     pub fatal: Option<String>,
+    /// Where the time went, in order.
+    pub timings: Vec<Timing>,
+}
+
+/// Runs `f`, recording how long it took under the label `what`.
+fn timed<T>(timings: &mut Vec<Timing>, depth: u8, what: String, f: impl FnOnce() -> T) -> T {
+    let t = Instant::now();
+    let r = f();
+    timings.push(Timing {
+        depth,
+        what,
+        took: t.elapsed(),
+    });
+    r
 }
 
 impl Outcome {
@@ -223,6 +250,7 @@ pub fn apply(
         Step::Address,
         Step::Route,
     ] {
+        let t_read = Instant::now();
         let state = match host.read() {
             Ok(s) => s,
             Err(e) => {
@@ -231,6 +259,19 @@ pub fn apply(
             }
         };
         let p = plan(cfg, &state, replan);
+        out.timings.push(Timing {
+            depth: 0,
+            what: format!("read host, plan ({step})"),
+            took: t_read.elapsed(),
+        });
+        // The phase's own line, filled in when it ends (its operations follow it).
+        let phase_line = out.timings.len();
+        out.timings.push(Timing {
+            depth: 0,
+            what: format!("{step}"),
+            took: Duration::ZERO,
+        });
+        let t_phase = Instant::now();
         if !p.errors.is_empty() {
             out.fatal = Some(format!(
                 "the host changed during setup: {}",
@@ -263,7 +304,9 @@ pub fn apply(
                             if c.to == "up" {
                                 progress(Progress::Carrier { pf: pf.label() });
                             }
-                            host.set_pf_up(pf, c.to == "up")
+                            timed(&mut out.timings, 1, format!("{}: {}", c.pf, c.to), || {
+                                host.set_pf_up(pf, c.to == "up")
+                            })
                         }
                     };
                     finish(&mut c, res, Status::Failed);
@@ -281,20 +324,33 @@ pub fn apply(
                             c.to.parse::<u32>()
                                 .map_err(|e| e.to_string())
                                 .and_then(|n| {
-                                    if host.set_num_vfs(pf, n, opts.allow_recreate, true)? {
+                                    let deferred = timed(
+                                        &mut out.timings,
+                                        1,
+                                        format!("{}: sriov_numvfs {n}", c.pf),
+                                        || host.set_num_vfs(pf, n, opts.allow_recreate, true),
+                                    )?;
+                                    if deferred {
                                         // The VFs exist once the write returns; the
                                         // wait for their drivers comes after probing.
                                         unprobed.insert(c.pf_address.clone());
                                         return Ok(());
                                     }
                                     let label = c.pf.clone();
-                                    host.wait_for_vfs(pf, n, &mut |seen, want| {
-                                        progress(Progress::Vfs {
-                                            pf: &label,
-                                            ready: seen,
-                                            want,
-                                        })
-                                    })
+                                    timed(
+                                        &mut out.timings,
+                                        1,
+                                        format!("{label}: wait for the VF drivers"),
+                                        || {
+                                            host.wait_for_vfs(pf, n, &mut |seen, want| {
+                                                progress(Progress::Vfs {
+                                                    pf: &label,
+                                                    ready: seen,
+                                                    want,
+                                                })
+                                            })
+                                        },
+                                    )
                                 })
                         }
                     };
@@ -337,7 +393,16 @@ pub fn apply(
                     let wants: Vec<VfWant> = wants.into_values().collect();
                     let res = match state.pfs.iter().find(|p| p.address == addr) {
                         None => Err("the PF disappeared".to_string()),
-                        Some(pf) => host.set_vf_attrs(pf, &wants),
+                        Some(pf) => timed(
+                            &mut out.timings,
+                            1,
+                            format!(
+                                "{}: VF attributes of {} VFs, one request",
+                                pf.label(),
+                                wants.len()
+                            ),
+                            || host.set_vf_attrs(pf, &wants),
+                        ),
                     };
                     for c in &mut changes {
                         let r = match &res {
@@ -391,7 +456,12 @@ pub fn apply(
                             continue;
                         }
                         let res = match vf_of(&state, &c) {
-                            Some(vf) => host.reload_driver(vf, opts.force_unbind),
+                            Some(vf) => timed(
+                                &mut out.timings,
+                                1,
+                                format!("{} vf {}: driver reload", c.pf, vf.index),
+                                || host.reload_driver(vf, opts.force_unbind),
+                            ),
                             None => Err("the VF does not exist".to_string()),
                         };
                         finish(&mut c, res, Status::Failed);
@@ -408,7 +478,12 @@ pub fn apply(
                         spec_of(cfg, &state, &c)
                             .map(|s| s.driver.clone().unwrap_or(DriverSpec::Default)),
                     ) {
-                        (Some(vf), Some(d)) => host.bind_driver(vf, &d, opts.force_unbind),
+                        (Some(vf), Some(d)) => timed(
+                            &mut out.timings,
+                            1,
+                            format!("{} vf {}: driver {d}", c.pf, vf.index),
+                            || host.bind_driver(vf, &d, opts.force_unbind),
+                        ),
                         _ => Err("the VF does not exist".to_string()),
                     };
                     finish(&mut c, res, Status::Failed);
@@ -433,7 +508,13 @@ pub fn apply(
                         if bound.contains(&key) || dead_vfs.contains(&key) {
                             continue;
                         }
-                        if let Err(e) = host.bind_driver(vf, &DriverSpec::Default, false) {
+                        let probed = timed(
+                            &mut out.timings,
+                            1,
+                            format!("{} vf {}: probe", pf.label(), vf.index),
+                            || host.bind_driver(vf, &DriverSpec::Default, false),
+                        );
+                        if let Err(e) = probed {
                             out.changes.push(Change {
                                 step: Step::Driver,
                                 pf: pf.label().to_string(),
@@ -455,13 +536,21 @@ pub fn apply(
                 for addr in rebound {
                     if let Some(pf) = state.pfs.iter().find(|p| p.address == addr) {
                         let label = pf.label().to_string();
-                        if let Err(e) = host.wait_for_vfs(pf, pf.num_vfs, &mut |ready, want| {
-                            progress(Progress::Vfs {
-                                pf: &label,
-                                ready,
-                                want,
-                            })
-                        }) {
+                        let waited = timed(
+                            &mut out.timings,
+                            1,
+                            format!("{label}: wait for the VF netdevs"),
+                            || {
+                                host.wait_for_vfs(pf, pf.num_vfs, &mut |ready, want| {
+                                    progress(Progress::Vfs {
+                                        pf: &label,
+                                        ready,
+                                        want,
+                                    })
+                                })
+                            },
+                        );
+                        if let Err(e) = waited {
                             out.fatal = Some(e);
                             return out;
                         }
@@ -492,30 +581,43 @@ pub fn apply(
                             ),
                         }),
                         (Some(_), None) => Err("no config for this VF".to_string()),
-                        (Some(link), Some(spec)) => match c.attr.as_str() {
-                            "name" => host.rename(&link, &c.to).map(|()| {
-                                renamed.insert(key.clone(), c.to.clone());
-                            }),
-                            "mtu" => spec.mtu.map_or(Ok(()), |m| host.set_mtu(&link, m)),
-                            "promisc" => spec
-                                .promisc
-                                .map_or(Ok(()), |on| host.set_promisc(&link, on)),
-                            "up" => spec.up.map_or(Ok(()), |on| host.set_up(&link, on)),
-                            "address" => {
-                                c.to.parse::<IpNet>()
-                                    .and_then(|a| host.add_address(&link, a))
-                            }
-                            "remove_address" => c
-                                .from
-                                .as_deref()
-                                .unwrap_or_default()
-                                .parse::<IpNet>()
-                                .and_then(|a| host.del_address(&link, a)),
-                            "route" => spec
-                                .gateway
-                                .map_or(Ok(()), |g| host.add_default_route(&link, g)),
-                            other => Err(format!("unknown change `{other}`")),
-                        },
+                        (Some(link), Some(spec)) => timed(
+                            &mut out.timings,
+                            1,
+                            match c.attr.as_str() {
+                                "remove_address" => format!(
+                                    "{link}: remove address {}",
+                                    c.from.as_deref().unwrap_or_default()
+                                ),
+                                "name" => format!("{link}: rename to {}", c.to),
+                                "up" => format!("{link}: {}", c.to),
+                                attr => format!("{link}: {attr} {}", c.to),
+                            },
+                            || match c.attr.as_str() {
+                                "name" => host.rename(&link, &c.to).map(|()| {
+                                    renamed.insert(key.clone(), c.to.clone());
+                                }),
+                                "mtu" => spec.mtu.map_or(Ok(()), |m| host.set_mtu(&link, m)),
+                                "promisc" => spec
+                                    .promisc
+                                    .map_or(Ok(()), |on| host.set_promisc(&link, on)),
+                                "up" => spec.up.map_or(Ok(()), |on| host.set_up(&link, on)),
+                                "address" => {
+                                    c.to.parse::<IpNet>()
+                                        .and_then(|a| host.add_address(&link, a))
+                                }
+                                "remove_address" => c
+                                    .from
+                                    .as_deref()
+                                    .unwrap_or_default()
+                                    .parse::<IpNet>()
+                                    .and_then(|a| host.del_address(&link, a)),
+                                "route" => spec
+                                    .gateway
+                                    .map_or(Ok(()), |g| host.add_default_route(&link, g)),
+                                other => Err(format!("unknown change `{other}`")),
+                            },
+                        ),
                     };
                     finish(&mut c, res, Status::Failed);
                     if c.status != Status::Applied && c.attr == "name" {
@@ -525,8 +627,17 @@ pub fn apply(
                 }
             }
         }
+        if let Some(t) = out.timings.get_mut(phase_line) {
+            t.took = t_phase.elapsed();
+        }
     }
+    let t_verify = Instant::now();
     verify(cfg, host, opts, &mut out);
+    out.timings.push(Timing {
+        depth: 0,
+        what: "read back, verify".into(),
+        took: t_verify.elapsed(),
+    });
     out
 }
 
@@ -904,6 +1015,67 @@ pub(crate) mod tests {
         // Second run: nothing to do.
         let p = plan(&cfg, &f.state, Options::default());
         assert!(p.changes.is_empty(), "{:?}", p.changes);
+    }
+
+    #[test]
+    fn timings_name_every_phase_and_every_kernel_operation_in_order() {
+        let cfg = parse(CFG, Path::new("s.toml"), "h").unwrap();
+        let mut f = fake();
+        let o = apply(&cfg, &mut f, Options::default(), &mut |_| {});
+        assert!(o.converged(), "{:#?}", o.changes);
+        let lines: Vec<String> = o
+            .timings
+            .iter()
+            .map(|t| format!("{}{}", "  ".repeat(usize::from(t.depth)), t.what))
+            .collect();
+        let mut want = Vec::new();
+        for (step, ops) in [
+            ("pf_link", &[][..]),
+            ("num_vfs", &["eno1: sriov_numvfs 4"][..]),
+            (
+                "vf_attrs",
+                &["eno1: VF attributes of 3 VFs, one request"][..],
+            ),
+            (
+                "driver",
+                &[
+                    "eno1 vf 3: driver vfio-pci",
+                    "eno1 vf 0: probe",
+                    "eno1 vf 1: probe",
+                    "eno1 vf 2: probe",
+                    "eno1: wait for the VF netdevs",
+                ][..],
+            ),
+            (
+                "link",
+                &[
+                    "eth1: rename to eth0pve0",
+                    "eth0pve0: promisc on",
+                    "eth0pve0: up",
+                    "eth2: rename to eth0pve050",
+                    "eth0pve050: up",
+                ][..],
+            ),
+            ("address", &["eth0pve050: address 10.0.50.100/24"][..]),
+            ("route", &["eth0pve050: route default via 10.0.50.1"][..]),
+        ] {
+            want.push(format!("read host, plan ({step})"));
+            want.push(step.to_string());
+            want.extend(ops.iter().map(|o| format!("  {o}")));
+        }
+        want.push("read back, verify".into());
+        assert_eq!(lines, want);
+        // A phase's time covers the operations listed under it.
+        let mut phase = None;
+        for t in &o.timings {
+            match t.depth {
+                0 => phase = Some(t.took),
+                _ => assert!(
+                    phase.is_some_and(|p| t.took <= p),
+                    "{t:?} outside its phase"
+                ),
+            }
+        }
     }
 
     #[test]

@@ -53,6 +53,10 @@ pub enum Command {
         /// whose `addresses` it sets (link-local addresses are kept).
         #[arg(long)]
         prune: bool,
+        /// Print on stderr how long each phase and each kernel operation took
+        /// (where a slow boot spends its time).
+        #[arg(long)]
+        timings: bool,
     },
     /// Show PFs and their VFs.
     Status {

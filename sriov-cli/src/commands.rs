@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use crate::apply::{apply, Progress};
+use crate::apply::{apply, Progress, Timing};
 use crate::cli::{Command, Generate};
 use crate::config::{self, Config};
 use crate::host::{chain, LiveHost};
@@ -20,11 +20,13 @@ pub(crate) fn dispatch(cmd: &Command, ctx: &Ctx, out: &mut dyn Write) -> Result<
             allow_recreate,
             force_unbind,
             prune,
+            timings,
         } => setup(
             ctx,
             out,
             *dry_run,
             *json,
+            *timings,
             Options {
                 allow_recreate: *allow_recreate,
                 force_unbind: *force_unbind,
@@ -98,8 +100,19 @@ fn setup(
     out: &mut dyn Write,
     dry_run: bool,
     json: bool,
+    timings: bool,
     opts: Options,
 ) -> Result<u8, CliError> {
+    let t_start = std::time::Instant::now();
+    // Printed on stderr, after stdout is flushed, however setup ends.
+    let mut spent: Vec<Timing> = Vec::new();
+    let print_timings = |out: &mut dyn Write, spent: &[Timing]| -> Result<(), CliError> {
+        if timings {
+            out.flush()?;
+            eprint!("{}", render::timings(spent, t_start.elapsed()));
+        }
+        Ok(())
+    };
     let cfg = load_config(ctx)?;
     if !ctx.live() && !dry_run {
         return Err(CliError::Usage(format!(
@@ -111,8 +124,14 @@ fn setup(
     if let Some(n) = &host.nl_note {
         ctx.note(n);
     }
+    let t_read = std::time::Instant::now();
     let state = host.read_state().map_err(CliError::Host)?;
     let p = plan(&cfg, &state, opts);
+    spent.push(Timing {
+        depth: 0,
+        what: "read host, validate the plan".into(),
+        took: t_read.elapsed(),
+    });
     for w in &p.warnings {
         ctx.warn(w);
     }
@@ -157,6 +176,7 @@ fn setup(
                 if pfs.len() == 1 { "" } else { "s" }
             )?;
         }
+        print_timings(out, &spent)?;
         return Ok(0);
     }
 
@@ -179,6 +199,7 @@ fn setup(
         }
     };
     let outcome = apply(&cfg, &mut host, opts, &mut progress);
+    spent.extend(outcome.timings.iter().cloned());
     if json {
         out.write_all(
             render::json(&ChangesJson {
@@ -199,6 +220,7 @@ fn setup(
                 plural(outcome.changes.len(), "change")
             )?;
         }
+        print_timings(out, &spent)?;
         Ok(0)
     } else {
         let bad = outcome
@@ -215,6 +237,7 @@ fn setup(
             ctx.err_style.red("error:"),
             plural(outcome.changes.len(), "change")
         );
+        print_timings(out, &spent)?;
         Ok(1)
     }
 }

@@ -30,6 +30,21 @@ pub enum Step {
     Route,
 }
 
+impl fmt::Display for Step {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The JSON names (`"step"` of a change).
+        f.write_str(match self {
+            Step::PfLink => "pf_link",
+            Step::NumVfs => "num_vfs",
+            Step::VfAttrs => "vf_attrs",
+            Step::Driver => "driver",
+            Step::Link => "link",
+            Step::Address => "address",
+            Step::Route => "route",
+        })
+    }
+}
+
 /// Where a change stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]

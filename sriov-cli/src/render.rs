@@ -126,6 +126,19 @@ pub struct ChangesJson<'a> {
 }
 
 /// Serializes `v` as pretty JSON with a trailing newline.
+/// `setup --timings`: one line per phase and per kernel operation (indented
+/// under its phase), milliseconds right-aligned, then the whole run.
+pub fn timings(lines: &[crate::apply::Timing], total: std::time::Duration) -> String {
+    let ms = |d: std::time::Duration| d.as_secs_f64() * 1000.0;
+    let mut s = String::from("timings:\n");
+    for t in lines {
+        let indent = "  ".repeat(usize::from(t.depth));
+        let _ = writeln!(s, "{:>10.1} ms  {indent}{}", ms(t.took), t.what);
+    }
+    let _ = writeln!(s, "{:>10.1} ms  in all", ms(total));
+    s
+}
+
 pub fn json<T: Serialize>(v: &T) -> String {
     let mut s =
         serde_json::to_string_pretty(v).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
@@ -180,6 +193,28 @@ pub fn table(header: &[&str], rows: &[Vec<String>], style: Style) -> String {
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn timings_indent_operations_under_their_phase() {
+        use crate::apply::Timing;
+        use std::time::Duration;
+        let t = |depth, what: &str, us| Timing {
+            depth,
+            what: what.into(),
+            took: Duration::from_micros(us),
+        };
+        let s = timings(
+            &[
+                t(0, "num_vfs", 495_100),
+                t(1, "eth0: sriov_numvfs 7", 495_049),
+            ],
+            Duration::from_millis(1207),
+        );
+        assert_eq!(
+            s,
+            "timings:\n     495.1 ms  num_vfs\n     495.0 ms    eth0: sriov_numvfs 7\n    1207.0 ms  in all\n"
+        );
+    }
 
     fn ch(step: Step, vf: Option<u32>, attr: &str, from: Option<&str>, to: &str) -> Change {
         Change {

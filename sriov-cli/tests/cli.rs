@@ -82,6 +82,34 @@ fn dry_run_of_the_example_prints_the_guide_as_a_diff() {
 }
 
 #[test]
+fn timings_go_to_stderr_and_leave_stdout_alone() {
+    let plain = run(&["--root", &ex(), "setup", "--dry-run"]);
+    let o = run(&["--root", &ex(), "setup", "--dry-run", "--timings"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert_eq!(o.stdout, plain.stdout);
+    let t = o
+        .stderr
+        .strip_prefix(plain.stderr.as_str())
+        .unwrap_or_else(|| panic!("timings come after the usual stderr:\n{}", o.stderr));
+    let lines: Vec<&str> = t.lines().collect();
+    assert_eq!(lines.len(), 3, "{t}");
+    assert_eq!(lines[0], "timings:");
+    for (line, what) in lines[1..]
+        .iter()
+        .zip(["read host, validate the plan", "in all"])
+    {
+        let (ms, rest) = line.trim_start().split_once(" ms  ").unwrap();
+        assert!(ms.parse::<f64>().is_ok_and(|v| v >= 0.0), "{line}");
+        assert_eq!(rest, what);
+    }
+    // --json keeps its stdout a single JSON document.
+    let j = run(&["--root", &ex(), "setup", "--dry-run", "--json", "--timings"]);
+    assert_eq!(j.code, 0, "{}", j.stderr);
+    serde_json::from_str::<serde_json::Value>(&j.stdout).unwrap();
+    assert!(j.stderr.contains("timings:\n"), "{}", j.stderr);
+}
+
+#[test]
 fn dry_run_json_lists_planned_changes() {
     let o = run(&["--root", &ex(), "setup", "--dry-run", "--json"]);
     assert_eq!(o.code, 0, "{}", o.stderr);

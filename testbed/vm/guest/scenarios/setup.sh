@@ -14,8 +14,15 @@ cli setup --config "$CFG" --dry-run
 expect_rc_out setup.dry_run_text 0
 
 pf_up_with_carrier setup.pf_carrier  # down again at the end, for the other scenarios
-cli setup --config "$CFG" --json
+cli setup --config "$CFG" --json --timings
 expect_rc setup.exit 0
+# --timings: on stderr, after everything else, the phases and each kernel
+# operation under its phase; the VFs for the host's driver are probed one by
+# one after their PF-side settings, VF 6 goes straight to vfio-pci.
+tl() { grep -Ec "^ +[0-9]+\.[0-9] ms  ($1)\$" "$CLI_ERR"; }
+expect_eq setup.timings "$(tail -n1 "$CLI_ERR" | sed 's/^ *[0-9]*\.[0-9] ms  //') $(grep -c '^timings:$' "$CLI_ERR") $(tl 'num_vfs|driver|link') $(tl '  eth0: sriov_numvfs 7') $(tl '  eth0 vf [0-5]: probe') $(tl '  eth0 vf 6: driver vfio-pci') $(tl '  [a-z0-9]+: up') $(tl '  [a-z0-9]+: rename to [a-z0-9]+')" \
+    "in all 1 3 1 6 1 5 5" "(stderr of setup --timings: total, header, 3 phases, count write, 6 probes, 1 vfio-pci bind, 5 ups, 5 renames)"
+
 if json_true "$CLI_OUT" '(.changes | length) > 0'; then
     pass setup.json_changes "$(jq '.changes | length' "$CLI_OUT") changes"
 else
