@@ -241,6 +241,10 @@ pub fn apply(
     // after their PF-side attributes are set.
     let mut unprobed: BTreeSet<String> = BTreeSet::new();
     let mut dead_vfs: BTreeSet<(String, u32)> = BTreeSet::new();
+    // The state read for a phase that then changed nothing is still the
+    // host's: the next phase (and the read-back) plan on it instead of
+    // reading sysfs and netlink again.
+    let mut unchanged: Option<HostState> = None;
     for step in [
         Step::PfLink,
         Step::NumVfs,
@@ -251,7 +255,8 @@ pub fn apply(
         Step::Route,
     ] {
         let t_read = Instant::now();
-        let state = match host.read() {
+        let reused = unchanged.is_some();
+        let state = match unchanged.take().map_or_else(|| host.read(), Ok) {
             Ok(s) => s,
             Err(e) => {
                 out.fatal = Some(e);
@@ -261,7 +266,11 @@ pub fn apply(
         let p = plan(cfg, &state, replan);
         out.timings.push(Timing {
             depth: 0,
-            what: format!("read host, plan ({step})"),
+            what: if reused {
+                format!("plan ({step}; the host is as read before)")
+            } else {
+                format!("read host, plan ({step})")
+            },
             took: t_read.elapsed(),
         });
         // The phase's own line, filled in when it ends (its operations follow it).
@@ -295,6 +304,9 @@ pub fn apply(
                 todo.push(c);
             }
         }
+        // Whether this phase may change the host: a change to make, or VFs
+        // created without drivers that the driver phase probes.
+        let touches = !todo.is_empty() || (step == Step::Driver && !unprobed.is_empty());
         match step {
             Step::PfLink => {
                 for mut c in todo {
@@ -630,9 +642,12 @@ pub fn apply(
         if let Some(t) = out.timings.get_mut(phase_line) {
             t.took = t_phase.elapsed();
         }
+        if !touches {
+            unchanged = Some(state);
+        }
     }
     let t_verify = Instant::now();
-    verify(cfg, host, opts, &mut out);
+    verify(cfg, host, unchanged, opts, &mut out);
     out.timings.push(Timing {
         depth: 0,
         what: "read back, verify".into(),
@@ -653,8 +668,14 @@ fn finish(c: &mut Change, res: Result<(), String>, fail: Status) {
 
 /// Reads back: whatever still differs was ignored by the driver (if it was
 /// applied) or failed.
-fn verify(cfg: &Config, host: &mut dyn Host, opts: Options, out: &mut Outcome) {
-    let state = match host.read() {
+fn verify(
+    cfg: &Config,
+    host: &mut dyn Host,
+    unchanged: Option<HostState>,
+    opts: Options,
+    out: &mut Outcome,
+) {
+    let state = match unchanged.map_or_else(|| host.read(), Ok) {
         Ok(s) => s,
         Err(e) => {
             out.fatal = Some(format!("reading back failed: {e}"));
@@ -710,6 +731,8 @@ pub(crate) mod tests {
         pub autoprobe: bool,
         /// VFs created without a driver: what probing their default driver gives.
         pub unprobed: Vec<VfState>,
+        /// How many times setup read the host.
+        pub reads: usize,
     }
 
     impl Fake {
@@ -724,6 +747,7 @@ pub(crate) mod tests {
 
     impl Host for Fake {
         fn read(&mut self) -> Result<HostState, String> {
+            self.reads += 1;
             Ok(self.state.clone())
         }
         fn set_pf_up(&mut self, pf: &PfState, up: bool) -> Result<(), String> {
@@ -976,6 +1000,7 @@ pub(crate) mod tests {
             up_on_create: Vec::new(),
             autoprobe: true,
             unprobed: Vec::new(),
+            reads: 0,
         }
     }
 
@@ -1059,12 +1084,21 @@ pub(crate) mod tests {
             ("address", &["eth0pve050: address 10.0.50.100/24"][..]),
             ("route", &["eth0pve050: route default via 10.0.50.1"][..]),
         ] {
-            want.push(format!("read host, plan ({step})"));
+            // pf_link changed nothing: num_vfs plans on its reading.
+            want.push(if step == "num_vfs" {
+                "plan (num_vfs; the host is as read before)".to_string()
+            } else {
+                format!("read host, plan ({step})")
+            });
             want.push(step.to_string());
             want.extend(ops.iter().map(|o| format!("  {o}")));
         }
         want.push("read back, verify".into());
         assert_eq!(lines, want);
+        assert_eq!(
+            f.reads, 7,
+            "a reading per phase after one that changed something, and one to verify"
+        );
         // A phase's time covers the operations listed under it.
         let mut phase = None;
         for t in &o.timings {
@@ -1076,6 +1110,45 @@ pub(crate) mod tests {
                 ),
             }
         }
+    }
+
+    #[test]
+    fn phases_after_one_that_changed_nothing_plan_on_the_same_reading() {
+        let cfg = parse(CFG, Path::new("s.toml"), "h").unwrap();
+        let mut f = fake();
+        assert!(apply(&cfg, &mut f, Options::default(), &mut |_| {}).converged());
+        // An edit of one VLAN: only the VF attribute phase has work.
+        let edited = parse(
+            &CFG.replacen("vlan = 50", "vlan = 51", 1),
+            Path::new("s.toml"),
+            "h",
+        )
+        .unwrap();
+        f.reads = 0;
+        f.log.clear();
+        let o = apply(&edited, &mut f, Options::default(), &mut |_| {});
+        assert!(o.converged(), "{:#?}", o.changes);
+        assert_eq!(f.log, ["setvfs 0000:01:00.0 [1]"]);
+        // Read for pf_link (reused by num_vfs and vf_attrs), again after
+        // the VLAN change for the driver phase (reused by every later phase
+        // and by the read-back, which still sees the new VLAN).
+        assert_eq!(f.reads, 2);
+        let vlan = o.changes.iter().find(|c| c.attr == "vlan").unwrap();
+        assert_eq!(vlan.status, Status::Applied);
+        assert_eq!(vlan.detail, None);
+
+        // A read-back on a reused reading still catches what the driver ignored.
+        let again = parse(
+            &CFG.replacen("vlan = 50", "vlan = 52", 1),
+            Path::new("s.toml"),
+            "h",
+        )
+        .unwrap();
+        f.ignore = vec!["vlan"];
+        let o = apply(&again, &mut f, Options::default(), &mut |_| {});
+        let vlan = o.changes.iter().find(|c| c.attr == "vlan").unwrap();
+        assert_eq!(vlan.status, Status::Ignored, "{vlan:?}");
+        assert!(!o.converged());
     }
 
     #[test]

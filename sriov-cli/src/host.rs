@@ -137,6 +137,13 @@ impl LiveHost {
         let pfs = self.sysfs.pfs().map_err(|e| chain(&e))?;
         for pf in pfs {
             let vfs = self.sysfs.vfs(&pf.address).map_err(|e| chain(&e))?;
+            // What is in use on each VF (for the recreate and reload checks),
+            // on the VFs just resolved.
+            let impact = if pf.sriov.num_vfs > 0 {
+                self.sysfs.impact_of(&vfs).map_err(|e| chain(&e))?
+            } else {
+                Vec::new()
+            };
             st.pfs.push(PfState {
                 address: pf.address.to_string(),
                 netdevs: pf.netdevs.clone(),
@@ -173,16 +180,10 @@ impl LiveHost {
                     })
                     .collect(),
             });
-            if pf.sriov.num_vfs > 0 {
-                let impact = self
-                    .sysfs
-                    .recreate_impact(&pf.address)
-                    .map_err(|e| chain(&e))?;
-                if let Some(ps) = st.pfs.last_mut() {
-                    for c in impact {
-                        if let Some(v) = ps.vfs.iter_mut().find(|v| v.index == c.index) {
-                            v.in_use = c.reasons.iter().filter_map(in_use_of).collect();
-                        }
+            if let Some(ps) = st.pfs.last_mut() {
+                for c in impact {
+                    if let Some(v) = ps.vfs.iter_mut().find(|v| v.index == c.index) {
+                        v.in_use = c.reasons.iter().filter_map(in_use_of).collect();
                     }
                 }
             }

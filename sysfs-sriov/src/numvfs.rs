@@ -19,6 +19,7 @@ use crate::error::{Error, Result};
 use crate::netdev::AddressMap;
 use crate::pci::PciAddress;
 use crate::sysfs::Sysfs;
+use crate::vf::Vf;
 
 /// What [`Sysfs::set_num_vfs`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -220,16 +221,40 @@ impl Sysfs {
     /// # Errors
     /// [`Error::DeviceNotFound`], [`Error::NotSriovCapable`], I/O and parse errors.
     pub fn recreate_impact(&self, pf: &PciAddress) -> Result<Vec<Casualty>> {
+        self.impact_of(&self.vfs(pf)?)
+    }
+
+    /// [`Sysfs::recreate_impact`] for VFs already resolved with
+    /// [`Sysfs::vfs`] (a caller that lists them anyway saves resolving every
+    /// VF twice): what is in use on each, read now.
+    ///
+    /// ```
+    /// # #[cfg(feature = "fixture")] {
+    /// use sysfs_sriov::fixture::{HostBuilder, PfSpec};
+    ///
+    /// let pf = "0000:01:00.0".parse()?;
+    /// let host = HostBuilder::new()
+    ///     .pf(PfSpec::intel_82576(pf).netdev("eth0").vfs(2))
+    ///     .build()?;
+    /// let sysfs = host.sysfs();
+    /// let vfs = sysfs.vfs(&pf)?;
+    /// assert_eq!(sysfs.impact_of(&vfs)?, sysfs.recreate_impact(&pf)?);
+    /// # }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// I/O and parse errors.
+    pub fn impact_of(&self, vfs: &[Vf]) -> Result<Vec<Casualty>> {
         let addrs = self.address_map()?;
-        self.vfs(pf)?
-            .into_iter()
+        vfs.iter()
             .map(|vf| {
                 let reasons = self.in_use(&vf.driver, &vf.netdevs, &addrs)?;
                 Ok(Casualty {
                     index: vf.index,
                     address: vf.address,
-                    driver: vf.driver,
-                    netdevs: vf.netdevs,
+                    driver: vf.driver.clone(),
+                    netdevs: vf.netdevs.clone(),
                     reasons,
                 })
             })

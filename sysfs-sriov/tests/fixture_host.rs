@@ -301,6 +301,10 @@ fn recreate_impact_lists_every_vf_and_what_is_in_use() {
     );
     assert!(c[4].reasons.is_empty());
     assert_eq!(c[4].netdevs, ["enp2s0f0v4"]);
+    // The same from VFs the caller resolved itself.
+    let vfs = host.sysfs().vfs(&pf).unwrap();
+    assert_eq!(host.sysfs().impact_of(&vfs).unwrap(), c);
+    assert!(host.sysfs().impact_of(&[]).unwrap().is_empty());
 }
 
 #[test]
