@@ -2,7 +2,11 @@
 //! devices it does not own cannot be given to a VM alone; a VF bound to vfio-pci has
 //! its `/dev/vfio/<group>` node. PFs and VFs come from `sysfs-sriov`.
 
+use std::collections::BTreeMap;
+
 use sysfs_sriov::{PciAddress, Sysfs};
+
+use crate::acs::{self, Acs};
 
 use crate::iommu::Iommu;
 use crate::report::{Check, CheckId, Status};
@@ -18,6 +22,34 @@ fn is_bridge(root: &Root, dev: &str) -> bool {
     match root.read(&format!("sys/bus/pci/devices/{addr}/class")) {
         Read::Text(t) => t.trim().to_ascii_lowercase().starts_with("0x0604"),
         _ => false,
+    }
+}
+
+/// Why the kernel did not isolate a device below `path` (nearest port first),
+/// as a clause for the sharing message.
+fn why_shared(path: &[PciAddress], ports: &BTreeMap<PciAddress, Acs>) -> String {
+    if path.is_empty() {
+        return String::new();
+    }
+    let mut lacking = Vec::new();
+    let mut unknown = Vec::new();
+    for port in path {
+        match ports.get(port) {
+            Some(a) if a.isolates() => {}
+            Some(a @ Acs::Unknown(_)) => unknown.push(format!("{port} ({})", a.describe())),
+            Some(a) => lacking.push(format!("{port} ({})", a.describe())),
+            None => unknown.push(port.to_string()),
+        }
+    }
+    if !lacking.is_empty() {
+        format!(
+            "; the port(s) above it do not isolate it: {}",
+            lacking.join(", ")
+        )
+    } else if !unknown.is_empty() {
+        format!("; ACS of the port(s) above it: {}", unknown.join(", "))
+    } else {
+        "; every port above it has ACS enabled, so the sharing comes from the device itself (functions without ACS) or a platform quirk".to_owned()
     }
 }
 
@@ -64,6 +96,8 @@ pub(crate) fn check(root: &Root, iommu: &Iommu, in_container: bool) -> Check {
     let mut vfio_total = 0usize;
     let (mut shared, mut missing_node, mut no_group) = (0usize, 0usize, 0usize);
     let iommu_on = iommu.active();
+    // ACS of every port above a PF, read once per port.
+    let mut ports: BTreeMap<PciAddress, Acs> = BTreeMap::new();
     for pf in &pfs {
         let pf_name = match pf.netdevs.first() {
             Some(n) => format!("{} ({n})", pf.address),
@@ -83,6 +117,19 @@ pub(crate) fn check(root: &Root, iommu: &Iommu, in_container: bool) -> Check {
                 );
             }
             None => {}
+        }
+        // The bridges between the PF (and so its VFs) and the root complex.
+        let path: Vec<PciAddress> = acs::upstream(root, &pf.address);
+        for port in &path {
+            let a = ports
+                .entry(*port)
+                .or_insert_with(|| acs::of_port(root, port));
+            if iommu_on {
+                check.push_evidence(
+                    format!("{devices}/{port}/config"),
+                    format!("{} (above PF {})", a.describe(), pf.address),
+                );
+            }
         }
         let vfs = match sysfs.vfs(&pf.address) {
             Ok(v) => v,
@@ -136,9 +183,10 @@ pub(crate) fn check(root: &Root, iommu: &Iommu, in_container: bool) -> Check {
                     Status::Warn,
                     subject.clone(),
                     format!(
-                        "VF {} of {pf_name} shares IOMMU group {group} with {}: it can only be passed through together with them, and none of them may stay on a host driver",
+                        "VF {} of {pf_name} shares IOMMU group {group} with {}: it can only be passed through together with them, and none of them may stay on a host driver{}",
                         vf.index,
-                        named.join(", ")
+                        named.join(", "),
+                        why_shared(&path, &ports)
                     ),
                 );
             } else if !bridges.is_empty() {

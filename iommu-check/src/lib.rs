@@ -12,7 +12,8 @@
 //! 5. the DMA mode of the groups (`identity` = passthrough);
 //! 6. interrupt remapping (`IR-` chips in `/proc/interrupts`);
 //! 7. `vfio`, `vfio_pci`, `vfio_iommu_type1` built in or loaded;
-//! 8. every SR-IOV PF and VF in an IOMMU group of its own, `/dev/vfio/N` for vfio VFs;
+//! 8. every SR-IOV PF and VF in an IOMMU group of its own, `/dev/vfio/N` for vfio VFs,
+//!    and the PCIe ACS of the ports above each PF (why a VF shares its group);
 //! 9. whether it runs in a container (then `/proc/cmdline` is the host's).
 //!
 //! The [`Report`] serializes with serde (`--json`) and renders for people with
@@ -49,6 +50,7 @@
 
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
+mod acs;
 mod args;
 mod cmdline;
 mod container;

@@ -70,6 +70,11 @@ impl Root {
         }
     }
 
+    /// The target of a symlink, as stored (relative targets stay relative).
+    pub(crate) fn read_link(&self, rel: &str) -> Option<PathBuf> {
+        std::fs::read_link(self.path(rel)).ok()
+    }
+
     /// Whether anything (file, dir, even a dangling symlink) is at `rel`.
     pub(crate) fn exists(&self, rel: &str) -> bool {
         std::fs::symlink_metadata(self.path(rel)).is_ok()

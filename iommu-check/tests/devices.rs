@@ -114,6 +114,68 @@ fn vf_sharing_a_group_warns_and_names_the_devices() {
 }
 
 #[test]
+fn a_shared_group_is_explained_by_the_acs_of_the_ports_above() {
+    use sysfs_sriov::fixture::{bridge_config, ACS_ISOLATING};
+    let port_config = "sys/devices/pci0000:00/0000:00:03.0/config";
+    let shared_message = |config: Option<Vec<u8>>| -> (String, Vec<String>) {
+        let h = Host::intel_pt_sriov(Host::x710(2, &[]));
+        let g = vf_group(&h, 0);
+        h.add_to_group(g, "0000:00:1f.0", "0x060100");
+        if let Some(c) = config {
+            h.file(port_config, c);
+        }
+        let r = check(h.root()).unwrap();
+        let d = devices(&r);
+        let f = d.finding(&vf_addr(&h, 0)).unwrap();
+        assert_eq!(f.status, Status::Warn, "{}", show(&r));
+        let ev = d
+            .evidence
+            .iter()
+            .filter(|e| e.source == "/sys/bus/pci/devices/0000:00:03.0/config")
+            .map(|e| e.observed.clone())
+            .collect();
+        (f.message.clone(), ev)
+    };
+
+    // The fixture's root port isolates: the cause is elsewhere.
+    let (m, ev) = shared_message(None);
+    assert!(
+        m.ends_with("; every port above it has ACS enabled, so the sharing comes from the device itself (functions without ACS) or a platform quirk"),
+        "{m}"
+    );
+    assert_eq!(
+        ev,
+        ["ACS enabled: SrcValid ReqRedir CmpltRedir UpstreamFwd (ACSCtl 0x001d) (above PF 0000:02:00.0)"]
+    );
+    assert_eq!(bridge_config(Some(ACS_ISOLATING)).len(), 4096);
+
+    // A root port without ACS: named as the reason.
+    let (m, ev) = shared_message(Some(bridge_config(None)));
+    assert!(
+        m.ends_with("; the port(s) above it do not isolate it: 0000:00:03.0 (no ACS capability)"),
+        "{m}"
+    );
+    assert_eq!(ev, ["no ACS capability (above PF 0000:02:00.0)"]);
+
+    // ACS there but not enabled (no IOMMU driver asked for it, or firmware).
+    let (m, _) = shared_message(Some(bridge_config(Some(0x0001))));
+    assert!(
+        m.contains("0000:00:03.0 (ACS present but not isolating: ReqRedir off, CmpltRedir off, UpstreamFwd off (ACSCap 0x001f, ACSCtl 0x0001))"),
+        "{m}"
+    );
+
+    // Only the first 64 bytes readable (not root): said, not guessed.
+    let (m, ev) = shared_message(Some(vec![0u8; 64]));
+    assert!(
+        m.contains(
+            "; ACS of the port(s) above it: 0000:00:03.0 (ACS unknown: 64 bytes of config space"
+        ),
+        "{m}"
+    );
+    assert!(ev[0].contains("read as root"), "{ev:?}");
+}
+
+#[test]
 fn vf_sharing_only_with_a_bridge_passes() {
     let h = Host::intel_pt_sriov(Host::x710(1, &[]));
     let g = vf_group(&h, 0);

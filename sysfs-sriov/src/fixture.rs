@@ -618,6 +618,40 @@ struct Writer {
     inet6: Vec<String>,
 }
 
+/// The ACS control bits the kernel needs to isolate devices below a port
+/// (Source Validation, P2P Request Redirect, P2P Completion Redirect, Upstream
+/// Forwarding).
+pub const ACS_ISOLATING: u16 = 0x001d;
+
+/// 4096 bytes of PCIe config space for a root port (type 1 header, class
+/// 0x060400), with an AER extended capability at 0x100 and, when `acs_ctl` is
+/// given, an ACS capability at 0x148 (capable of SV, TB, RR, CR, UF) with that
+/// control register; without it the list ends after AER. The fixture writes
+/// it as the port's `config` file.
+///
+/// ```
+/// let c = sysfs_sriov::fixture::bridge_config(Some(sysfs_sriov::fixture::ACS_ISOLATING));
+/// assert_eq!(c.len(), 4096);
+/// assert_eq!(&c[0x148..0x150], &[0x0d, 0x00, 0x01, 0x00, 0x1f, 0x00, 0x1d, 0x00]);
+/// ```
+pub fn bridge_config(acs_ctl: Option<u16>) -> Vec<u8> {
+    let mut c = vec![0u8; 4096];
+    c[0..4].copy_from_slice(&[0x86, 0x80, 0x01, 0x19]); // vendor 8086, device 1901
+    c[0x0a] = 0x04; // subclass: PCI-to-PCI bridge
+    c[0x0b] = 0x06; // class: bridge
+    c[0x0e] = 0x01; // header type 1
+    let aer_next: u32 = if acs_ctl.is_some() { 0x148 } else { 0 };
+    let aer = 0x0001 | (1 << 16) | (aer_next << 20);
+    c[0x100..0x104].copy_from_slice(&aer.to_le_bytes());
+    if let Some(ctl) = acs_ctl {
+        let acs: u32 = 0x000d | (1 << 16);
+        c[0x148..0x14c].copy_from_slice(&acs.to_le_bytes());
+        c[0x14c..0x14e].copy_from_slice(&0x001f_u16.to_le_bytes());
+        c[0x14e..0x150].copy_from_slice(&ctl.to_le_bytes());
+    }
+    c
+}
+
 fn ups(rel: &str) -> String {
     "../".repeat(rel.split('/').count())
 }
@@ -816,7 +850,39 @@ impl Writer {
         Ok(ifindex)
     }
 
+    /// The PCIe root port above a PF not on bus 0 (once per port): a
+    /// PCI-to-PCI bridge whose config space has ACS, enabled when there is an
+    /// IOMMU (the kernel enables it at boot only when an IOMMU driver asks).
+    fn root_port(&mut self, pf: &PciAddress) -> io::Result<()> {
+        if pf.bus() == 0 {
+            return Ok(());
+        }
+        let rel = Self::parent_of(pf);
+        let Some(addr) = rel.rsplit('/').next().map(str::to_owned) else {
+            return Ok(());
+        };
+        let bus_link = self.sys(&format!("bus/pci/devices/{addr}"));
+        if fs::symlink_metadata(&bus_link).is_ok() {
+            return Ok(());
+        }
+        let dir = self.sys(&rel);
+        fs::create_dir_all(&dir)?;
+        for (f, v) in [
+            ("vendor", "0x8086"),
+            ("device", "0x1901"),
+            ("class", "0x060400"),
+        ] {
+            fs::write(dir.join(f), format!("{v}\n"))?;
+        }
+        fs::write(
+            dir.join("config"),
+            bridge_config(Some(if self.iommu { ACS_ISOLATING } else { 0 })),
+        )?;
+        link(&format!("../../../{rel}"), &bus_link)
+    }
+
     fn pf(&mut self, pf: &PfSpec) -> io::Result<()> {
+        self.root_port(&pf.address)?;
         let group = if self.iommu {
             Some(match pf.iommu_group {
                 Some(g) => g,

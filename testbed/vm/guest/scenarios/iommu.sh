@@ -40,6 +40,35 @@ if json_true "$CLI_OUT" 'has("verdict") and (.checks | length > 0)'; then
 else
     fail iommu.check_json "no {verdict, checks} JSON on stdout: $(head -c 200 "$CLI_OUT")"
 fi
+# ACS of the PF's root port: check-iommu's evidence against the config space
+# walked here with od (extended capabilities from 0x100; ACS is ID 0x000d,
+# control register at +6; the kernel isolates with SV|RR|CR|UF = 0x001d).
+port=$(basename "$(dirname "$(readlink -f "$PFDEV")")")
+acs_walk() { # CONFIG -> enabled | partial CTL | absent | unreadable
+    _c=$1 _off=256 _n=0
+    [ "$(wc -c <"$_c")" -ge 4096 ] || { echo unreadable; return; }
+    while [ "$_off" -ge 256 ] && [ "$_n" -lt 64 ]; do
+        _h=$(od -An -tx4 -j "$_off" -N4 "$_c" | tr -d ' ')
+        [ -n "$_h" ] && [ "$_h" != 00000000 ] && [ "$_h" != ffffffff ] || break
+        if [ "$(( 0x$_h & 0xffff ))" = 13 ]; then
+            _ctl=$(( 0x$(od -An -tx2 -j $((_off + 6)) -N2 "$_c" | tr -d ' ') ))
+            if [ $(( _ctl & 0x1d )) = $(( 0x1d )) ]; then echo enabled; else echo "partial $_ctl"; fi
+            return
+        fi
+        _off=$(( (0x$_h >> 20) & 0xffc )); _n=$((_n + 1))
+    done
+    echo absent
+}
+if [ "$TB_VARIANT" != none ]; then
+    theirs=$(acs_walk "/sys/bus/pci/devices/$port/config")
+    ours=$(jq -r --arg s "/sys/bus/pci/devices/$port/config" '[.checks[] | select(.id == "devices") | .evidence[] | select(.source == $s) | .observed][0] // "none"' "$CLI_OUT")
+    case $ours in
+        "ACS enabled:"*) ours=enabled ;;
+        "ACS present but not isolating"*) ours="partial $(( $(echo "$ours" | sed 's/.*ACSCtl \(0x[0-9a-f]*\).*/\1/') ))" ;;
+        "no ACS capability"*) ours=absent ;;
+    esac
+    expect_eq iommu.root_port_acs "$ours" "$theirs" "(ACS of root port $port above the PF: check-iommu evidence vs the config space walked with od)"
+fi
 failing=$(jq -r '[.checks[]? | select(.status == "fail") | .id] | join(",")' "$CLI_OUT" 2>/dev/null)
 case $TB_VARIANT in
     vtd) expect_eq iommu.failing_checks "$failing" "" ;;
