@@ -299,6 +299,20 @@ fn plan_pf(spec: &PfSpec, pf: &PfState, live: &HostState, opts: Options, p: &mut
             }
         }
     }
+    // igb and ixgbe answer their VFs' mailbox (the VF's MAC among it) only
+    // while the PF's own link is up: a VF driver that starts under a PF that
+    // is down makes up a random MAC (igbvf: "PF still in reset state"), which
+    // the PF drops as spoofed. setup only brings the PF up when told to.
+    let pf_driver = pf.driver.as_deref().unwrap_or_default();
+    if spec.up.is_none()
+        && pf.up == Some(false)
+        && spec.num_vfs > 0
+        && matches!(pf_driver, "igb" | "ixgbe")
+    {
+        p.warnings.push(format!(
+            "PF {pfn} is down: {pf_driver} gives its VFs no MAC address until its own link is up (their drivers then make up a random one, which the PF drops as spoofed); add `up = true` to this [[pf]] so setup brings it up and waits for its carrier before creating the VFs"
+        ));
+    }
     if pf.num_vfs != spec.num_vfs {
         p.changes.push(mk(
             Step::NumVfs,
@@ -727,6 +741,48 @@ pub(crate) mod tests {
     use std::path::Path;
 
     /// A host with one igb PF `eno1` of 7 possible VFs, `n` of them created.
+    #[test]
+    fn a_pf_that_is_down_without_up_gets_a_warning_for_igb_and_ixgbe_only() {
+        let text = "[[pf]]\nname = \"eno1\"\nnum_vfs = 2\n[[pf.vf]]\nindex = 1\nvlan = 50\n";
+        let warned = |driver: &str, up: Option<bool>, cfg_text: &str| -> bool {
+            let mut h = host(0, true);
+            h.pfs[0].driver = Some(driver.into());
+            h.pfs[0].up = up;
+            let p = plan(&cfg(cfg_text), &h, Options::default());
+            assert!(p.errors.is_empty(), "{:?}", p.errors);
+            let w: Vec<&String> = p
+                .warnings
+                .iter()
+                .filter(|w| w.contains("is down"))
+                .collect();
+            if let Some(w) = w.first() {
+                assert!(
+                    w.starts_with(&format!(
+                        "PF eno1 is down: {driver} gives its VFs no MAC address"
+                    )) && w.contains("add `up = true` to this [[pf]]"),
+                    "{w}"
+                );
+            }
+            !w.is_empty()
+        };
+        assert!(warned("igb", Some(false), text));
+        assert!(warned("ixgbe", Some(false), text));
+        // i40e hands out MACs through its admin queue, up or not.
+        assert!(!warned("i40e", Some(false), text));
+        assert!(!warned("igb", Some(true), text));
+        // Unknown (no netlink): no guess.
+        assert!(!warned("igb", None, text));
+        // `up = true` takes care of it; `up = false` has its own warning.
+        let with_up = text.replacen("num_vfs = 2\n", "num_vfs = 2\nup = true\n", 1);
+        assert!(!warned("igb", Some(false), &with_up));
+        // No VFs wanted: nothing to warn about.
+        assert!(!warned(
+            "igb",
+            Some(false),
+            "[[pf]]\nname = \"eno1\"\nnum_vfs = 0\n"
+        ));
+    }
+
     pub(crate) fn host(n: u32, netlink: bool) -> HostState {
         let vfs = (0..n)
             .map(|i| VfState {

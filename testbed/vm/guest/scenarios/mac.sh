@@ -9,6 +9,15 @@ NEW=02:00:00:01:04:51
 CFG=/tmp/pfup.toml
 awk '{ print } /^num_vfs = 7/ { print "up = true" }' /tb/guest/configs/guide.toml >"$CFG"
 ip link set "$PF" down
+# Without `up = true` the plan says why a PF that is down is a problem for igb.
+cli setup --config /tb/guest/configs/guide.toml --dry-run --json
+if json_true "$CLI_OUT" '[.warnings[] | select(contains("is down: igb gives its VFs no MAC address") and contains("up = true"))] | length == 1'; then
+    pass mac.pf_down_warned "$(jq -r '.warnings[] | select(contains("is down"))' "$CLI_OUT" | cut -c1-120)"
+else
+    fail mac.pf_down_warned "want the PF-down warning: $(jq -c .warnings "$CLI_OUT" 2>&1 | cut -c1-250)"
+fi
+cli setup --config "$CFG" --dry-run --json
+expect_eq mac.pf_down_not_warned_with_up "$(jq '[.warnings[] | select(contains("is down"))] | length' "$CLI_OUT")" 0 "(dry run of the config with up = true)"
 cli setup --config "$CFG" --json
 expect_rc mac.first_run 0
 if json_true "$CLI_OUT" '[.changes[] | select(.step == "pf_link" and .attr == "up" and .from == "down" and .to == "up" and .status == "applied")] | length == 1'; then
