@@ -158,6 +158,19 @@ pub enum Progress<'a> {
         /// The PF's label.
         pf: &'a str,
     },
+    /// About to write a PF's VF count (seconds for many VFs on some NICs).
+    NumVfs {
+        /// The PF's label.
+        pf: &'a str,
+        /// VFs now.
+        from: u32,
+        /// VFs wanted.
+        to: u32,
+        /// The PF has carrier now: the count change may take its link down
+        /// for a moment, and setup then waits (a bounded time) for it to
+        /// come back before setting VF attributes.
+        carrier_wait: bool,
+    },
 }
 
 /// How long one part of `setup` took (`setup --timings`).
@@ -336,6 +349,12 @@ pub fn apply(
                             c.to.parse::<u32>()
                                 .map_err(|e| e.to_string())
                                 .and_then(|n| {
+                                    progress(Progress::NumVfs {
+                                        pf: &c.pf,
+                                        from: pf.num_vfs,
+                                        to: n,
+                                        carrier_wait: pf.carrier == Some(true),
+                                    });
                                     let deferred = timed(
                                         &mut out.timings,
                                         1,
@@ -1109,6 +1128,31 @@ pub(crate) mod tests {
                     "{t:?} outside its phase"
                 ),
             }
+        }
+    }
+
+    #[test]
+    fn progress_announces_the_count_write_and_whether_a_carrier_wait_follows() {
+        let cfg = parse(CFG, Path::new("s.toml"), "h").unwrap();
+        for carrier in [None, Some(true)] {
+            let mut f = fake();
+            f.state.pfs[0].carrier = carrier;
+            let mut seen = Vec::new();
+            let o = apply(&cfg, &mut f, Options::default(), &mut |p| {
+                seen.push(match p {
+                    Progress::NumVfs {
+                        pf,
+                        from,
+                        to,
+                        carrier_wait,
+                    } => format!("{pf} {from}->{to} wait={carrier_wait}"),
+                    Progress::Vfs { pf, ready, want } => format!("{pf} {ready}/{want}"),
+                    Progress::Carrier { pf } => format!("{pf} carrier"),
+                });
+            });
+            assert!(o.converged(), "{:#?}", o.changes);
+            let wait = carrier == Some(true);
+            assert_eq!(seen, [format!("eno1 0->4 wait={wait}"), "eno1 4/4".into()]);
         }
     }
 

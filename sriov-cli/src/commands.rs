@@ -196,6 +196,12 @@ fn setup(
                 "bringing PF {pf} up, waiting for its carrier (at most {} s)",
                 crate::host::CARRIER_WAIT.as_secs()
             ),
+            Progress::NumVfs {
+                pf,
+                from,
+                to,
+                carrier_wait,
+            } => eprintln!("{}", num_vfs_progress(pf, from, to, carrier_wait)),
         }
     };
     let outcome = apply(&cfg, &mut host, opts, &mut progress);
@@ -240,6 +246,18 @@ fn setup(
         print_timings(out, &spent)?;
         Ok(1)
     }
+}
+
+/// The terminal line before a VF count write.
+fn num_vfs_progress(pf: &str, from: u32, to: u32, carrier_wait: bool) -> String {
+    let mut s = format!("PF {pf}: sriov_numvfs {from} -> {to}");
+    if carrier_wait {
+        s.push_str(&format!(
+            ", then waiting for the PF's carrier to come back (at most {} s)",
+            crate::host::CARRIER_WAIT.as_secs()
+        ));
+    }
+    s
 }
 
 pub(crate) fn plural(n: usize, word: &str) -> String {
@@ -310,4 +328,24 @@ fn reset(ctx: &Ctx, out: &mut dyn Write, spec: &str, allow_recreate: bool) -> Re
         pf.address, pf.sriov.num_vfs
     )?;
     Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn num_vfs_progress_says_when_it_will_wait_for_the_carrier() {
+        assert_eq!(
+            num_vfs_progress("eth0", 0, 7, false),
+            "PF eth0: sriov_numvfs 0 -> 7"
+        );
+        assert_eq!(
+            num_vfs_progress("eth0", 0, 7, true),
+            format!(
+                "PF eth0: sriov_numvfs 0 -> 7, then waiting for the PF's carrier to come back (at most {} s)",
+                crate::host::CARRIER_WAIT.as_secs()
+            )
+        );
+    }
 }
