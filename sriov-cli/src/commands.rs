@@ -104,7 +104,8 @@ fn setup(
     opts: Options,
 ) -> Result<u8, CliError> {
     let t_start = std::time::Instant::now();
-    // Printed on stderr, after stdout is flushed, however setup ends.
+    // Printed on stderr, after stdout is flushed, once setup has a plan
+    // (a refused config or plan changed nothing and prints no timings).
     let mut spent: Vec<Timing> = Vec::new();
     let print_timings = |out: &mut dyn Write, spent: &[Timing]| -> Result<(), CliError> {
         if timings {

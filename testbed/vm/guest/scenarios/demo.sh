@@ -15,7 +15,7 @@ echo "== the kernel's view: ip -d link show $PF"; ip -d link show dev "$PF" | in
 echo "== ip -br addr; ip route"; ip -br addr | indent; ip route | indent
 echo "== ls -l /sys/class/net/$PF/device/virtfn*"; ls -l "$PFDEV"/virtfn* | indent
 echo "== sriov-cli check-iommu"; cli check-iommu
-echo "== sriov-cli generate systemd-unit"; cli generate systemd-unit
+echo "== sriov-cli generate systemd-unit"; cli generate systemd-unit --config "$CFG"
 echo "== sriov-cli generate pve-mapping"; cli generate pve-mapping
 echo "== sriov-cli generate hostpci"; cli generate hostpci
 echo "== sriov-cli stats --format prometheus"; cli stats --format prometheus

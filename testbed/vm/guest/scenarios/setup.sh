@@ -74,4 +74,9 @@ g=$(vf_group 6)
 if [ -n "$g" ] && [ -c "/dev/vfio/$g" ]; then pass setup.vfio_node "/dev/vfio/$g"; else fail setup.vfio_node "group '$g', /dev/vfio: $(ls /dev/vfio | tr '\n' ' ')"; fi
 expect_eq setup.vfio_no_netdev "$([ -e "$PFDEV/virtfn6" ] && echo virtfn6) [$(vf_netdev 6)]" "virtfn6 []" "(a vfio-pci VF has no netdev)"
 expect_eq setup.other_vfs_igbvf "$(vf_driver 0) $(vf_driver 5)" "igbvf igbvf"
+
+# The boot unit for this config waits for the PF's interface (its driver may
+# load after the unit could start), named the way systemd names device units.
+cli generate systemd-unit --config "$CFG"
+expect_eq setup.unit_waits_for_pf "$(grep -c "^After=sys-subsystem-net-devices-$PF.device\$\|^Wants=sys-subsystem-net-devices-$PF.device\$" "$CLI_OUT")/$CLI_RC" 2/0 "(After= and Wants= on the PF's device unit, exit 0)"
 ip link set "$PF" down
