@@ -6,6 +6,10 @@
 //! `pci_acs_path_enabled()`); the IOMMU driver asks `pci_enable_acs()` to turn
 //! them on at boot where the port has them.
 //!
+//! A required bit that the port's ACS capability register does not have is
+//! taken as hard-wired on, as the kernel does (`pci_acs_flags_enabled()`:
+//! "capabilities are either required or only required if controllable").
+//!
 //! Read from each port's `config` file in sysfs: the extended capability list
 //! starts at offset 0x100 (PCIe config space is 4096 bytes; sysfs gives the
 //! part past 64 bytes only to root). Capability ID 0x000D is ACS: the
@@ -34,19 +38,21 @@ pub(crate) const REQUIRED: [(u16, &str); 4] = [
 /// What one port's config space says about ACS.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Acs {
-    /// Every bit the kernel requires is enabled.
+    /// Every bit the kernel requires is enabled (or not controllable, so
+    /// hard-wired on).
     Enabled {
+        /// ACS capability register.
+        cap: u16,
         /// ACS control register.
         ctl: u16,
     },
-    /// The port has ACS, but some required bits are off (the named ones; not
-    /// implemented by the port when `capable` lacks them too).
+    /// The port has ACS, but some required bits it can control are off.
     Partial {
         /// ACS capability register.
         cap: u16,
         /// ACS control register.
         ctl: u16,
-        /// Required bits that are off, by `lspci` name.
+        /// Required, controllable bits that are off, by `lspci` name.
         off: Vec<&'static str>,
     },
     /// No ACS capability in the extended list.
@@ -73,29 +79,22 @@ impl Acs {
                 .join(" ")
         };
         match self {
-            Acs::Enabled { ctl } => format!("ACS enabled: {} (ACSCtl {ctl:#06x})", names(*ctl)),
-            Acs::Partial { cap, ctl, off } => {
-                let missing: Vec<&str> = off
-                    .iter()
-                    .map(|n| {
-                        let bit = REQUIRED.iter().find(|(_, m)| m == n).map_or(0, |(b, _)| *b);
-                        if cap & bit == 0 {
-                            "not implemented"
-                        } else {
-                            "off"
-                        }
-                    })
-                    .collect();
-                let detail: Vec<String> = off
-                    .iter()
-                    .zip(missing)
-                    .map(|(n, why)| format!("{n} {why}"))
-                    .collect();
+            Acs::Enabled { cap, ctl } => {
+                let fixed = names(!cap);
                 format!(
-                    "ACS present but not isolating: {} (ACSCap {cap:#06x}, ACSCtl {ctl:#06x})",
-                    detail.join(", ")
+                    "ACS enabled: {}{} (ACSCap {cap:#06x}, ACSCtl {ctl:#06x})",
+                    names(*ctl & *cap),
+                    if fixed.is_empty() {
+                        String::new()
+                    } else {
+                        format!("; not controllable, so hard-wired on: {fixed}")
+                    }
                 )
             }
+            Acs::Partial { cap, ctl, off } => format!(
+                "ACS present but not isolating: {} off (ACSCap {cap:#06x}, ACSCtl {ctl:#06x})",
+                off.join(", ")
+            ),
             Acs::Absent => "no ACS capability".to_owned(),
             Acs::Unknown(why) => format!("ACS unknown: {why}"),
         }
@@ -124,13 +123,14 @@ pub(crate) fn parse(config: &[u8]) -> Acs {
             let (Some(cap), Some(ctl)) = (u16_at(config, off + 4), u16_at(config, off + 6)) else {
                 return Acs::Unknown(format!("ACS capability at {off:#x} is cut off"));
             };
+            // Only what the port can control is required of it.
             let off_bits: Vec<&'static str> = REQUIRED
                 .iter()
-                .filter(|(b, _)| ctl & b == 0)
+                .filter(|(b, _)| cap & b != 0 && ctl & b == 0)
                 .map(|(_, n)| *n)
                 .collect();
             return if off_bits.is_empty() {
-                Acs::Enabled { ctl }
+                Acs::Enabled { cap, ctl }
             } else {
                 Acs::Partial {
                     cap,
@@ -208,11 +208,17 @@ mod tests {
             (0x100, 0x0001, 0x148, &[]),
             (0x148, 0x000d, 0, &[0x5f, 0, 0x1d, 0]),
         ]);
-        assert_eq!(parse(&b), Acs::Enabled { ctl: 0x1d });
+        assert_eq!(
+            parse(&b),
+            Acs::Enabled {
+                cap: 0x5f,
+                ctl: 0x1d
+            }
+        );
         assert!(parse(&b).isolates());
         assert_eq!(
             parse(&b).describe(),
-            "ACS enabled: SrcValid ReqRedir CmpltRedir UpstreamFwd (ACSCtl 0x001d)"
+            "ACS enabled: SrcValid ReqRedir CmpltRedir UpstreamFwd (ACSCap 0x005f, ACSCtl 0x001d)"
         );
         // Capable of all, only SV enabled (ACS not requested: no IOMMU driver).
         let b = config(&[(0x100, 0x000d, 0, &[0x1f, 0, 0x01, 0])]);
@@ -228,13 +234,26 @@ mod tests {
         assert!(!a.isolates());
         assert_eq!(
             a.describe(),
-            "ACS present but not isolating: ReqRedir off, CmpltRedir off, UpstreamFwd off (ACSCap 0x001f, ACSCtl 0x0001)"
+            "ACS present but not isolating: ReqRedir, CmpltRedir, UpstreamFwd off (ACSCap 0x001f, ACSCtl 0x0001)"
         );
-        // A port that does not implement P2P redirect at all.
+        // A port that cannot control P2P redirect: the kernel takes those
+        // bits as hard-wired on, and SV + UF are on, so it isolates.
         let b = config(&[(0x100, 0x000d, 0, &[0x11, 0, 0x11, 0])]);
-        assert!(parse(&b)
-            .describe()
-            .contains("ReqRedir not implemented, CmpltRedir not implemented"));
+        assert!(parse(&b).isolates());
+        assert_eq!(
+            parse(&b).describe(),
+            "ACS enabled: SrcValid UpstreamFwd; not controllable, so hard-wired on: ReqRedir CmpltRedir (ACSCap 0x0011, ACSCtl 0x0011)"
+        );
+        // ... but one it can control and has off is named.
+        let b = config(&[(0x100, 0x000d, 0, &[0x11, 0, 0x01, 0])]);
+        assert_eq!(
+            parse(&b),
+            Acs::Partial {
+                cap: 0x11,
+                ctl: 0x01,
+                off: vec!["UpstreamFwd"]
+            }
+        );
     }
 
     #[test]

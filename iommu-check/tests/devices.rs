@@ -145,7 +145,7 @@ fn a_shared_group_is_explained_by_the_acs_of_the_ports_above() {
     );
     assert_eq!(
         ev,
-        ["ACS enabled: SrcValid ReqRedir CmpltRedir UpstreamFwd (ACSCtl 0x001d) (above PF 0000:02:00.0)"]
+        ["ACS enabled: SrcValid ReqRedir CmpltRedir UpstreamFwd (ACSCap 0x001f, ACSCtl 0x001d) (above PF 0000:02:00.0)"]
     );
     assert_eq!(bridge_config(Some(ACS_ISOLATING)).len(), 4096);
 
@@ -160,7 +160,7 @@ fn a_shared_group_is_explained_by_the_acs_of_the_ports_above() {
     // ACS there but not enabled (no IOMMU driver asked for it, or firmware).
     let (m, _) = shared_message(Some(bridge_config(Some(0x0001))));
     assert!(
-        m.contains("0000:00:03.0 (ACS present but not isolating: ReqRedir off, CmpltRedir off, UpstreamFwd off (ACSCap 0x001f, ACSCtl 0x0001))"),
+        m.contains("0000:00:03.0 (ACS present but not isolating: ReqRedir, CmpltRedir, UpstreamFwd off (ACSCap 0x001f, ACSCtl 0x0001))"),
         "{m}"
     );
 

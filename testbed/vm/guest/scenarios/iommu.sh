@@ -42,7 +42,8 @@ else
 fi
 # ACS of the PF's root port: check-iommu's evidence against the config space
 # walked here with od (extended capabilities from 0x100; ACS is ID 0x000d,
-# control register at +6; the kernel isolates with SV|RR|CR|UF = 0x001d).
+# capability register at +4, control at +6; the kernel isolates with
+# SV|RR|CR|UF = 0x001d on, of the bits the port can control).
 port=$(basename "$(dirname "$(readlink -f "$PFDEV")")")
 acs_walk() { # CONFIG -> enabled | partial CTL | absent | unreadable
     _c=$1 _off=256 _n=0
@@ -51,8 +52,11 @@ acs_walk() { # CONFIG -> enabled | partial CTL | absent | unreadable
         _h=$(od -An -tx4 -j "$_off" -N4 "$_c" | tr -d ' ')
         [ -n "$_h" ] && [ "$_h" != 00000000 ] && [ "$_h" != ffffffff ] || break
         if [ "$(( 0x$_h & 0xffff ))" = 13 ]; then
+            _cap=$(( 0x$(od -An -tx2 -j $((_off + 4)) -N2 "$_c" | tr -d ' ') ))
             _ctl=$(( 0x$(od -An -tx2 -j $((_off + 6)) -N2 "$_c" | tr -d ' ') ))
-            if [ $(( _ctl & 0x1d )) = $(( 0x1d )) ]; then echo enabled; else echo "partial $_ctl"; fi
+            # Bits the port cannot control count as on (pci_acs_flags_enabled).
+            _req=$(( 0x1d & _cap ))
+            if [ $(( _ctl & _req )) = "$_req" ]; then echo enabled; else echo "partial $_ctl"; fi
             return
         fi
         _off=$(( (0x$_h >> 20) & 0xffc )); _n=$((_n + 1))
