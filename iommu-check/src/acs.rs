@@ -185,6 +185,18 @@ pub(crate) fn of_port(root: &Root, port: &PciAddress) -> Acs {
     }
 }
 
+/// The ACS of a device that is one function of a multi-function device
+/// (header type bit 7, in the first 64 bytes anyone may read): the kernel
+/// keeps such functions in one group unless their ACS (or a quirk) says
+/// they cannot reach each other (`pci_acs_enabled()`, multi-function
+/// endpoints). `None` for a single-function device or no readable header.
+pub(crate) fn of_multifunction(root: &Root, dev: &PciAddress) -> Option<Acs> {
+    let b = root
+        .read_bytes(&format!("sys/bus/pci/devices/{dev}/config"))
+        .ok()?;
+    (*b.get(0x0e)? & 0x80 != 0).then(|| parse(&b))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -300,5 +312,40 @@ mod tests {
             }
             proptest::prop_assert!(!a.describe().is_empty());
         }
+    }
+
+    #[test]
+    fn multi_function_devices_are_told_apart_by_their_header() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = Root::new(dir.path());
+        let put = |addr: &str, bytes: &[u8]| {
+            let d = dir.path().join(format!("sys/bus/pci/devices/{addr}"));
+            std::fs::create_dir_all(&d).unwrap();
+            std::fs::write(d.join("config"), bytes).unwrap();
+        };
+        let mut single = vec![0u8; 64];
+        single[0x0e] = 0x00;
+        let mut multi = config(&[(0x100, 0x000d, 0, &[0x0c, 0, 0x00, 0])]);
+        multi[0x0e] = 0x80;
+        put("0000:02:00.0", &single);
+        put("0000:03:00.0", &multi);
+        put("0000:04:00.0", &multi[..64]);
+        let a = |s: &str| s.parse::<PciAddress>().unwrap();
+        assert_eq!(of_multifunction(&root, &a("0000:02:00.0")), None);
+        // An endpoint's ACS can control RR and CR (0x0c) and has them off.
+        assert_eq!(
+            of_multifunction(&root, &a("0000:03:00.0")),
+            Some(Acs::Partial {
+                cap: 0x0c,
+                ctl: 0,
+                off: vec!["ReqRedir", "CmpltRedir"]
+            })
+        );
+        // Multi-function, but its ACS is past what a non-root reader sees.
+        assert!(matches!(
+            of_multifunction(&root, &a("0000:04:00.0")),
+            Some(Acs::Unknown(_))
+        ));
+        assert_eq!(of_multifunction(&root, &a("0000:05:00.0")), None);
     }
 }

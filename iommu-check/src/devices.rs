@@ -27,10 +27,14 @@ fn is_bridge(root: &Root, dev: &str) -> bool {
 
 /// Why the kernel did not isolate a device below `path` (nearest port first),
 /// as a clause for the sharing message.
-fn why_shared(path: &[PciAddress], ports: &BTreeMap<PciAddress, Acs>) -> String {
-    if path.is_empty() {
-        return String::new();
-    }
+/// `pf_mf` is the PF's own ACS when it is one function of a multi-function
+/// device.
+fn why_shared(
+    path: &[PciAddress],
+    ports: &BTreeMap<PciAddress, Acs>,
+    pf: &PciAddress,
+    pf_mf: Option<&Acs>,
+) -> String {
     let mut lacking = Vec::new();
     let mut unknown = Vec::new();
     for port in path {
@@ -42,14 +46,33 @@ fn why_shared(path: &[PciAddress], ports: &BTreeMap<PciAddress, Acs>) -> String 
         }
     }
     if !lacking.is_empty() {
-        format!(
+        return format!(
             "; the port(s) above it do not isolate it: {}",
             lacking.join(", ")
+        );
+    }
+    match pf_mf {
+        Some(a) if !a.isolates() && !matches!(a, Acs::Unknown(_)) => {
+            return format!(
+                "; its PF {pf} is one function of a multi-function device whose functions are not isolated from each other ({}), unless a kernel quirk says they are",
+                a.describe()
+            );
+        }
+        Some(a @ Acs::Unknown(_)) => unknown.push(format!(
+            "{pf} (a function of a multi-function device; {})",
+            a.describe()
+        )),
+        _ => {}
+    }
+    if !unknown.is_empty() {
+        format!(
+            "; ACS of the device(s) that decide it: {}",
+            unknown.join(", ")
         )
-    } else if !unknown.is_empty() {
-        format!("; ACS of the port(s) above it: {}", unknown.join(", "))
+    } else if path.is_empty() && pf_mf.is_none() {
+        String::new()
     } else {
-        "; every port above it has ACS enabled, so the sharing comes from the device itself (functions without ACS) or a platform quirk".to_owned()
+        "; every port above it has ACS enabled, so the sharing comes from the device itself or a platform quirk".to_owned()
     }
 }
 
@@ -131,6 +154,8 @@ pub(crate) fn check(root: &Root, iommu: &Iommu, in_container: bool) -> Check {
                 );
             }
         }
+        // The PF's own ACS, when it is one function of several.
+        let pf_mf = acs::of_multifunction(root, &pf.address);
         let vfs = match sysfs.vfs(&pf.address) {
             Ok(v) => v,
             Err(e) => {
@@ -186,7 +211,7 @@ pub(crate) fn check(root: &Root, iommu: &Iommu, in_container: bool) -> Check {
                         "VF {} of {pf_name} shares IOMMU group {group} with {}: it can only be passed through together with them, and none of them may stay on a host driver{}",
                         vf.index,
                         named.join(", "),
-                        why_shared(&path, &ports)
+                        why_shared(&path, &ports, &pf.address, pf_mf.as_ref())
                     ),
                 );
             } else if !bridges.is_empty() {

@@ -117,30 +117,36 @@ fn vf_sharing_a_group_warns_and_names_the_devices() {
 fn a_shared_group_is_explained_by_the_acs_of_the_ports_above() {
     use sysfs_sriov::fixture::{bridge_config, ACS_ISOLATING};
     let port_config = "sys/devices/pci0000:00/0000:00:03.0/config";
-    let shared_message = |config: Option<Vec<u8>>| -> (String, Vec<String>) {
-        let h = Host::intel_pt_sriov(Host::x710(2, &[]));
-        let g = vf_group(&h, 0);
-        h.add_to_group(g, "0000:00:1f.0", "0x060100");
-        if let Some(c) = config {
-            h.file(port_config, c);
-        }
-        let r = check(h.root()).unwrap();
-        let d = devices(&r);
-        let f = d.finding(&vf_addr(&h, 0)).unwrap();
-        assert_eq!(f.status, Status::Warn, "{}", show(&r));
-        let ev = d
-            .evidence
-            .iter()
-            .filter(|e| e.source == "/sys/bus/pci/devices/0000:00:03.0/config")
-            .map(|e| e.observed.clone())
-            .collect();
-        (f.message.clone(), ev)
-    };
+    let pf_config = "sys/devices/pci0000:00/0000:00:03.0/0000:02:00.0/config";
+    let shared_message_pf =
+        |config: Option<Vec<u8>>, pf: Option<Vec<u8>>| -> (String, Vec<String>) {
+            let h = Host::intel_pt_sriov(Host::x710(2, &[]));
+            let g = vf_group(&h, 0);
+            h.add_to_group(g, "0000:00:1f.0", "0x060100");
+            if let Some(c) = config {
+                h.file(port_config, c);
+            }
+            if let Some(c) = pf {
+                h.file(pf_config, c);
+            }
+            let r = check(h.root()).unwrap();
+            let d = devices(&r);
+            let f = d.finding(&vf_addr(&h, 0)).unwrap();
+            assert_eq!(f.status, Status::Warn, "{}", show(&r));
+            let ev = d
+                .evidence
+                .iter()
+                .filter(|e| e.source == "/sys/bus/pci/devices/0000:00:03.0/config")
+                .map(|e| e.observed.clone())
+                .collect();
+            (f.message.clone(), ev)
+        };
+    let shared_message = |config: Option<Vec<u8>>| shared_message_pf(config, None);
 
     // The fixture's root port isolates: the cause is elsewhere.
     let (m, ev) = shared_message(None);
     assert!(
-        m.ends_with("; every port above it has ACS enabled, so the sharing comes from the device itself (functions without ACS) or a platform quirk"),
+        m.ends_with("; every port above it has ACS enabled, so the sharing comes from the device itself or a platform quirk"),
         "{m}"
     );
     assert_eq!(
@@ -168,11 +174,26 @@ fn a_shared_group_is_explained_by_the_acs_of_the_ports_above() {
     let (m, ev) = shared_message(Some(vec![0u8; 64]));
     assert!(
         m.contains(
-            "; ACS of the port(s) above it: 0000:00:03.0 (ACS unknown: 64 bytes of config space"
+            "; ACS of the device(s) that decide it: 0000:00:03.0 (ACS unknown: 64 bytes of config space"
         ),
         "{m}"
     );
     assert!(ev[0].contains("read as root"), "{ev:?}");
+
+    // Ports isolate, but the PF is one function of a multi-function device
+    // whose functions have ACS that can redirect P2P and does not.
+    let mut pf = bridge_config(Some(0));
+    pf[0x0e] = 0x80;
+    pf[0x14c..0x14e].copy_from_slice(&0x000c_u16.to_le_bytes());
+    let (m, _) = shared_message_pf(None, Some(pf.clone()));
+    assert!(
+        m.ends_with("; its PF 0000:02:00.0 is one function of a multi-function device whose functions are not isolated from each other (ACS present but not isolating: ReqRedir, CmpltRedir off (ACSCap 0x000c, ACSCtl 0x0000)), unless a kernel quirk says they are"),
+        "{m}"
+    );
+    // The same PF as a single-function device: not the reason.
+    pf[0x0e] = 0x00;
+    let (m, _) = shared_message_pf(None, Some(pf));
+    assert!(m.ends_with("or a platform quirk"), "{m}");
 }
 
 #[test]
