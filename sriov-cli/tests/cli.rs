@@ -304,6 +304,52 @@ fn generate_for_the_example() {
     assert_eq!((o.code, o.stderr.as_str()), (0, ""));
     golden("example-systemd-unit.txt", &o.stdout);
     verify_unit(&o.stdout);
+    // PFs given by PCI address: looked up in sysfs; one that is not there is
+    // said, and the unit does not wait for it.
+    let d = tempfile::tempdir().unwrap();
+    let cfg = write(
+        d.path(),
+        "pci.toml",
+        "[[pf]]\npci = \"05:00.0\"\nnum_vfs = 2\n[[pf]]\npci = \"0000:09:00.0\"\nnum_vfs = 1\n",
+    );
+    let o = run(&[
+        "--root",
+        &ex(),
+        "--config",
+        &cfg,
+        "generate",
+        "systemd-unit",
+    ]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(
+        o.stdout.contains("\nAfter=sys-subsystem-net-devices-eno1.device\nWants=sys-subsystem-net-devices-eno1.device\n")
+            && o.stdout.contains("# PF 0000:09:00.0: no network interface found now, so the unit does not wait for it.\n"),
+        "{}",
+        o.stdout
+    );
+    assert_eq!(
+        o.stderr,
+        "warning: PF 0000:09:00.0 of the config has no network interface on this host now: the unit does not wait for it\n"
+    );
+    // An invalid config: the plain unit, and a warning with the reason.
+    let bad = write(d.path(), "bad.toml", "[[pf]]\nname = \"eno1\"\n");
+    let o = run(&[
+        "--root",
+        &ex(),
+        "--config",
+        &bad,
+        "generate",
+        "systemd-unit",
+    ]);
+    assert_eq!(o.code, 0);
+    assert!(!o.stdout.contains("sys-subsystem"), "{}", o.stdout);
+    assert!(
+        o.stderr
+            .starts_with("warning: the unit does not wait for the PFs' network interfaces: ")
+            && o.stderr.contains("num_vfs"),
+        "{}",
+        o.stderr
+    );
     // A config on /etc/pve is not there yet when the unit runs.
     let o = run(&[
         "--root",
