@@ -71,6 +71,37 @@ pub trait Host {
         allow_recreate: bool,
         defer_probe: bool,
     ) -> Result<bool, String>;
+    /// [`Host::set_num_vfs`] for several PFs at once: on a live host one
+    /// thread per PF (a PF driver such as i40e takes seconds per write, and
+    /// each PF's link then comes back on its own time), and one wait for all
+    /// their carriers. Returns each write's result, in order, with how long
+    /// it took.
+    fn set_num_vfs_all(
+        &mut self,
+        writes: &[(&PfState, u32)],
+        allow_recreate: bool,
+        defer_probe: bool,
+    ) -> Vec<(Result<bool, String>, Duration)> {
+        writes
+            .iter()
+            .map(|&(pf, n)| {
+                let t = Instant::now();
+                let r = self.set_num_vfs(pf, n, allow_recreate, defer_probe);
+                (r, t.elapsed())
+            })
+            .collect()
+    }
+    /// [`Host::set_pf_up`] for several PFs: every link set first, then one
+    /// wait for all the carriers. Results in order, with their times.
+    fn set_pf_links(&mut self, links: &[(&PfState, bool)]) -> Vec<(Result<(), String>, Duration)> {
+        links
+            .iter()
+            .map(|&(pf, up)| {
+                let t = Instant::now();
+                (self.set_pf_up(pf, up), t.elapsed())
+            })
+            .collect()
+    }
     /// Waits until `n` VFs exist (and have their drivers), reporting progress.
     ///
     /// # Errors
@@ -322,19 +353,33 @@ pub fn apply(
         let touches = !todo.is_empty() || (step == Step::Driver && !unprobed.is_empty());
         match step {
             Step::PfLink => {
-                for mut c in todo {
-                    let res = match pf_of(&state, &c) {
-                        None => Err("the PF disappeared".to_string()),
+                // Every PF link in one go, then one wait for all carriers.
+                let mut res: Vec<Option<Result<(), String>>> = vec![None; todo.len()];
+                let mut links: Vec<(&PfState, bool)> = Vec::new();
+                let mut at: Vec<usize> = Vec::new();
+                for (i, c) in todo.iter().enumerate() {
+                    match pf_of(&state, c) {
+                        None => res[i] = Some(Err("the PF disappeared".to_string())),
                         Some(pf) => {
                             if c.to == "up" {
                                 progress(Progress::Carrier { pf: pf.label() });
                             }
-                            timed(&mut out.timings, 1, format!("{}: {}", c.pf, c.to), || {
-                                host.set_pf_up(pf, c.to == "up")
-                            })
+                            links.push((pf, c.to == "up"));
+                            at.push(i);
                         }
-                    };
-                    finish(&mut c, res, Status::Failed);
+                    }
+                }
+                let together = together(links.len());
+                for (&i, (r, took)) in at.iter().zip(host.set_pf_links(&links)) {
+                    out.timings.push(Timing {
+                        depth: 1,
+                        what: format!("{}: {}{together}", todo[i].pf, todo[i].to),
+                        took,
+                    });
+                    res[i] = Some(r);
+                }
+                for (mut c, r) in todo.into_iter().zip(res) {
+                    finish(&mut c, r.unwrap_or_else(not_attempted), Status::Failed);
                     if c.status != Status::Applied {
                         dead_pfs.insert(c.pf_address.clone());
                     }
@@ -342,50 +387,69 @@ pub fn apply(
                 }
             }
             Step::NumVfs => {
-                for mut c in todo {
-                    let res = match pf_of(&state, &c) {
-                        None => Err("the PF disappeared".to_string()),
-                        Some(pf) => {
-                            c.to.parse::<u32>()
-                                .map_err(|e| e.to_string())
-                                .and_then(|n| {
-                                    progress(Progress::NumVfs {
-                                        pf: &c.pf,
-                                        from: pf.num_vfs,
-                                        to: n,
-                                        carrier_wait: pf.carrier == Some(true),
-                                    });
-                                    let deferred = timed(
-                                        &mut out.timings,
-                                        1,
-                                        format!("{}: sriov_numvfs {n}", c.pf),
-                                        || host.set_num_vfs(pf, n, opts.allow_recreate, true),
-                                    )?;
-                                    if deferred {
-                                        // The VFs exist once the write returns; the
-                                        // wait for their drivers comes after probing.
-                                        unprobed.insert(c.pf_address.clone());
-                                        return Ok(());
-                                    }
-                                    let label = c.pf.clone();
-                                    timed(
-                                        &mut out.timings,
-                                        1,
-                                        format!("{label}: wait for the VF drivers"),
-                                        || {
-                                            host.wait_for_vfs(pf, n, &mut |seen, want| {
-                                                progress(Progress::Vfs {
-                                                    pf: &label,
-                                                    ready: seen,
-                                                    want,
-                                                })
-                                            })
-                                        },
-                                    )
-                                })
-                        }
+                // The counts of all PFs are written at once (a thread per PF
+                // on a live host); a PF whose VFs got their drivers at once
+                // is then waited for.
+                let mut res: Vec<Option<Result<(), String>>> = vec![None; todo.len()];
+                let mut writes: Vec<(&PfState, u32)> = Vec::new();
+                let mut at: Vec<usize> = Vec::new();
+                for (i, c) in todo.iter().enumerate() {
+                    let Some(pf) = pf_of(&state, c) else {
+                        res[i] = Some(Err("the PF disappeared".to_string()));
+                        continue;
                     };
-                    finish(&mut c, res, Status::Failed);
+                    match c.to.parse::<u32>() {
+                        Err(e) => res[i] = Some(Err(e.to_string())),
+                        Ok(n) => {
+                            progress(Progress::NumVfs {
+                                pf: &c.pf,
+                                from: pf.num_vfs,
+                                to: n,
+                                carrier_wait: pf.carrier == Some(true),
+                            });
+                            writes.push((pf, n));
+                            at.push(i);
+                        }
+                    }
+                }
+                let together = together(writes.len());
+                let done = host.set_num_vfs_all(&writes, opts.allow_recreate, true);
+                for ((&i, &(pf, n)), (r, took)) in at.iter().zip(&writes).zip(done) {
+                    let c = &todo[i];
+                    out.timings.push(Timing {
+                        depth: 1,
+                        what: format!("{}: sriov_numvfs {n}{together}", c.pf),
+                        took,
+                    });
+                    res[i] = Some(match r {
+                        Err(e) => Err(e),
+                        Ok(true) => {
+                            // The VFs exist once the write returns; the
+                            // wait for their drivers comes after probing.
+                            unprobed.insert(c.pf_address.clone());
+                            Ok(())
+                        }
+                        Ok(false) => {
+                            let label = c.pf.clone();
+                            timed(
+                                &mut out.timings,
+                                1,
+                                format!("{label}: wait for the VF drivers"),
+                                || {
+                                    host.wait_for_vfs(pf, n, &mut |seen, want| {
+                                        progress(Progress::Vfs {
+                                            pf: &label,
+                                            ready: seen,
+                                            want,
+                                        })
+                                    })
+                                },
+                            )
+                        }
+                    });
+                }
+                for (mut c, r) in todo.into_iter().zip(res) {
+                    finish(&mut c, r.unwrap_or_else(not_attempted), Status::Failed);
                     if c.status != Status::Applied {
                         dead_pfs.insert(c.pf_address.clone());
                     }
@@ -675,6 +739,22 @@ pub fn apply(
     out
 }
 
+/// The suffix of a timing line of an operation done at the same time as
+/// `n - 1` others (PF links, VF count writes).
+fn together(n: usize) -> String {
+    match n {
+        0 | 1 => String::new(),
+        2 => " (at the same time as the other PF)".to_string(),
+        _ => format!(" (at the same time as the {} other PFs)", n - 1),
+    }
+}
+
+/// A change whose operation the host never reported on (cannot happen: the
+/// host answers every item it is given).
+fn not_attempted() -> Result<(), String> {
+    Err("not attempted (no answer from the host for this change)".to_string())
+}
+
 fn finish(c: &mut Change, res: Result<(), String>, fail: Status) {
     match res {
         Ok(()) => c.status = Status::Applied,
@@ -744,6 +824,8 @@ pub(crate) mod tests {
         pub refuse: Vec<&'static str>,
         pub ignore: Vec<&'static str>,
         pub fail_numvfs: bool,
+        /// The one PF (address) whose count write fails, when not all do.
+        pub fail_numvfs_of: Option<&'static str>,
         /// VFs something brings up as soon as they are created (a network manager).
         pub up_on_create: Vec<u32>,
         /// `sriov_drivers_autoprobe` of the PF.
@@ -755,6 +837,13 @@ pub(crate) mod tests {
     }
 
     impl Fake {
+        fn pf_mut(&mut self, address: &str) -> &mut PfState {
+            self.state
+                .pfs
+                .iter_mut()
+                .find(|p| p.address == address)
+                .unwrap()
+        }
         fn vf_by_name(&mut self, name: &str) -> Option<&mut VfState> {
             self.state
                 .pfs
@@ -771,8 +860,9 @@ pub(crate) mod tests {
         }
         fn set_pf_up(&mut self, pf: &PfState, up: bool) -> Result<(), String> {
             self.log.push(format!("pf {} up {up}", pf.address));
-            self.state.pfs[0].up = Some(up);
-            self.state.pfs[0].carrier = Some(up);
+            let p = self.pf_mut(&pf.address);
+            p.up = Some(up);
+            p.carrier = Some(up);
             Ok(())
         }
         fn set_num_vfs(
@@ -783,12 +873,31 @@ pub(crate) mod tests {
             defer_probe: bool,
         ) -> Result<bool, String> {
             self.log.push(format!("numvfs {} {n}", pf.address));
-            if self.fail_numvfs {
+            if self.fail_numvfs || self.fail_numvfs_of == Some(pf.address.as_str()) {
                 return Err("Device or resource busy (EBUSY)".into());
             }
             let defer = defer_probe && n > 0 && self.autoprobe;
-            let fresh = host(n, true);
-            let p = &mut self.state.pfs[0];
+            let at = self
+                .state
+                .pfs
+                .iter()
+                .position(|p| p.address == pf.address)
+                .unwrap();
+            let mut fresh = host(n, true);
+            if at > 0 {
+                // Another PF's VFs: bus and names of their own.
+                let bus = format!("0000:{:02x}:", at + 1);
+                for v in &mut fresh.pfs[0].vfs {
+                    v.address = v.address.replacen("0000:01:", &bus, 1);
+                    v.netdev = Some(format!("eth{}", 10 * at + v.index as usize + 1));
+                }
+                fresh.links = fresh.pfs[0]
+                    .vfs
+                    .iter()
+                    .filter_map(|v| v.netdev.clone())
+                    .collect();
+            }
+            let p = &mut self.state.pfs[at];
             for v in &p.vfs {
                 if let Some(n) = &v.netdev {
                     self.state.links.remove(n);
@@ -805,7 +914,7 @@ pub(crate) mod tests {
             p.num_vfs = n;
             if defer {
                 // Created unbound: no driver, no netdev yet.
-                self.unprobed = p.vfs.clone();
+                self.unprobed.extend(p.vfs.iter().cloned());
                 for v in &mut p.vfs {
                     v.driver = None;
                     v.netdev = None;
@@ -883,9 +992,11 @@ pub(crate) mod tests {
             }
             let name = vf.netdev.clone();
             let probed = self.unprobed.iter().position(|u| u.address == vf.address);
-            let v = self.state.pfs[0]
-                .vfs
+            let v = self
+                .state
+                .pfs
                 .iter_mut()
+                .flat_map(|p| p.vfs.iter_mut())
                 .find(|x| x.address == vf.address)
                 .unwrap();
             if let (Some(p), DriverSpec::Default, None) = (probed, target, &v.driver) {
@@ -1016,6 +1127,7 @@ pub(crate) mod tests {
             refuse: Vec::new(),
             ignore: Vec::new(),
             fail_numvfs: false,
+            fail_numvfs_of: None,
             up_on_create: Vec::new(),
             autoprobe: true,
             unprobed: Vec::new(),
@@ -1461,6 +1573,83 @@ pub(crate) mod tests {
         };
         let o = apply(&cfg, &mut f, forced, &mut |_| {});
         assert!(o.converged(), "{:#?}", o.changes);
+    }
+
+    /// The fake host with a second PF (`eno2` at 0000:02:00.0, no VFs yet).
+    fn fake_two_pfs() -> Fake {
+        let mut f = fake();
+        let mut second = f.state.pfs[0].clone();
+        second.address = "0000:02:00.0".into();
+        second.netdevs = vec!["eno2".into()];
+        f.state.pfs.push(second);
+        f.state.links.insert("eno2".into());
+        f
+    }
+
+    const TWO_PFS: &str = "[[pf]]\nname = \"eno1\"\nnum_vfs = 4\nup = true\n[[pf]]\npci = \"0000:02:00.0\"\nnum_vfs = 2\nup = true\n";
+
+    #[test]
+    fn the_links_and_counts_of_several_pfs_are_set_together() {
+        let cfg = parse(TWO_PFS, Path::new("s.toml"), "h").unwrap();
+        let mut f = fake_two_pfs();
+        let mut counts = Vec::new();
+        let o = apply(&cfg, &mut f, Options::default(), &mut |p| {
+            if let Progress::NumVfs { pf, to, .. } = p {
+                counts.push(format!("{pf} {to}"));
+            }
+        });
+        assert!(o.converged(), "{:#?}", o.changes);
+        // Both links, then both counts (one call each: the live host writes
+        // them on a thread per PF), then the probes of all six VFs.
+        assert_eq!(
+            f.log[..4],
+            [
+                "pf 0000:01:00.0 up true",
+                "pf 0000:02:00.0 up true",
+                "numvfs 0000:01:00.0 4",
+                "numvfs 0000:02:00.0 2",
+            ]
+        );
+        assert_eq!(f.log.len(), 4 + 6, "{:?}", f.log);
+        assert_eq!(counts, ["eno1 4", "0000:02:00.0 2"]);
+        assert_eq!(f.state.pfs[1].num_vfs, 2);
+        assert_eq!(f.state.pfs[1].vfs[1].netdev.as_deref(), Some("eth12"));
+        let lines: Vec<&str> = o.timings.iter().map(|t| t.what.as_str()).collect();
+        assert!(
+            lines.contains(&"eno1: up (at the same time as the other PF)")
+                && lines
+                    .contains(&"0000:02:00.0: sriov_numvfs 2 (at the same time as the other PF)"),
+            "{lines:#?}"
+        );
+        // Again: nothing to do.
+        f.log.clear();
+        let again = apply(&cfg, &mut f, Options::default(), &mut |_| {});
+        assert!(again.converged() && f.log.is_empty(), "{:?}", f.log);
+    }
+
+    #[test]
+    fn one_pf_whose_count_fails_leaves_the_other_pf_set_up() {
+        let cfg = parse(TWO_PFS, Path::new("s.toml"), "h").unwrap();
+        let mut f = fake_two_pfs();
+        f.fail_numvfs_of = Some("0000:01:00.0");
+        let o = apply(&cfg, &mut f, Options::default(), &mut |_| {});
+        assert!(!o.converged());
+        let failed: Vec<(&str, &str)> = o
+            .changes
+            .iter()
+            .filter(|c| c.status != Status::Applied)
+            .map(|c| (c.pf_address.as_str(), c.detail.as_deref().unwrap_or("")))
+            .collect();
+        assert_eq!(
+            failed,
+            [("0000:01:00.0", "Device or resource busy (EBUSY)")]
+        );
+        assert_eq!(f.state.pfs[0].num_vfs, 0);
+        assert_eq!(f.state.pfs[1].num_vfs, 2);
+        assert!(f.state.pfs[1]
+            .vfs
+            .iter()
+            .all(|v| v.driver.as_deref() == Some("igbvf")));
     }
 
     #[test]

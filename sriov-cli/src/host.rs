@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::error::Error as StdError;
 use std::net::IpAddr;
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use netlink_vf::{
     Handle, IfName, IpPrefix, MacAddr, Qos, RouteSpec, VfAttr, VfConfig, VlanConfig, VlanId,
@@ -36,6 +36,52 @@ pub fn chain(e: &dyn StdError) -> String {
     s
 }
 
+/// One PF's `sriov_numvfs` write for [`Host::set_num_vfs`]: with
+/// `defer_probe`, `sriov_drivers_autoprobe` off around it (when it was on and
+/// can be written) so that the new VFs have no driver yet; returns whether
+/// that happened. No netlink: it runs on a thread of its own per PF.
+fn write_count(
+    sysfs: &Sysfs,
+    pf: &PfState,
+    n: u32,
+    allow_recreate: bool,
+    defer_probe: bool,
+) -> Result<bool, String> {
+    let n = u16::try_from(n).map_err(|_| format!("num_vfs {n} is too large"))?;
+    let addr = pci(&pf.address)?;
+    let defer = defer_probe
+        && n > 0
+        && sysfs
+            .sriov_info(&addr)
+            .map_err(|e| chain(&e))?
+            .drivers_autoprobe;
+    // A PF whose flag cannot be written (read-only sysfs in a container,
+    // a kernel without it) gets its VFs the usual way: probed at once.
+    let defer = defer && sysfs.set_drivers_autoprobe(&addr, false).is_ok();
+    let res = sysfs
+        .set_num_vfs(&addr, n, allow_recreate)
+        .map(|_| ())
+        .map_err(|e| chain(&e));
+    if defer {
+        // Put it back at once, whatever the count write did: the PCI
+        // core also reads it at every later probe of these VFs
+        // (pci_device_can_probe), including the ones setup asks for.
+        if let Err(e) = sysfs.set_drivers_autoprobe(&addr, true) {
+            let msg = format!(
+                "could not turn sriov_drivers_autoprobe of {} back on ({}); write 1 to /sys/bus/pci/devices/{}/sriov_drivers_autoprobe",
+                pf.address,
+                chain(&e),
+                pf.address
+            );
+            return Err(match res {
+                Ok(()) => msg,
+                Err(r) => format!("{r}; also {msg}"),
+            });
+        }
+    }
+    res.map(|()| defer)
+}
+
 /// sysfs always; netlink only when the root is `/` (the kernel's netlink is not
 /// rooted, so it would describe the wrong host for a fixture tree).
 pub struct LiveHost {
@@ -46,10 +92,10 @@ pub struct LiveHost {
     pub nl_note: Option<String>,
     /// Ask for per-VF counters when reading.
     pub with_stats: bool,
-    /// Link events subscribed before a VF count change on a PF that had
-    /// carrier, with the PF's ifindex: the PF resets when VFs are enabled, and
+    /// Link events subscribed before a VF count change on PFs that had
+    /// carrier, with the PFs' ifindexes: a PF resets when VFs are enabled, and
     /// some VF attributes (igb's rates) are refused until its link is back.
-    carrier_watch: Option<(netlink_vf::LinkEvents, u32)>,
+    carrier_watch: Option<(netlink_vf::LinkEvents, Vec<u32>)>,
 }
 
 /// How long to wait for a PF's link to come back after its VFs were created,
@@ -101,23 +147,46 @@ impl LiveHost {
         self.nl.as_mut()?.link_by_name(&name).ok()
     }
 
-    /// After a VF count change: waits (on link events, no polling) until a PF
-    /// that had carrier before has it again. A timeout is not an error: the
+    /// After a VF count change: waits (on link events, no polling) until every
+    /// PF that had carrier before has it again. A timeout is not an error: the
     /// attributes that need the link are then refused and reported.
     fn wait_for_carrier(&mut self) {
-        let Some((mut events, index)) = self.carrier_watch.take() else {
+        let Some((mut events, mut waiting)) = self.carrier_watch.take() else {
             return;
         };
-        let back = |l: &netlink_vf::Link| l.index == index && l.up && l.lower_up;
-        if self
-            .nl
-            .as_mut()
-            .and_then(|nl| nl.link_by_index(index).ok())
-            .is_some_and(|l| back(&l))
-        {
+        let back = |l: &netlink_vf::Link| l.up && l.lower_up;
+        if let Some(nl) = self.nl.as_mut() {
+            waiting.retain(|&i| !nl.link_by_index(i).is_ok_and(|l| back(&l)));
+        }
+        if waiting.is_empty() {
             return;
         }
-        let _ = events.wait_for(CARRIER_WAIT, |e| back(e.link()));
+        let _ = events.wait_for(CARRIER_WAIT, |e| {
+            let l = e.link();
+            if back(l) {
+                waiting.retain(|&i| i != l.index);
+            }
+            waiting.is_empty()
+        });
+    }
+
+    /// Subscribes to link events for the PFs among `pfs` whose link is up with
+    /// carrier now, before their VF counts change (so the carrier coming back
+    /// is not missed).
+    fn watch_carrier(&mut self, pfs: &[&PfState]) {
+        self.carrier_watch = None;
+        let indexes: Vec<u32> = pfs
+            .iter()
+            .filter_map(|pf| self.pf_link(pf))
+            .filter(|l| l.up && l.lower_up)
+            .map(|l| l.index)
+            .collect();
+        if indexes.is_empty() {
+            return;
+        }
+        if let Ok(ev) = netlink_vf::LinkEvents::new() {
+            self.carrier_watch = Some((ev, indexes));
+        }
     }
 
     fn index_of(&mut self, name: &str) -> Result<u32, String> {
@@ -379,55 +448,72 @@ impl Host for LiveHost {
         allow_recreate: bool,
         defer_probe: bool,
     ) -> Result<bool, String> {
-        let n = u16::try_from(n).map_err(|_| format!("num_vfs {n} is too large"))?;
-        let addr = pci(&pf.address)?;
-        // Subscribe before the change so the PF's link coming back is not missed.
-        self.carrier_watch = None;
-        if let Some(l) = self.pf_link(pf).filter(|l| l.up && l.lower_up) {
-            if let Ok(ev) = netlink_vf::LinkEvents::new() {
-                self.carrier_watch = Some((ev, l.index));
-            }
-        }
-        let defer = defer_probe
-            && n > 0
-            && self
-                .sysfs
-                .sriov_info(&addr)
-                .map_err(|e| chain(&e))?
-                .drivers_autoprobe;
-        // A PF whose flag cannot be written (read-only sysfs in a container,
-        // a kernel without it) gets its VFs the usual way: probed at once.
-        let defer = defer && self.sysfs.set_drivers_autoprobe(&addr, false).is_ok();
-        let res = self
-            .sysfs
-            .set_num_vfs(&addr, n, allow_recreate)
-            .map(|_| ())
-            .map_err(|e| chain(&e));
-        if defer {
-            // Put it back at once, whatever the count write did: the PCI
-            // core also reads it at every later probe of these VFs
-            // (pci_device_can_probe), including the ones setup asks for.
-            if let Err(e) = self.sysfs.set_drivers_autoprobe(&addr, true) {
-                let msg = format!(
-                    "could not turn sriov_drivers_autoprobe of {} back on ({}); write 1 to /sys/bus/pci/devices/{}/sriov_drivers_autoprobe",
-                    pf.address,
-                    chain(&e),
-                    pf.address
-                );
-                return Err(match res {
-                    Ok(()) => msg,
-                    Err(r) => format!("{r}; also {msg}"),
-                });
-            }
-        }
-        if defer && res.is_ok() {
+        self.watch_carrier(&[pf]);
+        let res = write_count(&self.sysfs, pf, n, allow_recreate, defer_probe);
+        if res == Ok(true) {
             // VF settings need the PF's link back (igb refuses a TX rate
             // without it), and a VF driver probed while the PF is still
             // resetting misses its MAC. The caller waits for VF drivers only
             // after probing them, so wait for the carrier here.
             self.wait_for_carrier();
         }
-        res.map(|()| defer)
+        res
+    }
+
+    fn set_num_vfs_all(
+        &mut self,
+        writes: &[(&PfState, u32)],
+        allow_recreate: bool,
+        defer_probe: bool,
+    ) -> Vec<(Result<bool, String>, Duration)> {
+        if writes.len() < 2 {
+            return writes
+                .iter()
+                .map(|&(pf, n)| {
+                    let t = Instant::now();
+                    let r = self.set_num_vfs(pf, n, allow_recreate, defer_probe);
+                    (r, t.elapsed())
+                })
+                .collect();
+        }
+        let pfs: Vec<&PfState> = writes.iter().map(|&(pf, _)| pf).collect();
+        self.watch_carrier(&pfs);
+        // One thread per PF: each write blocks in the PF driver (i40e takes
+        // seconds), and different PFs do not wait for each other in the kernel.
+        let sysfs = &self.sysfs;
+        let results: Vec<(Result<bool, String>, Duration)> = std::thread::scope(|s| {
+            let handles: Vec<_> = writes
+                .iter()
+                .map(|&(pf, n)| {
+                    s.spawn(move || {
+                        let t = Instant::now();
+                        let r = write_count(sysfs, pf, n, allow_recreate, defer_probe);
+                        (r, t.elapsed())
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .zip(writes)
+                .map(|(h, (pf, _))| {
+                    h.join().unwrap_or_else(|_| {
+                        (
+                            Err(format!(
+                                "the thread writing sriov_numvfs of {} panicked",
+                                pf.address
+                            )),
+                            Duration::ZERO,
+                        )
+                    })
+                })
+                .collect()
+        });
+        if results.iter().any(|(r, _)| *r == Ok(true)) {
+            // As for one PF: the links back before VF settings and probes;
+            // the PFs reset at the same time, so this waits for the slowest.
+            self.wait_for_carrier();
+        }
+        results
     }
 
     fn wait_for_vfs(
@@ -498,10 +584,56 @@ impl Host for LiveHost {
         };
         self.nl()?.set_up(idx, up).map_err(|e| chain(&e))?;
         if let Some(ev) = events {
-            self.carrier_watch = Some((ev, idx));
+            self.carrier_watch = Some((ev, vec![idx]));
             self.wait_for_carrier();
         }
         Ok(())
+    }
+
+    fn set_pf_links(&mut self, links: &[(&PfState, bool)]) -> Vec<(Result<(), String>, Duration)> {
+        if links.len() < 2 {
+            return links
+                .iter()
+                .map(|&(pf, up)| {
+                    let t = Instant::now();
+                    (self.set_pf_up(pf, up), t.elapsed())
+                })
+                .collect();
+        }
+        // Subscribe first, so no carrier coming up is missed; then every
+        // link, then one wait for all of them (each PF negotiates its link
+        // on its own: the wait is the slowest one's, not their sum).
+        let mut events = if links.iter().any(|&(_, up)| up) {
+            netlink_vf::LinkEvents::new().ok()
+        } else {
+            None
+        };
+        let mut waiting = Vec::new();
+        let results = links
+            .iter()
+            .map(|&(pf, up)| {
+                let t = Instant::now();
+                let r = pf
+                    .netdevs
+                    .first()
+                    .ok_or_else(|| format!("PF {} has no netdev", pf.address))
+                    .cloned()
+                    .and_then(|name| self.index_of(&name))
+                    .and_then(|idx| {
+                        self.nl()?.set_up(idx, up).map_err(|e| chain(&e))?;
+                        if up {
+                            waiting.push(idx);
+                        }
+                        Ok(())
+                    });
+                (r, t.elapsed())
+            })
+            .collect();
+        if let Some(ev) = events.take().filter(|_| !waiting.is_empty()) {
+            self.carrier_watch = Some((ev, waiting));
+            self.wait_for_carrier();
+        }
+        results
     }
 
     fn reload_driver(&mut self, vf: &VfState, force: bool) -> Result<(), String> {
