@@ -128,6 +128,21 @@ pub trait Host {
     /// The sysfs write that failed.
     fn bind_driver(&mut self, vf: &VfState, target: &DriverSpec, force: bool)
         -> Result<(), String>;
+    /// Probes the driver the kernel picks for each of `vfs` (VFs created
+    /// without one), as [`Host::bind_driver`] with [`DriverSpec::Default`]
+    /// does for one; a live host probes several at a time. Results in order,
+    /// with how long each probe took.
+    fn probe_vfs(&mut self, vfs: &[&VfState]) -> Vec<(Result<(), String>, Duration)> {
+        vfs.iter()
+            .map(|vf| {
+                let t = Instant::now();
+                (
+                    self.bind_driver(vf, &DriverSpec::Default, false),
+                    t.elapsed(),
+                )
+            })
+            .collect()
+    }
     /// Reloads a VF's driver (unbind, probe), so that it reads the MAC the PF
     /// set; refused for a busy netdev unless `force`.
     ///
@@ -594,37 +609,42 @@ pub fn apply(
                 // VFs created without drivers and not bound above get the
                 // driver the kernel picks (a VF whose bind failed stays unbound
                 // rather than falling back to the host's network driver).
+                // All of them at once (the live host probes several at a
+                // time: a VF driver such as mlx5_core takes long per VF).
+                let mut probes: Vec<(&PfState, &VfState)> = Vec::new();
                 for addr in &unprobed {
                     let Some(pf) = state.pfs.iter().find(|p| &p.address == addr) else {
                         continue;
                     };
                     for vf in pf.vfs.iter().filter(|v| v.driver.is_none()) {
                         let key = (addr.clone(), vf.index);
-                        if bound.contains(&key) || dead_vfs.contains(&key) {
-                            continue;
-                        }
-                        let probed = timed(
-                            &mut out.timings,
-                            1,
-                            format!("{} vf {}: probe", pf.label(), vf.index),
-                            || host.bind_driver(vf, &DriverSpec::Default, false),
-                        );
-                        if let Err(e) = probed {
-                            out.changes.push(Change {
-                                step: Step::Driver,
-                                pf: pf.label().to_string(),
-                                pf_address: addr.clone(),
-                                vf: Some(vf.index),
-                                attr: "driver".into(),
-                                from: Some("(none)".into()),
-                                to: DriverSpec::Default.to_string(),
-                                status: Status::Failed,
-                                detail: Some(format!("probing the VF's driver: {e}")),
-                            });
-                            dead_vfs.insert(key);
+                        if !bound.contains(&key) && !dead_vfs.contains(&key) {
+                            probes.push((pf, vf));
                         }
                     }
                     rebound.insert(addr.clone());
+                }
+                let vfs: Vec<&VfState> = probes.iter().map(|&(_, vf)| vf).collect();
+                for (&(pf, vf), (probed, took)) in probes.iter().zip(host.probe_vfs(&vfs)) {
+                    out.timings.push(Timing {
+                        depth: 1,
+                        what: format!("{} vf {}: probe", pf.label(), vf.index),
+                        took,
+                    });
+                    if let Err(e) = probed {
+                        out.changes.push(Change {
+                            step: Step::Driver,
+                            pf: pf.label().to_string(),
+                            pf_address: pf.address.clone(),
+                            vf: Some(vf.index),
+                            attr: "driver".into(),
+                            from: Some("(none)".into()),
+                            to: DriverSpec::Default.to_string(),
+                            status: Status::Failed,
+                            detail: Some(format!("probing the VF's driver: {e}")),
+                        });
+                        dead_vfs.insert((pf.address.clone(), vf.index));
+                    }
                 }
                 // A VF given back to its network driver gets its netdev
                 // asynchronously: wait for it before renaming or addressing it.

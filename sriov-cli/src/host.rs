@@ -98,6 +98,9 @@ pub struct LiveHost {
     carrier_watch: Option<(netlink_vf::LinkEvents, Vec<u32>)>,
 }
 
+/// How many VFs are probed at a time.
+const PROBE_THREADS: usize = 8;
+
 /// How long to wait for a PF's link to come back after its VFs were created,
 /// or to come up after `up = true` brought the PF up.
 pub(crate) const CARRIER_WAIT: Duration = Duration::from_secs(15);
@@ -588,6 +591,68 @@ impl Host for LiveHost {
             self.wait_for_carrier();
         }
         Ok(())
+    }
+
+    fn probe_vfs(&mut self, vfs: &[&VfState]) -> Vec<(Result<(), String>, Duration)> {
+        if vfs.len() < 2 {
+            return vfs
+                .iter()
+                .map(|vf| {
+                    let t = Instant::now();
+                    (
+                        self.bind_driver(vf, &DriverSpec::Default, false),
+                        t.elapsed(),
+                    )
+                })
+                .collect();
+        }
+        // A few threads take the VFs in turn: each probe is the VF driver's
+        // own work (a mailbox exchange with the PF, firmware commands), and
+        // the kernel probes different devices independently.
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let sysfs = &self.sysfs;
+        let mut done: Vec<(usize, Result<(), String>, Duration)> = std::thread::scope(|s| {
+            let workers: Vec<_> = (0..PROBE_THREADS.min(vfs.len()))
+                .map(|_| {
+                    s.spawn(|| {
+                        let mut mine = Vec::new();
+                        loop {
+                            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            let Some(vf) = vfs.get(i) else { break };
+                            let t = Instant::now();
+                            let r = pci(&vf.address).and_then(|a| {
+                                sysfs
+                                    .bind_driver(&a, &DriverTarget::Default, false)
+                                    .map(|_| ())
+                                    .map_err(|e| chain(&e))
+                            });
+                            mine.push((i, r, t.elapsed()));
+                        }
+                        mine
+                    })
+                })
+                .collect();
+            workers
+                .into_iter()
+                .flat_map(|w| w.join().unwrap_or_default())
+                .collect()
+        });
+        done.sort_by_key(|&(i, _, _)| i);
+        let mut out: Vec<(Result<(), String>, Duration)> = Vec::with_capacity(vfs.len());
+        let mut it = done.into_iter().peekable();
+        for (i, vf) in vfs.iter().enumerate() {
+            match it.next_if(|(j, _, _)| *j == i) {
+                Some((_, r, took)) => out.push((r, took)),
+                None => out.push((
+                    Err(format!(
+                        "the thread probing {} stopped before it",
+                        vf.address
+                    )),
+                    Duration::ZERO,
+                )),
+            }
+        }
+        out
     }
 
     fn set_pf_links(&mut self, links: &[(&PfState, bool)]) -> Vec<(Result<(), String>, Duration)> {
