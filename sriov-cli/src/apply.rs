@@ -82,25 +82,14 @@ pub trait Host {
         allow_recreate: bool,
         defer_probe: bool,
     ) -> Vec<(Result<bool, String>, Duration)> {
-        writes
-            .iter()
-            .map(|&(pf, n)| {
-                let t = Instant::now();
-                let r = self.set_num_vfs(pf, n, allow_recreate, defer_probe);
-                (r, t.elapsed())
-            })
-            .collect()
+        each_timed(writes, |&(pf, n)| {
+            self.set_num_vfs(pf, n, allow_recreate, defer_probe)
+        })
     }
     /// [`Host::set_pf_up`] for several PFs: every link set first, then one
     /// wait for all the carriers. Results in order, with their times.
     fn set_pf_links(&mut self, links: &[(&PfState, bool)]) -> Vec<(Result<(), String>, Duration)> {
-        links
-            .iter()
-            .map(|&(pf, up)| {
-                let t = Instant::now();
-                (self.set_pf_up(pf, up), t.elapsed())
-            })
-            .collect()
+        each_timed(links, |&(pf, up)| self.set_pf_up(pf, up))
     }
     /// Waits until `n` VFs exist (and have their drivers), reporting progress.
     ///
@@ -133,15 +122,7 @@ pub trait Host {
     /// does for one; a live host probes several at a time. Results in order,
     /// with how long each probe took.
     fn probe_vfs(&mut self, vfs: &[&VfState]) -> Vec<(Result<(), String>, Duration)> {
-        vfs.iter()
-            .map(|vf| {
-                let t = Instant::now();
-                (
-                    self.bind_driver(vf, &DriverSpec::Default, false),
-                    t.elapsed(),
-                )
-            })
-            .collect()
+        each_timed(vfs, |vf| self.bind_driver(vf, &DriverSpec::Default, false))
     }
     /// Reloads a VF's driver (unbind, probe), so that it reads the MAC the PF
     /// set; refused for a busy netdev unless `force`.
@@ -757,6 +738,21 @@ pub fn apply(
         took: t_verify.elapsed(),
     });
     out
+}
+
+/// `f` on each item, one after the other, with how long each took.
+pub(crate) fn each_timed<I, T>(
+    items: &[I],
+    mut f: impl FnMut(&I) -> Result<T, String>,
+) -> Vec<(Result<T, String>, Duration)> {
+    items
+        .iter()
+        .map(|i| {
+            let t = Instant::now();
+            let r = f(i);
+            (r, t.elapsed())
+        })
+        .collect()
 }
 
 /// The suffix of a timing line of an operation done at the same time as

@@ -14,7 +14,7 @@ use netlink_vf::{
 use sysfs_sriov::{DriverTarget, PciAddress, Sysfs};
 
 use crate::addr::IpNet;
-use crate::apply::{Host, VfWant};
+use crate::apply::{each_timed, Host, VfWant};
 use crate::config::{DriverSpec, VlanProto, VlanSpec};
 use crate::state::{HostState, InUse, LinkInfo, PfState, VfAttrs, VfCounters, VfState};
 
@@ -80,6 +80,13 @@ fn write_count(
         }
     }
     res.map(|()| defer)
+}
+
+/// The one answer of a many-item host operation given one item.
+fn only<T>(mut results: Vec<(Result<T, String>, Duration)>) -> Result<T, String> {
+    results
+        .pop()
+        .map_or_else(|| Err("no answer from the host".to_string()), |(r, _)| r)
 }
 
 /// sysfs always; netlink only when the root is `/` (the kernel's netlink is not
@@ -451,16 +458,7 @@ impl Host for LiveHost {
         allow_recreate: bool,
         defer_probe: bool,
     ) -> Result<bool, String> {
-        self.watch_carrier(&[pf]);
-        let res = write_count(&self.sysfs, pf, n, allow_recreate, defer_probe);
-        if res == Ok(true) {
-            // VF settings need the PF's link back (igb refuses a TX rate
-            // without it), and a VF driver probed while the PF is still
-            // resetting misses its MAC. The caller waits for VF drivers only
-            // after probing them, so wait for the carrier here.
-            self.wait_for_carrier();
-        }
-        res
+        only(self.set_num_vfs_all(&[(pf, n)], allow_recreate, defer_probe))
     }
 
     fn set_num_vfs_all(
@@ -469,51 +467,50 @@ impl Host for LiveHost {
         allow_recreate: bool,
         defer_probe: bool,
     ) -> Vec<(Result<bool, String>, Duration)> {
-        if writes.len() < 2 {
-            return writes
-                .iter()
-                .map(|&(pf, n)| {
-                    let t = Instant::now();
-                    let r = self.set_num_vfs(pf, n, allow_recreate, defer_probe);
-                    (r, t.elapsed())
-                })
-                .collect();
-        }
         let pfs: Vec<&PfState> = writes.iter().map(|&(pf, _)| pf).collect();
         self.watch_carrier(&pfs);
-        // One thread per PF: each write blocks in the PF driver (i40e takes
-        // seconds), and different PFs do not wait for each other in the kernel.
         let sysfs = &self.sysfs;
-        let results: Vec<(Result<bool, String>, Duration)> = std::thread::scope(|s| {
-            let handles: Vec<_> = writes
-                .iter()
-                .map(|&(pf, n)| {
-                    s.spawn(move || {
-                        let t = Instant::now();
-                        let r = write_count(sysfs, pf, n, allow_recreate, defer_probe);
-                        (r, t.elapsed())
+        let write =
+            |&(pf, n): &(&PfState, u32)| write_count(sysfs, pf, n, allow_recreate, defer_probe);
+        // Several PFs: a thread each. A write blocks in the PF driver (i40e
+        // takes seconds), and different PFs do not wait for each other in
+        // the kernel.
+        let results: Vec<(Result<bool, String>, Duration)> = if writes.len() < 2 {
+            each_timed(writes, write)
+        } else {
+            std::thread::scope(|s| {
+                let handles: Vec<_> = writes
+                    .iter()
+                    .map(|w| {
+                        s.spawn(move || {
+                            let t = Instant::now();
+                            (write(w), t.elapsed())
+                        })
                     })
-                })
-                .collect();
-            handles
-                .into_iter()
-                .zip(writes)
-                .map(|(h, (pf, _))| {
-                    h.join().unwrap_or_else(|_| {
-                        (
-                            Err(format!(
-                                "the thread writing sriov_numvfs of {} panicked",
-                                pf.address
-                            )),
-                            Duration::ZERO,
-                        )
+                    .collect();
+                handles
+                    .into_iter()
+                    .zip(writes)
+                    .map(|(h, (pf, _))| {
+                        h.join().unwrap_or_else(|_| {
+                            (
+                                Err(format!(
+                                    "the thread writing sriov_numvfs of {} panicked",
+                                    pf.address
+                                )),
+                                Duration::ZERO,
+                            )
+                        })
                     })
-                })
-                .collect()
-        });
+                    .collect()
+            })
+        };
         if results.iter().any(|(r, _)| *r == Ok(true)) {
-            // As for one PF: the links back before VF settings and probes;
-            // the PFs reset at the same time, so this waits for the slowest.
+            // VF settings need the PF's link back (igb refuses a TX rate
+            // without it), and a VF driver probed while the PF is still
+            // resetting misses its MAC. The caller waits for VF drivers only
+            // after probing them, so wait for the carriers here (the PFs
+            // reset at the same time: this waits for the slowest).
             self.wait_for_carrier();
         }
         results
@@ -573,44 +570,26 @@ impl Host for LiveHost {
     }
 
     fn set_pf_up(&mut self, pf: &PfState, up: bool) -> Result<(), String> {
-        let name = pf
-            .netdevs
-            .first()
-            .ok_or_else(|| format!("PF {} has no netdev", pf.address))?
-            .clone();
-        let idx = self.index_of(&name)?;
-        // Subscribe first, so the carrier coming up is not missed.
-        let events = if up {
-            netlink_vf::LinkEvents::new().ok()
-        } else {
-            None
-        };
-        self.nl()?.set_up(idx, up).map_err(|e| chain(&e))?;
-        if let Some(ev) = events {
-            self.carrier_watch = Some((ev, vec![idx]));
-            self.wait_for_carrier();
-        }
-        Ok(())
+        only(self.set_pf_links(&[(pf, up)]))
     }
 
     fn probe_vfs(&mut self, vfs: &[&VfState]) -> Vec<(Result<(), String>, Duration)> {
+        let sysfs = &self.sysfs;
+        let probe = |vf: &&VfState| {
+            pci(&vf.address).and_then(|a| {
+                sysfs
+                    .bind_driver(&a, &DriverTarget::Default, false)
+                    .map(|_| ())
+                    .map_err(|e| chain(&e))
+            })
+        };
         if vfs.len() < 2 {
-            return vfs
-                .iter()
-                .map(|vf| {
-                    let t = Instant::now();
-                    (
-                        self.bind_driver(vf, &DriverSpec::Default, false),
-                        t.elapsed(),
-                    )
-                })
-                .collect();
+            return each_timed(vfs, probe);
         }
         // A few threads take the VFs in turn: each probe is the VF driver's
         // own work (a mailbox exchange with the PF, firmware commands), and
         // the kernel probes different devices independently.
         let next = std::sync::atomic::AtomicUsize::new(0);
-        let sysfs = &self.sysfs;
         let mut done: Vec<(usize, Result<(), String>, Duration)> = std::thread::scope(|s| {
             let workers: Vec<_> = (0..PROBE_THREADS.min(vfs.len()))
                 .map(|_| {
@@ -620,13 +599,7 @@ impl Host for LiveHost {
                             let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                             let Some(vf) = vfs.get(i) else { break };
                             let t = Instant::now();
-                            let r = pci(&vf.address).and_then(|a| {
-                                sysfs
-                                    .bind_driver(&a, &DriverTarget::Default, false)
-                                    .map(|_| ())
-                                    .map_err(|e| chain(&e))
-                            });
-                            mine.push((i, r, t.elapsed()));
+                            mine.push((i, probe(vf), t.elapsed()));
                         }
                         mine
                     })
@@ -656,15 +629,6 @@ impl Host for LiveHost {
     }
 
     fn set_pf_links(&mut self, links: &[(&PfState, bool)]) -> Vec<(Result<(), String>, Duration)> {
-        if links.len() < 2 {
-            return links
-                .iter()
-                .map(|&(pf, up)| {
-                    let t = Instant::now();
-                    (self.set_pf_up(pf, up), t.elapsed())
-                })
-                .collect();
-        }
         // Subscribe first, so no carrier coming up is missed; then every
         // link, then one wait for all of them (each PF negotiates its link
         // on its own: the wait is the slowest one's, not their sum).
