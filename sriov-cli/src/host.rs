@@ -791,4 +791,44 @@ mod tests {
         .join()
         .unwrap();
     }
+
+    /// The threaded probe path on a fixture tree (no kernel: a probe there
+    /// succeeds unless the VF's device is gone): one answer per VF, in the
+    /// VFs' order, each failure naming its own VF, however the threads
+    /// interleave.
+    #[test]
+    fn probes_on_threads_answer_for_each_vf_in_order() {
+        use sysfs_sriov::fixture::{HostBuilder, PfSpec, VfDriver};
+        let pf: PciAddress = "0000:03:00.0".parse().unwrap();
+        let fx = HostBuilder::new()
+            .pf(PfSpec::intel_x710(pf).vfs(20).vf_driver(VfDriver::None))
+            .build()
+            .unwrap();
+        let mut host = LiveHost::new(fx.root());
+        let state = host.read_state().unwrap();
+        let vfs: Vec<&VfState> = state.pfs[0].vfs.iter().collect();
+        // More VFs than threads: each thread takes several in turn.
+        assert!(vfs.len() == 20 && PROBE_THREADS < vfs.len());
+        // Two VFs vanish before they are probed.
+        for i in [2, 13] {
+            fx.remove(&format!("sys/bus/pci/devices/{}", vfs[i].address))
+                .unwrap();
+        }
+        let got = host.probe_vfs(&vfs);
+        assert_eq!(got.len(), 20);
+        for (i, (r, _)) in got.iter().enumerate() {
+            if i == 2 || i == 13 {
+                let e = r.as_ref().unwrap_err();
+                assert!(e.contains(&vfs[i].address), "VF {i}: {e}");
+            } else {
+                assert!(r.is_ok(), "VF {i}: {r:?}");
+            }
+        }
+        // Each probe that ran asked for the kernel's own driver: the
+        // fixture's "(null)" override was overwritten with an empty one.
+        for (i, vf) in vfs.iter().enumerate().filter(|(i, _)| *i != 2 && *i != 13) {
+            let a: PciAddress = vf.address.parse().unwrap();
+            assert_eq!(fx.read_attr(&a, "driver_override").unwrap(), "", "VF {i}");
+        }
+    }
 }
