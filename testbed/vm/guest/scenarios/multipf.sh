@@ -103,6 +103,16 @@ else
     fail multipf.probes_overlapped "$nprobes probes ($sum ms added up), driver phase ${dphase:-?} ms"
 fi
 
+# status sees both PFs with their VFs; the boot unit waits for both PFs'
+# interfaces (the second one found from its PCI address).
+cli status --json
+expect_eq multipf.status "$(jq -c '[.pfs[] | {a: .address, n: .num_vfs, v: (.vfs | length)}]' "$CLI_OUT" 2>&1)" \
+    "[{\"a\":\"$(basename "$(readlink "$PFDEV")")\",\"n\":7,\"v\":7},{\"a\":\"$PF2PCI\",\"n\":7,\"v\":7}]" "(status --json)"
+cli generate systemd-unit --config "$CFG"
+units=$(grep -E '^(After|Wants)=sys-subsystem-net-devices-' "$CLI_OUT" | tr '\n' '|')
+dev="sys-subsystem-net-devices-$PF.device sys-subsystem-net-devices-$PF2.device"
+expect_eq multipf.unit_waits_for_both "$units" "After=$dev|Wants=$dev|" "(generate systemd-unit)"
+
 snapshot /tmp/mp.a
 cli setup --config "$CFG" --json
 expect_rc multipf.again_exit 0
