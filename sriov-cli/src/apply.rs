@@ -75,21 +75,28 @@ pub trait Host {
     /// thread per PF (a PF driver such as i40e takes seconds per write, and
     /// each PF's link then comes back on its own time), and one wait for all
     /// their carriers. Returns each write's result, in order, with how long
-    /// it took.
+    /// the write took, and the time of that wait.
     fn set_num_vfs_all(
         &mut self,
         writes: &[(&PfState, u32)],
         allow_recreate: bool,
         defer_probe: bool,
-    ) -> Vec<(Result<bool, String>, Duration)> {
-        each_timed(writes, |&(pf, n)| {
-            self.set_num_vfs(pf, n, allow_recreate, defer_probe)
-        })
+    ) -> Batch<bool> {
+        Batch {
+            results: each_timed(writes, |&(pf, n)| {
+                self.set_num_vfs(pf, n, allow_recreate, defer_probe)
+            }),
+            link_wait: Duration::ZERO,
+        }
     }
     /// [`Host::set_pf_up`] for several PFs: every link set first, then one
-    /// wait for all the carriers. Results in order, with their times.
-    fn set_pf_links(&mut self, links: &[(&PfState, bool)]) -> Vec<(Result<(), String>, Duration)> {
-        each_timed(links, |&(pf, up)| self.set_pf_up(pf, up))
+    /// wait for all the carriers. Results in order, with their times, and the
+    /// time of that wait.
+    fn set_pf_links(&mut self, links: &[(&PfState, bool)]) -> Batch<()> {
+        Batch {
+            results: each_timed(links, |&(pf, up)| self.set_pf_up(pf, up)),
+            link_wait: Duration::ZERO,
+        }
     }
     /// Waits until `n` VFs exist (and have their drivers), reporting progress.
     ///
@@ -366,7 +373,8 @@ pub fn apply(
                     }
                 }
                 let together = together(links.len());
-                for (&i, (r, took)) in at.iter().zip(host.set_pf_links(&links)) {
+                let done = host.set_pf_links(&links);
+                for (&i, (r, took)) in at.iter().zip(done.results) {
                     out.timings.push(Timing {
                         depth: 1,
                         what: format!("{}: {}{together}", todo[i].pf, todo[i].to),
@@ -374,6 +382,8 @@ pub fn apply(
                     });
                     res[i] = Some(r);
                 }
+                let labels: Vec<&str> = at.iter().map(|&i| todo[i].pf.as_str()).collect();
+                out.timings.extend(link_wait_line(&labels, done.link_wait));
                 for (mut c, r) in todo.into_iter().zip(res) {
                     finish(&mut c, r.unwrap_or_else(not_attempted), Status::Failed);
                     if c.status != Status::Applied {
@@ -410,13 +420,19 @@ pub fn apply(
                 }
                 let together = together(writes.len());
                 let done = host.set_num_vfs_all(&writes, opts.allow_recreate, true);
-                for ((&i, &(pf, n)), (r, took)) in at.iter().zip(&writes).zip(done) {
-                    let c = &todo[i];
+                let labels: Vec<&str> = at.iter().map(|&i| todo[i].pf.as_str()).collect();
+                // The writes, then the wait for the PFs' links after them,
+                // then any wait for VF drivers, in the order they happened.
+                for ((&i, &(_, n)), (_, took)) in at.iter().zip(&writes).zip(&done.results) {
                     out.timings.push(Timing {
                         depth: 1,
-                        what: format!("{}: sriov_numvfs {n}{together}", c.pf),
-                        took,
+                        what: format!("{}: sriov_numvfs {n}{together}", todo[i].pf),
+                        took: *took,
                     });
+                }
+                out.timings.extend(link_wait_line(&labels, done.link_wait));
+                for ((&i, &(pf, n)), (r, _)) in at.iter().zip(&writes).zip(done.results) {
+                    let c = &todo[i];
                     res[i] = Some(match r {
                         Err(e) => Err(e),
                         Ok(true) => {
@@ -738,6 +754,25 @@ pub fn apply(
         took: t_verify.elapsed(),
     });
     out
+}
+
+/// What a host did for several PFs at once.
+#[derive(Debug, Default)]
+pub struct Batch<T> {
+    /// One result per item, in order, with how long its own operation took.
+    pub results: Vec<(Result<T, String>, Duration)>,
+    /// How long the host then waited for the PFs' links (their carrier) to
+    /// be up, once for all of them.
+    pub link_wait: Duration,
+}
+
+/// The timing line of a [`Batch`]'s wait for links, if it waited.
+fn link_wait_line(labels: &[&str], wait: Duration) -> Option<Timing> {
+    (!wait.is_zero()).then(|| Timing {
+        depth: 1,
+        what: format!("wait for the link of {}", labels.join(", ")),
+        took: wait,
+    })
 }
 
 /// `f` on each item, one after the other, with how long each took.
@@ -1641,6 +1676,20 @@ pub(crate) mod tests {
         f.log.clear();
         let again = apply(&cfg, &mut f, Options::default(), &mut |_| {});
         assert!(again.converged() && f.log.is_empty(), "{:?}", f.log);
+    }
+
+    #[test]
+    fn a_wait_for_links_gets_a_timing_line_only_when_the_host_waited() {
+        assert!(link_wait_line(&["eno1"], Duration::ZERO).is_none());
+        let l = link_wait_line(&["eno1", "0000:02:00.0"], Duration::from_millis(480)).unwrap();
+        assert_eq!(
+            (l.depth, l.what.as_str(), l.took),
+            (
+                1,
+                "wait for the link of eno1, 0000:02:00.0",
+                Duration::from_millis(480)
+            )
+        );
     }
 
     #[test]

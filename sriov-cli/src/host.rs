@@ -14,7 +14,7 @@ use netlink_vf::{
 use sysfs_sriov::{DriverTarget, PciAddress, Sysfs};
 
 use crate::addr::IpNet;
-use crate::apply::{each_timed, Host, VfWant};
+use crate::apply::{each_timed, Batch, Host, VfWant};
 use crate::config::{DriverSpec, VlanProto, VlanSpec};
 use crate::state::{HostState, InUse, LinkInfo, PfState, VfAttrs, VfCounters, VfState};
 
@@ -83,8 +83,9 @@ fn write_count(
 }
 
 /// The one answer of a many-item host operation given one item.
-fn only<T>(mut results: Vec<(Result<T, String>, Duration)>) -> Result<T, String> {
-    results
+fn only<T>(mut batch: Batch<T>) -> Result<T, String> {
+    batch
+        .results
         .pop()
         .map_or_else(|| Err("no answer from the host".to_string()), |(r, _)| r)
 }
@@ -466,7 +467,7 @@ impl Host for LiveHost {
         writes: &[(&PfState, u32)],
         allow_recreate: bool,
         defer_probe: bool,
-    ) -> Vec<(Result<bool, String>, Duration)> {
+    ) -> Batch<bool> {
         let pfs: Vec<&PfState> = writes.iter().map(|&(pf, _)| pf).collect();
         self.watch_carrier(&pfs);
         let sysfs = &self.sysfs;
@@ -511,9 +512,17 @@ impl Host for LiveHost {
             // resetting misses its MAC. The caller waits for VF drivers only
             // after probing them, so wait for the carriers here (the PFs
             // reset at the same time: this waits for the slowest).
+            let t = Instant::now();
             self.wait_for_carrier();
+            return Batch {
+                results,
+                link_wait: t.elapsed(),
+            };
         }
-        results
+        Batch {
+            results,
+            link_wait: Duration::ZERO,
+        }
     }
 
     fn wait_for_vfs(
@@ -628,7 +637,7 @@ impl Host for LiveHost {
         out
     }
 
-    fn set_pf_links(&mut self, links: &[(&PfState, bool)]) -> Vec<(Result<(), String>, Duration)> {
+    fn set_pf_links(&mut self, links: &[(&PfState, bool)]) -> Batch<()> {
         // Subscribe first, so no carrier coming up is missed; then every
         // link, then one wait for all of them (each PF negotiates its link
         // on its own: the wait is the slowest one's, not their sum).
@@ -660,9 +669,17 @@ impl Host for LiveHost {
             .collect();
         if let Some(ev) = events.take().filter(|_| !waiting.is_empty()) {
             self.carrier_watch = Some((ev, waiting));
+            let t = Instant::now();
             self.wait_for_carrier();
+            return Batch {
+                results,
+                link_wait: t.elapsed(),
+            };
         }
-        results
+        Batch {
+            results,
+            link_wait: Duration::ZERO,
+        }
     }
 
     fn reload_driver(&mut self, vf: &VfState, force: bool) -> Result<(), String> {

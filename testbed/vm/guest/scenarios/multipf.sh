@@ -71,24 +71,27 @@ expect_eq multipf.vfio "$(vf_driver 6) $(basename "$(readlink "$PF2DEV/virtfn6/d
 expect_eq multipf.address "$(ip -j addr show dev p1vf0 | jq -r '[.[0].addr_info[] | select(.family == "inet") | "\(.local)/\(.prefixlen)"] | join(",")')" "10.20.0.1/24"
 
 # --timings: a line per PF for each of the two phases, marked as done at the
-# same time; and the count phase took less than its two writes added up, which
-# only happens when they overlapped (one after the other, the phase is their
-# sum plus the rest).
+# same time, and after each phase's operations one wait for both links. The
+# count phase without that wait took less than its two writes added up,
+# which only happens when they overlapped (one after the other, the writes
+# alone take their sum).
 ms() { grep -E "^ +[0-9]+\.[0-9] ms  $1\$" "$CLI_ERR" | head -n1 | sed 's/^ *\([0-9]*\)\.[0-9] ms.*/\1/'; }
 together=' \(at the same time as the other PF\)'
 w1=$(ms "  $PF: sriov_numvfs 7$together") w2=$(ms "  $PF2PCI: sriov_numvfs 7$together")
 u1=$(ms "  $PF: up$together") u2=$(ms "  $PF2PCI: up$together")
 phase=$(ms 'num_vfs')
-note "count writes: $PF ${w1:-?} ms, $PF2PCI ${w2:-?} ms, num_vfs phase ${phase:-?} ms; ups ${u1:-?} / ${u2:-?} ms"
-if [ -n "$w1" ] && [ -n "$w2" ] && [ -n "$u1" ] && [ -n "$u2" ] && [ -n "$phase" ]; then
-    pass multipf.timings_together "each PF's up and count write marked as done together"
-    if [ "$phase" -lt $((w1 + w2)) ]; then
-        pass multipf.counts_overlapped "num_vfs phase $phase ms < $w1 + $w2 ms of its two writes"
+# the first link wait after the num_vfs phase line
+lw=$(sed -n '/^ *[0-9.]* ms  num_vfs$/,$p' "$CLI_ERR" | grep -E "^ +[0-9]+\.[0-9] ms    wait for the link of $PF, $PF2PCI\$" | head -n1 | sed 's/^ *\([0-9]*\)\.[0-9] ms.*/\1/')
+note "count writes: $PF ${w1:-?} ms, $PF2PCI ${w2:-?} ms, then ${lw:-?} ms for the links; num_vfs phase ${phase:-?} ms; ups ${u1:-?} / ${u2:-?} ms"
+if [ -n "$w1" ] && [ -n "$w2" ] && [ -n "$u1" ] && [ -n "$u2" ] && [ -n "$phase" ] && [ -n "$lw" ]; then
+    pass multipf.timings_together "each PF's up and count write marked as done together, one wait for both links"
+    if [ $((phase - lw)) -lt $((w1 + w2)) ]; then
+        pass multipf.counts_overlapped "num_vfs phase $phase ms - $lw ms link wait < $w1 + $w2 ms of its two writes"
     else
-        fail multipf.counts_overlapped "num_vfs phase $phase ms >= $w1 + $w2 ms: the writes ran one after the other"
+        fail multipf.counts_overlapped "num_vfs phase $phase ms - $lw ms link wait >= $w1 + $w2 ms: the writes ran one after the other"
     fi
 else
-    fail multipf.timings_together "missing timing lines: $(grep -E 'sriov_numvfs|: up|num_vfs' "$CLI_ERR" | tr '\n' '|' | cut -c1-250)"
+    fail multipf.timings_together "missing timing lines: $(grep -E 'sriov_numvfs|: up|num_vfs|wait for the link' "$CLI_ERR" | tr '\n' '|' | cut -c1-250)"
 fi
 # The 13 VFs for igbvf (VF 6 of the first PF goes to vfio-pci) are probed
 # several at a time: the driver phase is shorter than its probes added up.
