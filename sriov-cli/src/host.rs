@@ -181,6 +181,13 @@ impl LiveHost {
         });
     }
 
+    /// [`Self::wait_for_carrier`], and how long it took.
+    fn timed_carrier_wait(&mut self) -> Duration {
+        let t = Instant::now();
+        self.wait_for_carrier();
+        t.elapsed()
+    }
+
     /// Subscribes to link events for the PFs among `pfs` whose link is up with
     /// carrier now, before their VF counts change (so the carrier coming back
     /// is not missed).
@@ -506,23 +513,17 @@ impl Host for LiveHost {
                     .collect()
             })
         };
-        if results.iter().any(|(r, _)| *r == Ok(true)) {
-            // VF settings need the PF's link back (igb refuses a TX rate
-            // without it), and a VF driver probed while the PF is still
-            // resetting misses its MAC. The caller waits for VF drivers only
-            // after probing them, so wait for the carriers here (the PFs
-            // reset at the same time: this waits for the slowest).
-            let t = Instant::now();
-            self.wait_for_carrier();
-            return Batch {
-                results,
-                link_wait: t.elapsed(),
-            };
-        }
-        Batch {
-            results,
-            link_wait: Duration::ZERO,
-        }
+        // VF settings need the PF's link back (igb refuses a TX rate without
+        // it), and a VF driver probed while the PF is still resetting misses
+        // its MAC. The caller waits for VF drivers only after probing them,
+        // so wait for the carriers here (the PFs reset at the same time: this
+        // waits for the slowest).
+        let link_wait = if results.iter().any(|(r, _)| *r == Ok(true)) {
+            self.timed_carrier_wait()
+        } else {
+            Duration::ZERO
+        };
+        Batch { results, link_wait }
     }
 
     fn wait_for_vfs(
@@ -667,19 +668,14 @@ impl Host for LiveHost {
                 (r, t.elapsed())
             })
             .collect();
-        if let Some(ev) = events.take().filter(|_| !waiting.is_empty()) {
-            self.carrier_watch = Some((ev, waiting));
-            let t = Instant::now();
-            self.wait_for_carrier();
-            return Batch {
-                results,
-                link_wait: t.elapsed(),
-            };
-        }
-        Batch {
-            results,
-            link_wait: Duration::ZERO,
-        }
+        let link_wait = match events.take().filter(|_| !waiting.is_empty()) {
+            Some(ev) => {
+                self.carrier_watch = Some((ev, waiting));
+                self.timed_carrier_wait()
+            }
+            None => Duration::ZERO,
+        };
+        Batch { results, link_wait }
     }
 
     fn reload_driver(&mut self, vf: &VfState, force: bool) -> Result<(), String> {
