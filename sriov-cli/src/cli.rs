@@ -66,10 +66,12 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Set a PF's VF count back to 0.
+    /// Set PFs' VF counts back to 0 (several PFs: all checked first, then
+    /// reset at the same time).
     Reset {
-        /// The PF (netdev name or PCI address).
-        pf: String,
+        /// The PF (netdev name or PCI address); more than one may be given.
+        #[arg(required = true)]
+        pf: Vec<String>,
         /// Also when VFs are in use (bound to vfio-pci, up, or renamed).
         #[arg(long)]
         allow_recreate: bool,

@@ -269,66 +269,124 @@ pub(crate) fn plural(n: usize, word: &str) -> String {
     }
 }
 
-fn reset(ctx: &Ctx, out: &mut dyn Write, spec: &str, allow_recreate: bool) -> Result<u8, CliError> {
+fn reset(
+    ctx: &Ctx,
+    out: &mut dyn Write,
+    specs: &[String],
+    allow_recreate: bool,
+) -> Result<u8, CliError> {
     let host = LiveHost::new(&ctx.root);
     let sysfs = host.sysfs();
-    let pf = sysfs
-        .find_pf(spec)
-        .map_err(|e| CliError::Usage(chain(&e)))?;
-    let label = pf
-        .netdevs
-        .first()
-        .cloned()
-        .unwrap_or_else(|| pf.address.to_string());
-    if pf.sriov.num_vfs == 0 {
+    // Every PF found and checked before any is touched.
+    let mut pfs: Vec<sysfs_sriov::Pf> = Vec::new();
+    for spec in specs {
+        let pf = sysfs
+            .find_pf(spec)
+            .map_err(|e| CliError::Usage(chain(&e)))?;
+        // The same PF by name and by address: once.
+        if !pfs.iter().any(|p| p.address == pf.address) {
+            pfs.push(pf);
+        }
+    }
+    let label = |pf: &sysfs_sriov::Pf| {
+        pf.netdevs
+            .first()
+            .cloned()
+            .unwrap_or_else(|| pf.address.to_string())
+    };
+    let mut errs = Vec::new();
+    for pf in pfs.iter().filter(|p| p.sriov.num_vfs > 0) {
+        let casualties = sysfs
+            .recreate_impact(&pf.address)
+            .map_err(|e| CliError::Host(chain(&e)))?;
+        let in_use: Vec<String> = casualties
+            .iter()
+            .filter(|c| !c.reasons.is_empty())
+            .map(|c| {
+                let why: Vec<String> = c.reasons.iter().map(ToString::to_string).collect();
+                format!("  VF {} ({}): {}", c.index, c.address, why.join(", "))
+            })
+            .collect();
+        if !in_use.is_empty() {
+            errs.push(format!(
+                "PF {}: removing its {} VFs would disturb VFs in use; re-run with --allow-recreate to do it anyway:",
+                label(pf),
+                pf.sriov.num_vfs
+            ));
+            errs.extend(in_use);
+        }
+    }
+    if !errs.is_empty() && !allow_recreate {
+        return Err(CliError::Invalid(errs));
+    }
+    for pf in pfs.iter().filter(|p| p.sriov.num_vfs == 0) {
         writeln!(
             out,
-            "PF {label} ({}) has no VFs; nothing to do.",
+            "PF {} ({}) has no VFs; nothing to do.",
+            label(pf),
             pf.address
         )?;
-        return Ok(0);
     }
-    let casualties = sysfs
-        .recreate_impact(&pf.address)
-        .map_err(|e| CliError::Host(chain(&e)))?;
-    let in_use: Vec<String> = casualties
-        .iter()
-        .filter(|c| !c.reasons.is_empty())
-        .map(|c| {
-            let why: Vec<String> = c.reasons.iter().map(ToString::to_string).collect();
-            format!("VF {} ({}): {}", c.index, c.address, why.join(", "))
-        })
-        .collect();
-    if !in_use.is_empty() && !allow_recreate {
-        let mut errs = vec![format!(
-            "PF {label}: removing its {} VFs would disturb VFs in use; re-run with --allow-recreate to do it anyway:",
-            pf.sriov.num_vfs
-        )];
-        errs.extend(in_use.iter().map(|s| format!("  {s}")));
-        return Err(CliError::Invalid(errs));
+    let todo: Vec<&sysfs_sriov::Pf> = pfs.iter().filter(|p| p.sriov.num_vfs > 0).collect();
+    if todo.is_empty() {
+        return Ok(0);
     }
     if !ctx.live() {
         // Under a fixture root sriov_numvfs is a plain file (maybe the repo's
         // bundled example): show what would happen, change nothing.
-        writeln!(
-            out,
-            "PF {label} ({}): num_vfs {} -> 0 (not done)",
-            pf.address, pf.sriov.num_vfs
-        )?;
+        for pf in &todo {
+            writeln!(
+                out,
+                "PF {} ({}): num_vfs {} -> 0 (not done)",
+                label(pf),
+                pf.address,
+                pf.sriov.num_vfs
+            )?;
+        }
         return Err(CliError::Usage(format!(
             "reset writes sriov_numvfs, and under --root {} that is a file of a fixture tree, not a device: nothing was changed; run reset on the live system (--root /)",
             ctx.root.display()
         )));
     }
-    sysfs
-        .set_num_vfs(&pf.address, 0, true)
-        .map_err(|e| CliError::Host(chain(&e)))?;
-    writeln!(
-        out,
-        "PF {label} ({}): num_vfs {} -> 0",
-        pf.address, pf.sriov.num_vfs
-    )?;
-    Ok(0)
+    // A thread per PF: removing many VFs takes the PF driver a while.
+    let results: Vec<Result<(), String>> = std::thread::scope(|s| {
+        let handles: Vec<_> = todo
+            .iter()
+            .map(|pf| {
+                s.spawn(move || {
+                    sysfs
+                        .set_num_vfs(&pf.address, 0, true)
+                        .map(|_| ())
+                        .map_err(|e| chain(&e))
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err("the thread writing sriov_numvfs panicked".into()))
+            })
+            .collect()
+    });
+    let mut failed = Vec::new();
+    for (pf, r) in todo.iter().zip(results) {
+        match r {
+            Ok(()) => writeln!(
+                out,
+                "PF {} ({}): num_vfs {} -> 0",
+                label(pf),
+                pf.address,
+                pf.sriov.num_vfs
+            )?,
+            Err(e) => failed.push(format!("PF {} ({}): {e}", label(pf), pf.address)),
+        }
+    }
+    if failed.is_empty() {
+        Ok(0)
+    } else {
+        Err(CliError::Host(failed.join("\n")))
+    }
 }
 
 #[cfg(test)]

@@ -589,6 +589,67 @@ fn reset_refuses_vfs_in_use_and_never_writes_a_fixture() {
 }
 
 #[test]
+fn reset_of_several_pfs_checks_them_all_before_touching_any() {
+    let host = HostBuilder::new()
+        .pf(PfSpec::intel_82576("0000:01:00.0".parse().unwrap())
+            .netdev("eth0")
+            .vfs(3)
+            .vf_up(0))
+        .pf(PfSpec::intel_82576("0000:02:00.0".parse().unwrap())
+            .netdev("eth1")
+            .vfs(2)
+            .vf_driver_at(1, VfDriver::VfioPci))
+        .pf(PfSpec::intel_82576("0000:03:00.0".parse().unwrap()).netdev("eth2"))
+        .build()
+        .unwrap();
+    let root = host.root().to_str().unwrap();
+    let numvfs = |a: &str| host.read_attr(&a.parse().unwrap(), "sriov_numvfs").unwrap();
+    // An unknown PF among them: nothing done.
+    let o = run(&["--root", root, "reset", "eth0", "eth7", "--allow-recreate"]);
+    assert_eq!((o.code, o.stdout.as_str()), (2, ""), "{}", o.stderr);
+    assert!(o.stderr.contains("eth7"), "{}", o.stderr);
+    // VFs in use on both: one refusal naming every one of them.
+    let o = run(&["--root", root, "reset", "eth0", "eth1"]);
+    assert_eq!((o.code, o.stdout.as_str()), (2, ""));
+    let lines: Vec<&str> = o.stderr.lines().collect();
+    assert_eq!(lines.len(), 5, "{}", o.stderr);
+    assert!(lines[0].starts_with("error: PF eth0: removing its 3 VFs would disturb VFs in use"));
+    assert!(lines[1].starts_with("error:   VF 0 (0000:01:10.0): "));
+    assert!(lines[2].starts_with("error: PF eth1: removing its 2 VFs would disturb VFs in use"));
+    assert!(
+        lines[3].contains("VF 1 (0000:02:10.2): bound to vfio-pci"),
+        "{}",
+        lines[3]
+    );
+    assert_eq!(lines[4], "error: nothing was changed");
+    // With --allow-recreate, under a fixture root: what would be done, per
+    // PF (one named twice counts once), and nothing done.
+    let o = run(&[
+        "--root",
+        root,
+        "reset",
+        "eth0",
+        "eth2",
+        "0000:02:00.0",
+        "0000:01:00.0",
+        "--allow-recreate",
+    ]);
+    assert_eq!(o.code, 2);
+    assert_eq!(
+        o.stdout,
+        "PF eth2 (0000:03:00.0) has no VFs; nothing to do.\n\
+         PF eth0 (0000:01:00.0): num_vfs 3 -> 0 (not done)\n\
+         PF eth1 (0000:02:00.0): num_vfs 2 -> 0 (not done)\n"
+    );
+    assert_eq!(
+        (numvfs("0000:01:00.0"), numvfs("0000:02:00.0")),
+        ("3".into(), "2".into())
+    );
+    // No PF at all is a usage error.
+    assert_eq!(run(&["--root", root, "reset"]).code, 2);
+}
+
+#[test]
 fn binding_a_busy_vf_is_refused_at_validation() {
     // VF 0's netdev is up (sysfs flags), so moving it to vfio-pci would take a
     // live interface away: refused before anything changes, naming the fix.
