@@ -302,10 +302,7 @@ fn reset(
         let in_use: Vec<String> = casualties
             .iter()
             .filter(|c| !c.reasons.is_empty())
-            .map(|c| {
-                let why: Vec<String> = c.reasons.iter().map(ToString::to_string).collect();
-                format!("  VF {} ({}): {}", c.index, c.address, why.join(", "))
-            })
+            .map(|c| format!("  {c}"))
             .collect();
         if !in_use.is_empty() {
             errs.push(format!(

@@ -282,10 +282,7 @@ fn casualty_summary(c: &[Casualty]) -> String {
     let in_use: Vec<String> = c
         .iter()
         .filter(|c| !c.reasons.is_empty())
-        .map(|c| {
-            let r: Vec<String> = c.reasons.iter().map(ToString::to_string).collect();
-            format!("VF {} ({}): {}", c.index, c.address, r.join(", "))
-        })
+        .map(ToString::to_string)
         .collect();
     if in_use.is_empty() {
         String::new()

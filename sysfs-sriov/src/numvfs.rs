@@ -54,6 +54,18 @@ pub struct Casualty {
     pub reasons: Vec<InUse>,
 }
 
+/// `VF 2 (0000:01:10.4): bound to vfio-pci, ...`: the VF and what is in use
+/// on it.
+impl fmt::Display for Casualty {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "VF {} ({}):", self.index, self.address)?;
+        for (i, r) in self.reasons.iter().enumerate() {
+            write!(f, "{}{r}", if i == 0 { " " } else { ", " })?;
+        }
+        Ok(())
+    }
+}
+
 /// Why a VF counts as in use.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
