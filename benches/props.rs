@@ -10,12 +10,10 @@ use std::sync::OnceLock;
 
 use bootcmd::grub::{self, GrubDefaults};
 use bootcmd::{iommu_edits, key_kind, Cmdline, CpuVendor, Edit, KeyKind};
+use netlink_vf::IpPrefix;
 use netlink_vf::{MacAddr, Qos, VfConfig, VlanConfig, VlanId};
-use sriov_cli::api::{
-    self, HostState, InUse, IpNet, LinkInfo, Mac, Options, PfState, Status, VfAttrs, VfState,
-    VlanProto, VlanSpec,
-};
-use sysfs_sriov::PciAddress;
+use sriov_cli::api::{self, HostState, LinkInfo, Options, PfState, Status, VfAttrs, VfState};
+use sysfs_sriov::{InUse, PciAddress};
 
 /// Runs the property of fuzz target `target` (one of [`crate::TARGETS`]) on `data`.
 /// Returns `false` for an unknown target name.
@@ -312,16 +310,17 @@ pub fn config_hosts() -> &'static [HostState; 2] {
 /// idle, one on vfio-pci, one up with an address, one without a driver),
 /// `enp2s0f0` and `enp2s0f1` (X710, no VFs yet), `eth0` (82576/igb, 2 of 7 VFs), and a PF
 /// with no driver bound (so no netdev; `pci = "0000:5e:00.0"`).
+// The addresses below are literals of this file, not outside data.
+#[allow(clippy::expect_used)]
 fn config_host(netlink: bool) -> HostState {
     let addr = |s: &str| -> Option<std::net::IpAddr> { s.parse().ok() };
-    let net = |s: &str| -> Option<IpNet> { s.parse().ok() };
+    let net = |s: &str| -> Option<IpPrefix> { s.parse().ok() };
     let attrs = |vlan: u16, trust: bool| {
         netlink.then(|| VfAttrs {
-            mac: "02:00:00:00:00:01".parse::<Mac>().ok(),
-            vlan: Some(VlanSpec {
-                vlan,
-                qos: 0,
-                proto: VlanProto::Dot1Q,
+            mac: "02:00:00:00:00:01".parse::<MacAddr>().ok(),
+            vlan: Some(match VlanId::new(vlan) {
+                Ok(id) => VlanConfig::new(id),
+                Err(_) => VlanConfig::none(),
             }),
             trust: Some(trust),
             spoofchk: Some(true),
@@ -331,30 +330,26 @@ fn config_host(netlink: bool) -> HostState {
     };
     // The netdevs use another MAC than the PF set (02:00:00:00:00:01), so a
     // config setting that MAC plans a driver reload (busy or not).
-    let link = |ifindex: u32, up: bool, addresses: Vec<IpNet>| {
+    let link = |ifindex: u32, up: bool, addresses: Vec<IpPrefix>| {
         netlink.then(|| LinkInfo {
             ifindex,
             up,
-            mtu: 1500,
+            mtu: Some(1500),
             addresses,
-            mac: "02:00:00:00:00:99".parse::<Mac>().ok(),
+            mac: "02:00:00:00:00:99".parse::<MacAddr>().ok(),
             ..LinkInfo::default()
         })
     };
     let x710_vfs = vec![
         VfState {
-            index: 0,
-            address: "0000:3b:02.0".into(),
             driver: Some("iavf".into()),
             netdev: Some("enp59s0f0v0".into()),
             iommu_group: Some(60),
             attrs: attrs(0, false),
             link: link(20, false, Vec::new()),
-            ..VfState::default()
+            ..VfState::new(0, "0000:3b:02.0".parse().expect("a PCI address"))
         },
         VfState {
-            index: 1,
-            address: "0000:3b:02.1".into(),
             driver: Some("vfio-pci".into()),
             iommu_group: Some(61),
             vfio_dev: Some("/dev/vfio/61".into()),
@@ -362,50 +357,48 @@ fn config_host(netlink: bool) -> HostState {
             in_use: vec![InUse::Passthrough {
                 driver: "vfio-pci".into(),
             }],
-            ..VfState::default()
+            ..VfState::new(1, "0000:3b:02.1".parse().expect("a PCI address"))
         },
         VfState {
-            index: 2,
-            address: "0000:3b:02.2".into(),
             driver: Some("iavf".into()),
             netdev: Some("lan2".into()),
             iommu_group: Some(62),
             attrs: attrs(100, true),
             link: link(22, true, net("10.0.0.2/24").into_iter().collect()),
             in_use: vec![
-                InUse::Up {
+                InUse::NetdevUp {
                     netdev: "lan2".into(),
                 },
-                InUse::Addresses {
+                InUse::HasAddresses {
                     netdev: "lan2".into(),
                     addresses: addr("10.0.0.2").into_iter().collect(),
                 },
             ],
-            ..VfState::default()
+            ..VfState::new(2, "0000:3b:02.2".parse().expect("a PCI address"))
         },
         VfState {
-            index: 3,
-            address: "0000:3b:02.3".into(),
             iommu_group: Some(63),
             attrs: attrs(0, false),
-            ..VfState::default()
+            ..VfState::new(3, "0000:3b:02.3".parse().expect("a PCI address"))
         },
     ];
     let igb_vfs = (0..2)
         .map(|i| VfState {
-            index: i,
-            address: format!("0000:00:10.{}", i * 2),
             driver: Some("igbvf".into()),
             netdev: Some(format!("eth{}", i + 1)),
             attrs: attrs(0, false),
             link: link(30 + i, false, Vec::new()),
-            ..VfState::default()
+            ..VfState::new(
+                i,
+                format!("0000:00:10.{}", i * 2)
+                    .parse()
+                    .expect("a PCI address"),
+            )
         })
         .collect();
     let pf = |address: &str, netdev: Option<&str>, driver: Option<&str>, total_vfs, vfs| {
         let vfs: Vec<VfState> = vfs;
         PfState {
-            address: address.into(),
             netdevs: netdev.map(String::from).into_iter().collect(),
             ifindex: netlink.then_some(2),
             up: netlink.then_some(true),
@@ -416,7 +409,7 @@ fn config_host(netlink: bool) -> HostState {
             vendor_id: 0x8086,
             device_id: 0x1572,
             vfs,
-            ..PfState::default()
+            ..PfState::new(address.parse().expect("a PCI address"))
         }
     };
     let pfs = vec![

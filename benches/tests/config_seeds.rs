@@ -44,17 +44,20 @@ fn reload_seed_plans_a_reload_and_a_pf_link_change() {
         let reload = p
             .changes
             .iter()
-            .find(|c| c.attr == "reload" && c.vf == Some(2))
+            .find(|c| c.op.attr() == "reload" && c.vf == Some(2))
             .unwrap_or_else(|| panic!("no reload planned: {:?}", p.changes));
-        assert_eq!(reload.from.as_deref(), Some("02:00:00:00:00:99"));
-        assert_eq!(api::reload_blocked(reload), !force, "{reload:?}");
+        assert_eq!(reload.op.from_text().as_deref(), Some("02:00:00:00:00:99"));
+        assert_eq!(reload.reload_blocked(), !force, "{reload:?}");
         let link: Vec<_> = p
             .changes
             .iter()
-            .filter(|c| c.step == api::Step::PfLink)
+            .filter(|c| c.step() == api::Step::PfLink)
             .collect();
         assert_eq!(link.len(), 1, "{link:?}");
-        assert_eq!((link[0].pf.as_str(), link[0].to.as_str()), ("eth0", "down"));
+        assert_eq!(
+            (link[0].pf.as_str(), link[0].op.to_text().as_str()),
+            ("eth0", "down")
+        );
         assert!(p
             .warnings
             .iter()

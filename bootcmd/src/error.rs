@@ -135,6 +135,18 @@ pub enum Error {
         #[source]
         source: io::Error,
     },
+    /// The path names something that is not a regular file (a symbolic link, a
+    /// directory, a FIFO, a socket, a device), so it is not replaced: renaming a
+    /// file over it would turn a device or FIFO into a plain file, and following
+    /// a link planted by someone else would write where they chose.
+    #[error("{path} is a {kind}, not a regular file; refusing to replace it")]
+    NotRegularFile {
+        /// The path as given.
+        path: PathBuf,
+        /// What it is: "symbolic link", "directory", "FIFO", "socket",
+        /// "character device", "block device" or "special file".
+        kind: &'static str,
+    },
     /// Writing a file (temp file, backup, rename, fsync, chown) failed.
     #[error("cannot write {path} ({step})")]
     Write {
@@ -245,6 +257,9 @@ impl PartialEq for Error {
                 },
             ) => a == b && r == s,
             (ChangedSinceRead { path: a }, ChangedSinceRead { path: b }) => a == b,
+            (NotRegularFile { path: a, kind: k }, NotRegularFile { path: b, kind: l }) => {
+                a == b && k == l
+            }
             (Read { path: a, source: e }, Read { path: b, source: f }) => {
                 a == b && e.kind() == f.kind()
             }

@@ -14,6 +14,10 @@
 //!   drop-ins, inside its own quotes), gives a unified diff for dry runs, compares
 //!   with `/proc/cmdline` ("reboot pending"), and [`Plan::apply`] writes atomically
 //!   with a backup, or not at all when nothing changes.
+//! * [`replace_file`] is the same careful atomic writer for any file a tool
+//!   produces (a Prometheus textfile): random temp name opened
+//!   `O_EXCL|O_NOFOLLOW`, fsync, rename, fsync of the directory, and only onto a
+//!   regular file or a new name (a symlink, FIFO or device is refused).
 //! * [`iommu`] knows the IOMMU parameters: valid values, what to add per CPU
 //!   vendor ([`iommu_params`], [`iommu_edits`]; never `amd_iommu=on`) and a
 //!   [`lint`] for lines that defeat passthrough.
@@ -72,4 +76,4 @@ pub use detect::{detect, BootSetup, CmdlineSource, Firmware, Loader, Plan};
 pub use error::{Error, Result};
 pub use grub::GrubDefaults;
 pub use iommu::{iommu_edits, iommu_params, lint, CpuVendor, Finding, Recommended, Severity};
-pub use write::{FileChange, WriteOutcome};
+pub use write::{replace_file, FileChange, WriteOutcome};

@@ -1,14 +1,19 @@
 //! Planned file changes, unified diffs for dry runs, and atomic writes.
 //!
-//! A write goes to a temporary file in the same directory, gets the original's
-//! mode and owner, is fsynced, and is renamed over the original; the directory is
-//! fsynced after. The previous content is kept as `<file>.bak` (one backup,
-//! replaced on every real change). Nothing at all is written when the content
-//! would not change.
+//! Every write here goes through one writer: a temp file in the same directory
+//! with a random name (`.{name}.{16 hex digits}.tmp`, opened `O_EXCL|O_NOFOLLOW`,
+//! mode 0600), written, given its mode (and owner), fsynced, renamed over the
+//! destination; the directory is fsynced after. [`replace_file`] is that writer
+//! for a caller's own file (`sriov-cli stats --output`); [`write_atomic`] adds
+//! what boot files need: the original's mode and owner kept, the previous content
+//! kept as `<file>.bak` (one backup, replaced on every real change), symlinks
+//! followed within the root, and nothing at all written when the content would
+//! not change. Neither replaces or opens a FIFO, socket, directory or device.
 
+use std::ffi::{OsStr, OsString};
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::io::{self, Read, Write};
+use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
@@ -125,18 +130,83 @@ pub fn unified_diff(path: &Path, old: &str, new: &str) -> String {
 
 /// Read a file that may not exist.
 ///
+/// A symlink is followed. Anything but a regular file is refused before it is
+/// opened: opening a FIFO blocks until a writer comes, and opening some devices
+/// does something by itself.
+///
 /// # Errors
 ///
-/// [`Error::Read`] for anything but "not found".
+/// [`Error::NotRegularFile`] when `path` is (or a symlink at it leads to) a
+/// directory, FIFO, socket or device; [`Error::Read`] for anything but "not found".
 pub fn read_optional(path: &Path) -> Result<Option<String>> {
-    match fs::read(path) {
-        Ok(b) => Ok(Some(String::from_utf8_lossy(&b).into_owned())),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-        Err(source) => Err(Error::Read {
-            path: path.to_owned(),
-            source,
-        }),
+    Ok(read_regular(path, Follow::Yes)?.map(|(b, _)| String::from_utf8_lossy(&b).into_owned()))
+}
+
+/// Whether [`read_regular`] follows a symlink at the path's last component.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Follow {
+    Yes,
+    No,
+}
+
+/// The content and metadata of the regular file at `path`; `None` when nothing
+/// has that name. Anything else is refused before it is opened, and again on the
+/// open fd (it is opened with `O_NONBLOCK`, so a FIFO swapped in between does not
+/// block either).
+fn read_regular(path: &Path, follow: Follow) -> Result<Option<(Vec<u8>, fs::Metadata)>> {
+    let rerr = |source| Error::Read {
+        path: path.to_owned(),
+        source,
+    };
+    let found = match follow {
+        Follow::Yes => fs::metadata(path),
+        Follow::No => fs::symlink_metadata(path),
+    };
+    match found {
+        Ok(m) => refuse_special(path, &m)?,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(source) => return Err(rerr(source)),
     }
+    let flags = match follow {
+        Follow::Yes => libc::O_NONBLOCK,
+        Follow::No => libc::O_NONBLOCK | libc::O_NOFOLLOW,
+    };
+    let mut file = match OpenOptions::new().read(true).custom_flags(flags).open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(source) => return Err(rerr(source)),
+    };
+    let meta = file.metadata().map_err(rerr)?;
+    refuse_special(path, &meta)?;
+    let mut buf = Vec::new();
+    file.read_to_end(&mut buf).map_err(rerr)?;
+    Ok(Some((buf, meta)))
+}
+
+/// [`Error::NotRegularFile`] unless `meta` is a regular file's.
+fn refuse_special(path: &Path, meta: &fs::Metadata) -> Result<()> {
+    let t = meta.file_type();
+    let kind = if t.is_file() {
+        return Ok(());
+    } else if t.is_symlink() {
+        "symbolic link"
+    } else if t.is_dir() {
+        "directory"
+    } else if t.is_fifo() {
+        "FIFO"
+    } else if t.is_socket() {
+        "socket"
+    } else if t.is_char_device() {
+        "character device"
+    } else if t.is_block_device() {
+        "block device"
+    } else {
+        "special file"
+    };
+    Err(Error::NotRegularFile {
+        path: path.to_owned(),
+        kind,
+    })
 }
 
 fn werr(path: &Path, step: &'static str) -> impl FnOnce(io::Error) -> Error + use<> {
@@ -144,13 +214,69 @@ fn werr(path: &Path, step: &'static str) -> impl FnOnce(io::Error) -> Error + us
     move |source| Error::Write { path, step, source }
 }
 
-/// Replace `path`'s content with `contents` atomically; a no-op when the content
-/// is already equal. A symlink is followed (its target is replaced, the link kept).
-/// Mode and owner of the existing file are kept; a new file gets mode 0644.
+/// Atomically replaces (or creates) the regular file `path` with `contents`,
+/// then gives it `mode`.
+///
+/// `path` must be a new name or an existing *regular* file. It is `lstat`ed
+/// first: a symbolic link (never followed), directory, FIFO, socket, character
+/// or block device is refused before anything is created, so `/dev/stdout`, a
+/// FIFO or `/dev/full` is never replaced by a plain file, and a symlink someone
+/// planted at `path` does not send the write elsewhere.
+///
+/// The content goes to a temp file in the same directory, named
+/// `.{file name}.{16 random hex digits}.tmp` (8 bytes from `getrandom(2)`, so a
+/// writer of the directory cannot plant links at the next names), created with
+/// `O_WRONLY|O_CREAT|O_EXCL|O_NOFOLLOW|O_CLOEXEC` and mode 0600; if the name is
+/// taken, another random name is tried (16 tries). Then: write all, `fchmod` to
+/// `mode` (`& 0o7777`, so the umask does not apply), `fsync` the file, rename it
+/// over `path`, `fsync` the directory. On any failure before the rename the temp
+/// file is removed and `path` is left as it was.
+///
+/// The new file belongs to the caller (the old one's owner is not kept; use
+/// [`write_atomic`] for that). Readers see the old content or the new one, never
+/// a part.
+///
+/// ```no_run
+/// use std::path::Path;
+///
+/// let metrics = "sriov_vf_rx_bytes{pf=\"enp1s0f0\",vf=\"0\"} 42\n";
+/// bootcmd::replace_file(
+///     Path::new("/var/lib/prometheus/node-exporter/sriov.prom"),
+///     metrics.as_bytes(),
+///     0o644,
+/// )?;
+/// # Ok::<(), bootcmd::Error>(())
+/// ```
 ///
 /// # Errors
 ///
-/// [`Error::Read`] / [`Error::Write`] naming the step that failed.
+/// - [`Error::NotRegularFile`] when `path` exists and is not a regular file
+///   (`kind` says what it is: `"symbolic link"`, `"FIFO"`, `"character device"`, ...);
+///   nothing was created.
+/// - [`Error::Write`] naming the failed step: `"lstat target"`, `"create temp
+///   file"` (also a missing parent directory, or a `path` without a file name),
+///   `"write temp file"`, `"chmod temp file"`, `"fsync temp file"`, `"rename temp
+///   file"`, `"fsync directory"` (the only one after which `path` already holds
+///   the new content).
+pub fn replace_file(path: &Path, contents: &[u8], mode: u32) -> Result<()> {
+    match fs::symlink_metadata(path) {
+        Ok(m) => refuse_special(path, &m)?,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(werr(path, "lstat target")(e)),
+    }
+    put(path, contents, mode, None)
+}
+
+/// Replace `path`'s content with `contents` atomically; a no-op when the content
+/// is already equal. A symlink is followed (its target is replaced, the link kept).
+/// Mode and owner of the existing file are kept; a new file gets mode 0644.
+/// The write itself is [`replace_file`]'s (random temp name, `O_EXCL|O_NOFOLLOW`).
+///
+/// # Errors
+///
+/// [`Error::NotRegularFile`] when the file (after following symlinks) is a
+/// directory, FIFO, socket or device; [`Error::Read`] / [`Error::Write`] naming
+/// the step that failed.
 pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<WriteOutcome> {
     write_atomic_in(Path::new("/"), path, contents)
 }
@@ -161,34 +287,31 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<WriteOutcome> {
 ///
 /// # Errors
 ///
-/// [`Error::Read`] / [`Error::Write`] naming the step that failed.
+/// [`Error::NotRegularFile`] when the resolved file is a directory, FIFO, socket
+/// or device (it is not opened); [`Error::Read`] / [`Error::Write`] naming the
+/// step that failed.
 pub fn write_atomic_in(root: &Path, path: &Path, contents: &[u8]) -> Result<WriteOutcome> {
     let target = resolve_in_root(root, path)?;
-    let old = match fs::read(&target) {
-        Ok(b) => Some(b),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => None,
-        Err(source) => {
-            return Err(Error::Read {
-                path: target,
-                source,
-            })
-        }
-    };
-    if old.as_deref() == Some(contents) {
+    // The last component is no symlink any more: do not follow one swapped in.
+    let old = read_regular(&target, Follow::No)?;
+    if old.as_ref().map(|(b, _)| b.as_slice()) == Some(contents) {
         return Ok(WriteOutcome::Unchanged {
             path: path.to_owned(),
         });
     }
-    let meta = fs::metadata(&target).ok();
+    let (mode, owner) = match &old {
+        Some((_, m)) => (m.mode() & 0o7777, Some((m.uid(), m.gid()))),
+        None => (0o644, None),
+    };
     let backup = match &old {
-        Some(old) => {
+        Some((old, _)) => {
             let b = with_suffix(&target, BACKUP_SUFFIX);
-            put(&b, old, meta.as_ref())?;
+            put(&b, old, mode, owner)?;
             Some(b)
         }
         None => None,
     };
-    put(&target, contents, meta.as_ref())?;
+    put(&target, contents, mode, owner)?;
     Ok(WriteOutcome::Written {
         path: path.to_owned(),
         backup,
@@ -249,64 +372,134 @@ fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
     PathBuf::from(s)
 }
 
-/// temp file + chmod/chown + fsync + rename + fsync(dir).
-fn put(dest: &Path, contents: &[u8], like: Option<&fs::Metadata>) -> Result<()> {
+/// The one writer behind [`replace_file`] and [`write_atomic`]: a new temp file
+/// next to `dest` ([`create_temp`]), all of `contents`, the owner (when given)
+/// and `mode`, fsync, rename over `dest`, fsync of the directory. The temp file
+/// is removed on any failure before the rename.
+fn put(dest: &Path, contents: &[u8], mode: u32, owner: Option<(u32, u32)>) -> Result<()> {
     let dir = match dest.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_owned(),
         _ => PathBuf::from("."),
     };
-    let name = dest
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let mode = like.map_or(0o644, |m| m.permissions().mode() & 0o7777);
-    let (tmp, mut file) = create_temp(&dir, &name, dest)?;
+    let name = dest.file_name().ok_or_else(|| {
+        werr(dest, "create temp file")(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "the path has no file name",
+        ))
+    })?;
+    let (tmp, mut file) = create_temp(&dir, name).map_err(werr(dest, "create temp file"))?;
+    let mut renamed = false;
     let result = (|| {
         file.write_all(contents)
             .map_err(werr(dest, "write temp file"))?;
-        file.set_permissions(fs::Permissions::from_mode(mode))
-            .map_err(werr(dest, "chmod temp file"))?;
-        if let Some(m) = like {
-            std::os::unix::fs::fchown(&file, Some(m.uid()), Some(m.gid()))
+        // chown before chmod: chown(2) clears the set-user-ID and set-group-ID bits.
+        if let Some((uid, gid)) = owner {
+            std::os::unix::fs::fchown(&file, Some(uid), Some(gid))
                 .map_err(werr(dest, "chown temp file"))?;
         }
+        file.set_permissions(fs::Permissions::from_mode(mode & 0o7777))
+            .map_err(werr(dest, "chmod temp file"))?;
         file.sync_all().map_err(werr(dest, "fsync temp file"))?;
         fs::rename(&tmp, dest).map_err(werr(dest, "rename temp file"))?;
+        renamed = true;
+        // The rename is durable only once the directory is (fsync(2), NOTES).
         File::open(&dir)
             .and_then(|d| d.sync_all())
             .map_err(werr(dest, "fsync directory"))
     })();
-    if result.is_err() {
+    if result.is_err() && !renamed {
         let _ = fs::remove_file(&tmp);
     }
     result
 }
 
-fn create_temp(dir: &Path, name: &str, dest: &Path) -> Result<(PathBuf, File)> {
-    let pid = std::process::id();
+/// How many random temp names [`create_temp`] tries before giving up.
+const TEMP_TRIES: u32 = 16;
+
+/// A new file `.{name}.{16 random hex digits}.tmp` in `dir`, mode 0600.
+///
+/// `O_EXCL` makes the open fail rather than follow or reuse anything already at
+/// that name (with `O_CREAT|O_EXCL` the kernel does not follow a symlink either;
+/// `O_NOFOLLOW` says so once more), and the random name means nobody can plant
+/// something at it in advance. A taken name means another random one.
+fn create_temp(dir: &Path, name: &OsStr) -> io::Result<(PathBuf, File)> {
     let mut last = None;
-    for n in 0..100u32 {
-        let tmp = dir.join(format!(".{name}.bootcmd-{pid}-{n}.tmp"));
+    for _ in 0..TEMP_TRIES {
+        let tmp = dir.join(temp_name(name, random_u64()?));
         match OpenOptions::new()
             .write(true)
             .create_new(true)
             .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
             .open(&tmp)
         {
             Ok(f) => return Ok((tmp, f)),
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => last = Some(e),
-            Err(e) => return Err(werr(dest, "create temp file")(e)),
+            Err(e) => return Err(e),
         }
     }
-    Err(werr(dest, "create temp file")(last.unwrap_or_else(|| {
-        io::Error::new(io::ErrorKind::AlreadyExists, "no free temp name")
-    })))
+    Err(last.unwrap_or_else(|| io::Error::new(io::ErrorKind::AlreadyExists, "no free temp name")))
+}
+
+/// `.{name}.{random as 16 hex digits}.tmp`; `name`'s bytes are kept as they are.
+fn temp_name(name: &OsStr, random: u64) -> OsString {
+    let mut s = OsString::from(".");
+    s.push(name);
+    s.push(format!(".{random:016x}.tmp"));
+    s
+}
+
+/// 8 bytes from the kernel's random pool: `getrandom(2)`, or `/dev/urandom` where
+/// the system call is missing (before Linux 3.17) or filtered out (`EPERM` from
+/// old container seccomp profiles).
+fn random_u64() -> io::Result<u64> {
+    let mut buf = [0u8; 8];
+    let mut filled = 0;
+    while filled < buf.len() {
+        let rest = &mut buf[filled..];
+        // SAFETY: the pointer and length describe `rest`, a live, writable part
+        // of `buf`; getrandom(2) writes at most that many bytes into it.
+        let n = unsafe { libc::getrandom(rest.as_mut_ptr().cast(), rest.len(), 0) };
+        if n < 0 {
+            let e = io::Error::last_os_error();
+            match e.raw_os_error() {
+                Some(libc::EINTR) => continue,
+                Some(libc::ENOSYS | libc::EPERM) => break,
+                _ => return Err(e),
+            }
+        }
+        match usize::try_from(n) {
+            Ok(k) if k > 0 => filled += k,
+            // 0 bytes for a non-empty request is not documented: use the device.
+            _ => break,
+        }
+    }
+    if filled < buf.len() {
+        File::open("/dev/urandom")?.read_exact(&mut buf)?;
+    }
+    Ok(u64::from_ne_bytes(buf))
 }
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn temp_names_are_dot_name_16_hex_digits_tmp_and_differ() {
+        let name = OsStr::new("sriov.prom");
+        assert_eq!(
+            temp_name(name, 0x0123_4567_89ab_cdef),
+            OsString::from(".sriov.prom.0123456789abcdef.tmp")
+        );
+        assert_eq!(
+            temp_name(name, 1),
+            OsString::from(".sriov.prom.0000000000000001.tmp")
+        );
+        let draws: std::collections::HashSet<u64> =
+            (0..64).map(|_| random_u64().unwrap()).collect();
+        assert_eq!(draws.len(), 64, "64 draws of 64 random bits collided");
+    }
 
     #[test]
     fn noop_writes_nothing() {

@@ -21,18 +21,15 @@
 
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
-mod addr;
 mod apply;
 mod cli;
 mod commands;
 mod config;
-mod generate;
+mod ctx;
 mod host;
 mod plan;
 mod render;
 mod state;
-mod stats;
-mod status;
 
 pub mod api {
     //! The pure core of `setup`, for benches and fuzzing: parse a config,
@@ -50,11 +47,10 @@ pub mod api {
     //! )?;
     //! let host = HostState {
     //!     pfs: vec![PfState {
-    //!         address: "0000:01:00.0".into(),
     //!         netdevs: vec!["eno1".into()],
     //!         driver: Some("igb".into()),
     //!         total_vfs: 7,
-    //!         ..PfState::default()
+    //!         ..PfState::new("0000:01:00.0".parse().unwrap())
     //!     }],
     //!     ..HostState::default()
     //! };
@@ -68,13 +64,10 @@ pub mod api {
 
     use std::path::Path;
 
-    pub use crate::addr::{IpNet, Mac};
-    pub use crate::config::{
-        Config, ConfigError, Diag, DriverSpec, LinkState, Loc, PfKey, PfSpec, VfSpec, VlanProto,
-        VlanSpec,
-    };
-    pub use crate::plan::{reload_blocked, Change, Options, Plan, Status, Step};
-    pub use crate::state::{HostState, InUse, LinkInfo, PfState, VfAttrs, VfCounters, VfState};
+    pub use crate::config::{Config, ConfigError, Diag, DriverSpec, Loc, PfKey, PfSpec, VfSpec};
+    pub use crate::host::{Host, HostError, LiveHost};
+    pub use crate::plan::{Change, Op, Options, Plan, Status, Step};
+    pub use crate::state::{HostState, LinkInfo, PfState, VfAttrs, VfIds, VfState};
 
     /// Parses config text as `setup` does, for a host without a
     /// `[node.NAME]` section of its own (top-level `[[pf]]` tables only).
@@ -111,23 +104,25 @@ pub mod api {
     }
 
     /// Reads the host state under `root` as `setup` does: sysfs always,
-    /// netlink only when `root` is `/`.
+    /// netlink only when `root` is the live `/`.
     ///
     /// # Errors
-    /// sysfs (or netlink) could not be read; the message has the cause chain.
-    pub fn read_host(root: &Path) -> Result<HostState, String> {
-        crate::host::LiveHost::new(root).read_state()
+    /// sysfs (or netlink) could not be read.
+    pub fn read_host(root: &Path) -> Result<HostState, HostError> {
+        use crate::host::Host as _;
+        crate::host::LiveHost::new(root).read(false)
     }
 }
 
 use std::ffi::OsString;
 use std::io::{IsTerminal, Write};
-use std::path::{Path, PathBuf};
 
 use clap::Parser;
 
 use crate::config::ConfigError;
+use crate::host::{HostError, LiveHost};
 use crate::render::Style;
+pub(crate) use ctx::Ctx;
 
 /// Everything that ends a command early.
 #[derive(Debug, thiserror::Error)]
@@ -142,8 +137,12 @@ pub(crate) enum CliError {
     #[error("{}\nnothing was changed", .0.join("\n"))]
     Invalid(Vec<String>),
     /// The host could not be read or changed (exit 1).
+    #[error(transparent)]
+    Host(#[from] HostError),
+    /// A command failed while changing the host (exit 1); the message says
+    /// what was and was not done.
     #[error("{0}")]
-    Host(String),
+    Failed(String),
     /// Writing the output failed.
     #[error("writing output")]
     Io(#[from] std::io::Error),
@@ -153,48 +152,8 @@ impl CliError {
     fn code(&self) -> u8 {
         match self {
             CliError::Config(_) | CliError::Usage(_) | CliError::Invalid(_) => 2,
-            CliError::Host(_) | CliError::Io(_) => 1,
+            CliError::Host(_) | CliError::Failed(_) | CliError::Io(_) => 1,
         }
-    }
-}
-
-/// Per-invocation settings shared by the commands.
-pub(crate) struct Ctx {
-    /// `--root`.
-    pub root: PathBuf,
-    /// `--config` as given.
-    pub config: Option<PathBuf>,
-    /// `--node`.
-    pub node: Option<String>,
-    /// `-v` count.
-    pub verbose: u8,
-    /// Colour for stdout.
-    pub out_style: Style,
-    /// Colour for stderr.
-    pub err_style: Style,
-    /// stderr is a terminal (progress display).
-    pub err_tty: bool,
-}
-
-impl Ctx {
-    /// Whether `--root` is the live system.
-    pub fn live(&self) -> bool {
-        self.root == Path::new("/")
-    }
-
-    /// `path` (absolute, as on the target system) under `--root`.
-    pub fn under_root(&self, path: &str) -> PathBuf {
-        self.root.join(path.trim_start_matches('/'))
-    }
-
-    /// Prints a warning on stderr.
-    pub fn warn(&self, msg: &str) {
-        eprintln!("{} {msg}", self.err_style.yellow("warning:"));
-    }
-
-    /// Prints a note on stderr.
-    pub fn note(&self, msg: &str) {
-        eprintln!("{} {msg}", self.err_style.cyan("note:"));
     }
 }
 
@@ -235,8 +194,10 @@ where
         },
         err_tty,
     };
+    // The one host of this run: every command reaches the kernel through it.
+    let mut host = LiveHost::new(&ctx.root);
     let mut out = std::io::stdout().lock();
-    let res = commands::dispatch(&cli.command, &ctx, &mut out).and_then(|code| {
+    let res = commands::dispatch(&cli.command, &ctx, &mut host, &mut out).and_then(|code| {
         out.flush()?;
         Ok(code)
     });

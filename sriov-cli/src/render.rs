@@ -46,13 +46,6 @@ impl Style {
     }
 }
 
-fn subject(c: &Change) -> String {
-    match c.vf {
-        Some(i) => format!("PF {} VF {i}", c.pf),
-        None => format!("PF {} ({})", c.pf, c.pf_address),
-    }
-}
-
 /// The plan as a unified-diff-like text: `-` the live value (omitted when
 /// unknown), `+` the wanted one, grouped by PF and VF in application order.
 pub fn diff(changes: &[Change], target: &str, style: Style) -> String {
@@ -61,8 +54,8 @@ pub fn diff(changes: &[Change], target: &str, style: Style) -> String {
     let _ = writeln!(out, "{}", style.bold(&format!("+++ {target}")));
     let mut last: Option<(&str, String)> = None;
     for c in changes {
-        let head = subject(c);
-        let group = match c.step {
+        let head = c.subject();
+        let group = match c.step() {
             Step::PfLink => "PF link",
             Step::NumVfs => "VF count",
             Step::VfAttrs => "vf attributes",
@@ -76,24 +69,19 @@ pub fn diff(changes: &[Change], target: &str, style: Style) -> String {
             let _ = writeln!(out, "{}", style.cyan(&format!("@@ {head}: {group} @@")));
             last = Some(key);
         }
-        if let Some(f) = &c.from {
-            let _ = writeln!(out, "{}", style.red(&format!("-{} {f}", label(c))));
+        if let Some(f) = c.op.from_text() {
+            let _ = writeln!(out, "{}", style.red(&format!("-{} {f}", c.label())));
         }
-        let _ = writeln!(out, "{}", style.green(&format!("+{} {}", label(c), c.to)));
+        let _ = writeln!(
+            out,
+            "{}",
+            style.green(&format!("+{} {}", c.label(), c.op.to_text()))
+        );
     }
     out
 }
 
-/// How a change's attribute reads in text: `reload` is about the netdev's MAC.
-fn label(c: &Change) -> &str {
-    match c.attr.as_str() {
-        "reload" => "netdev MAC (driver reload)",
-        "remove_address" => "address",
-        _ => &c.attr,
-    }
-}
-
-/// One line per change after apply: status, subject, `from -> to`, detail.
+/// One line per change after apply: status, the change, detail.
 pub fn report(changes: &[Change], style: Style) -> String {
     let mut out = String::new();
     for c in changes {
@@ -103,8 +91,7 @@ pub fn report(changes: &[Change], style: Style) -> String {
             Status::Planned | Status::Skipped => style.yellow(&st),
             _ => style.red(&st),
         };
-        let from = c.from.as_deref().unwrap_or("?");
-        let _ = write!(out, "{st} {}: {} {from} -> {}", subject(c), label(c), c.to);
+        let _ = write!(out, "{st} {c}");
         if let Some(d) = &c.detail {
             let _ = write!(out, ": {d}");
         }
@@ -216,27 +203,42 @@ mod tests {
         );
     }
 
-    fn ch(step: Step, vf: Option<u32>, attr: &str, from: Option<&str>, to: &str) -> Change {
-        Change {
-            step,
-            pf: "eno1".into(),
-            pf_address: "0000:01:00.0".into(),
-            vf,
-            attr: attr.into(),
-            from: from.map(str::to_string),
-            to: to.into(),
-            status: Status::Planned,
-            detail: None,
-        }
+    use crate::plan::Op;
+    use netlink_vf::{VlanConfig, VlanId};
+
+    fn ch(vf: Option<u32>, op: Op) -> Change {
+        Change::new("eno1", "0000:01:00.0".parse().unwrap(), vf, op)
+    }
+
+    fn vlan50() -> VlanConfig {
+        VlanConfig::new(VlanId::new(50).unwrap())
     }
 
     #[test]
     fn diff_groups_by_subject() {
         let c = [
-            ch(Step::NumVfs, None, "num_vfs", Some("0"), "4"),
-            ch(Step::VfAttrs, Some(1), "vlan", None, "50"),
-            ch(Step::VfAttrs, Some(1), "trust", Some("off"), "on"),
-            ch(Step::Link, Some(1), "name", Some("eth2"), "eth0pve050"),
+            ch(None, Op::NumVfs { from: 0, to: 4 }),
+            ch(
+                Some(1),
+                Op::Vlan {
+                    from: None,
+                    to: vlan50(),
+                },
+            ),
+            ch(
+                Some(1),
+                Op::Trust {
+                    from: Some(false),
+                    to: true,
+                },
+            ),
+            ch(
+                Some(1),
+                Op::Rename {
+                    from: Some("eth2".into()),
+                    to: netlink_vf::IfName::new("eth0pve050").unwrap(),
+                },
+            ),
         ];
         assert_eq!(
             diff(&c, "s.toml", Style::default()),
@@ -249,7 +251,13 @@ mod tests {
 
     #[test]
     fn report_lines() {
-        let mut c = ch(Step::VfAttrs, Some(2), "query_rss", Some("off"), "on");
+        let mut c = ch(
+            Some(2),
+            Op::QueryRss {
+                from: Some(false),
+                to: true,
+            },
+        );
         c.status = Status::Refused;
         c.detail = Some("Operation not supported (EOPNOTSUPP)".into());
         assert_eq!(
@@ -260,7 +268,13 @@ mod tests {
 
     #[test]
     fn json_shape() {
-        let c = [ch(Step::VfAttrs, Some(1), "vlan", None, "50")];
+        let c = [ch(
+            Some(1),
+            Op::Vlan {
+                from: None,
+                to: vlan50(),
+            },
+        )];
         let s = json(&ChangesJson {
             changes: &c,
             warnings: &[],

@@ -1,35 +1,40 @@
 //! The live state the planner compares the config against.
 //!
 //! A plain snapshot, filled by [`crate::host`] from sysfs (always) and netlink
-//! (only when `--root` is `/`). Keeping it a value type lets planning and
-//! rendering be tested without a kernel.
+//! (only on the live system). Keeping it a value type lets planning and
+//! rendering be tested without a kernel. Its values are the libraries' types:
+//! [`PciAddress`], [`MacAddr`], [`VlanConfig`], [`IpPrefix`], [`VfStats`] and
+//! [`InUse`].
 
 use std::collections::BTreeSet;
 use std::net::IpAddr;
 
+use netlink_vf::{IpPrefix, LinkState, MacAddr, VfStats, VlanConfig};
 use serde::Serialize;
+use sysfs_sriov::{InUse, PciAddress, SriovInfo, SubsystemId};
 
-use crate::addr::{IpNet, Mac};
-use crate::config::{LinkState, VlanSpec};
+use crate::config::PfKey;
 
 /// Everything the planner needs to know about the host.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct HostState {
     /// SR-IOV capable PCI functions, sorted by address.
     pub pfs: Vec<PfState>,
-    /// Every network interface name on the host (from `class/net`).
+    /// Every network interface name on the host (from `class/net`, and from
+    /// netlink when available).
     pub links: BTreeSet<String>,
     /// Whether netlink-backed fields were read (false under `--root`).
     pub netlink: bool,
-    /// Default routes as (gateway, device name); `None` when unavailable.
+    /// Default routes (main table) as (gateway, device name); `None` when
+    /// unavailable.
     pub default_routes: Option<Vec<(IpAddr, String)>>,
 }
 
 /// One physical function.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct PfState {
-    /// PCI address, `0000:02:00.0`.
-    pub address: String,
+    /// PCI address.
+    pub address: PciAddress,
     /// Its netdev names (usually one).
     pub netdevs: Vec<String>,
     /// Interface index of the first netdev, when netlink is available.
@@ -44,19 +49,17 @@ pub struct PfState {
     pub carrier: Option<bool>,
     /// Bound driver.
     pub driver: Option<String>,
-    /// The PF driver's version (`ethtool -i`: `version`), when readable: needs
-    /// netlink's namespace (not under `--root`) and a driver that answers.
+    /// The PF driver's version (`ethtool -i`: `version`), when readable.
     pub driver_version: Option<String>,
-    /// The PF's firmware version (`ethtool -i`: `firmware-version`), when
-    /// readable, as for `driver_version`.
+    /// The PF's firmware version (`ethtool -i`: `firmware-version`), when readable.
     pub firmware: Option<String>,
     /// `sriov_totalvfs`.
     pub total_vfs: u32,
     /// `sriov_numvfs`.
     pub num_vfs: u32,
-    /// PCI ids and names.
+    /// PCI vendor id.
     pub vendor_id: u16,
-    /// Device id.
+    /// PCI device id.
     pub device_id: u16,
     /// Vendor name from pci.ids.
     pub vendor_name: Option<String>,
@@ -66,28 +69,70 @@ pub struct PfState {
     pub iommu_group: Option<u32>,
     /// Existing VFs, by index.
     pub vfs: Vec<VfState>,
+    /// The SR-IOV capability as sysfs shows it (VF offset, stride, device id:
+    /// the address and ids a VF not created yet will have).
+    #[serde(skip)]
+    pub sriov: Option<SriovInfo>,
 }
 
 impl PfState {
+    /// A PF at `address` with nothing known about it yet (tests, fakes).
+    pub fn new(address: PciAddress) -> Self {
+        PfState {
+            address,
+            netdevs: Vec::new(),
+            ifindex: None,
+            up: None,
+            carrier: None,
+            driver: None,
+            driver_version: None,
+            firmware: None,
+            total_vfs: 0,
+            num_vfs: 0,
+            vendor_id: 0,
+            device_id: 0,
+            vendor_name: None,
+            device_name: None,
+            iommu_group: None,
+            vfs: Vec::new(),
+            sriov: None,
+        }
+    }
+
     /// The name to show: first netdev, else the PCI address.
-    pub fn label(&self) -> &str {
+    pub fn label(&self) -> String {
         self.netdevs
             .first()
-            .map_or(self.address.as_str(), String::as_str)
+            .cloned()
+            .unwrap_or_else(|| self.address.to_string())
     }
+
     /// The VF with this index, if it exists.
     pub fn vf(&self, index: u32) -> Option<&VfState> {
         self.vfs.iter().find(|v| v.index == index)
     }
+
+    /// The address VF `index` has, or will have once created (from the SR-IOV
+    /// capability's offset and stride).
+    pub fn vf_address(&self, index: u32) -> Option<PciAddress> {
+        if let Some(v) = self.vf(index) {
+            return Some(v.address);
+        }
+        let s = self.sriov.as_ref()?;
+        if index >= u32::from(s.total_vfs) {
+            return None;
+        }
+        self.address.vf_address(s.offset, s.stride, index)
+    }
 }
 
 /// One virtual function.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct VfState {
     /// VF number on its PF.
     pub index: u32,
     /// PCI address.
-    pub address: String,
+    pub address: PciAddress,
     /// Bound driver (`iavf`, `igbvf`, `vfio-pci`, ...).
     pub driver: Option<String>,
     /// Its netdev, when bound to a network driver.
@@ -105,61 +150,46 @@ pub struct VfState {
     /// What is in use on it (from sysfs, also under `--root`): what a VF count
     /// change through 0 or an unbind would disturb. Empty when nothing is.
     pub in_use: Vec<InUse>,
+    /// The VF's own PCI ids (vendor, device, subsystem), for resource mappings.
+    #[serde(skip)]
+    pub ids: Option<VfIds>,
 }
 
-/// Why a VF counts as in use.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum InUse {
-    /// Bound to vfio-pci (or another userspace driver): a VM may hold it.
-    Passthrough {
-        /// The driver.
-        driver: String,
-    },
-    /// Its netdev is administratively up.
-    Up {
-        /// The netdev.
-        netdev: String,
-    },
-    /// Its netdev carries IP addresses.
-    Addresses {
-        /// The netdev.
-        netdev: String,
-        /// The addresses.
-        addresses: Vec<IpAddr>,
-    },
-    /// A network driver is bound but its netdev is not in this network
-    /// namespace (a container took it).
-    OtherNetns {
-        /// The driver.
-        driver: String,
-    },
-}
-
-impl std::fmt::Display for InUse {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            InUse::Passthrough { driver } => write!(f, "bound to {driver}"),
-            InUse::Up { netdev } => write!(f, "netdev {netdev} is up"),
-            InUse::Addresses { netdev, addresses } => {
-                let a: Vec<String> = addresses.iter().map(ToString::to_string).collect();
-                write!(f, "netdev {netdev} has addresses {}", a.join(", "))
-            }
-            InUse::OtherNetns { driver } => write!(
-                f,
-                "{driver} bound but its netdev is in another network namespace (a container?)"
-            ),
-        }
-    }
+/// A VF's PCI identity, what a Proxmox resource mapping matches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VfIds {
+    /// Vendor id.
+    pub vendor: u16,
+    /// Device id.
+    pub device: u16,
+    /// Subsystem id, when sysfs shows it.
+    pub subsystem: Option<SubsystemId>,
 }
 
 impl VfState {
+    /// A VF with nothing known about it yet (tests, fakes).
+    pub fn new(index: u32, address: PciAddress) -> Self {
+        VfState {
+            index,
+            address,
+            driver: None,
+            netdev: None,
+            iommu_group: None,
+            vfio_dev: None,
+            device_name: None,
+            attrs: None,
+            link: None,
+            in_use: Vec::new(),
+            ids: None,
+        }
+    }
+
     /// What makes unbinding its driver disturb traffic: its netdev is up or
     /// has addresses.
     pub fn busy_netdev(&self) -> Vec<&InUse> {
         self.in_use
             .iter()
-            .filter(|u| matches!(u, InUse::Up { .. } | InUse::Addresses { .. }))
+            .filter(|u| matches!(u, InUse::NetdevUp { .. } | InUse::HasAddresses { .. }))
             .collect()
     }
 }
@@ -168,9 +198,10 @@ impl VfState {
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct VfAttrs {
     /// MAC.
-    pub mac: Option<Mac>,
-    /// VLAN, QoS, protocol.
-    pub vlan: Option<VlanSpec>,
+    pub mac: Option<MacAddr>,
+    /// VLAN, QoS, protocol (`{"vlan": 0, ...}` when untagged).
+    #[serde(serialize_with = "vlan_json")]
+    pub vlan: Option<VlanConfig>,
     /// Trust.
     pub trust: Option<bool>,
     /// Spoof checking.
@@ -183,29 +214,25 @@ pub struct VfAttrs {
     pub max_tx_rate: Option<u32>,
     /// RSS query.
     pub query_rss: Option<bool>,
-    /// Traffic counters when asked for.
-    pub stats: Option<VfCounters>,
+    /// Traffic counters when asked for (a counter the driver does not report
+    /// is `None`, never 0).
+    pub stats: Option<VfStats>,
 }
 
-/// Per-VF counters (IFLA_VF_STATS).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-pub struct VfCounters {
-    /// Received packets.
-    pub rx_packets: u64,
-    /// Transmitted packets.
-    pub tx_packets: u64,
-    /// Received bytes.
-    pub rx_bytes: u64,
-    /// Transmitted bytes.
-    pub tx_bytes: u64,
-    /// Received broadcast packets.
-    pub broadcast: u64,
-    /// Received multicast packets.
-    pub multicast: u64,
-    /// Received packets dropped.
-    pub rx_dropped: u64,
-    /// Transmitted packets dropped.
-    pub tx_dropped: u64,
+/// The JSON shape of a VF's VLAN in `status --json`: `{"vlan", "qos", "proto"}`.
+fn vlan_json<S: serde::Serializer>(v: &Option<VlanConfig>, s: S) -> Result<S::Ok, S::Error> {
+    #[derive(Serialize)]
+    struct Shape {
+        vlan: u16,
+        qos: u8,
+        proto: netlink_vf::VlanProto,
+    }
+    v.map(|v| Shape {
+        vlan: v.id.map_or(0, netlink_vf::VlanId::get),
+        qos: v.qos.get(),
+        proto: v.proto,
+    })
+    .serialize(s)
 }
 
 /// A VF netdev's link state.
@@ -215,35 +242,25 @@ pub struct LinkInfo {
     pub ifindex: u32,
     /// IFF_UP.
     pub up: bool,
-    /// IFF_PROMISC.
+    /// IFF_PROMISC: the user's promiscuous flag (not the kernel's counter, which
+    /// a bridge port raises by itself).
     pub promisc: bool,
-    /// MTU.
-    pub mtu: u32,
+    /// MTU; `None` when the kernel did not report one.
+    pub mtu: Option<u32>,
     /// Addresses with prefix.
-    pub addresses: Vec<IpNet>,
+    pub addresses: Vec<IpPrefix>,
     /// The netdev's own MAC (what the VF driver uses, which need not be the
     /// MAC the PF set for the VF).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub mac: Option<Mac>,
+    pub mac: Option<MacAddr>,
 }
 
 impl HostState {
     /// Finds the PF a config key names.
-    pub fn find_pf(&self, key: &crate::config::PfKey) -> Option<&PfState> {
+    pub fn find_pf(&self, key: &PfKey) -> Option<&PfState> {
         match key {
-            crate::config::PfKey::Name(n) => {
-                self.pfs.iter().find(|p| p.netdevs.iter().any(|d| d == n))
-            }
-            crate::config::PfKey::Pci(a) => {
-                let full = if a.matches(':').count() == 1 {
-                    format!("0000:{a}")
-                } else {
-                    a.clone()
-                };
-                self.pfs
-                    .iter()
-                    .find(|p| p.address.eq_ignore_ascii_case(&full))
-            }
+            PfKey::Name(n) => self.pfs.iter().find(|p| p.netdevs.iter().any(|d| d == n)),
+            PfKey::Pci { address, .. } => self.pfs.iter().find(|p| p.address == *address),
         }
     }
 }

@@ -138,6 +138,11 @@ cli_err_line() { tr '\n' ' ' <"$CLI_ERR" | cut -c1-200; }
 
 # expect_rc NAME WANT: compare $CLI_RC.
 expect_rc() { expect_eq "$1" "$CLI_RC" "$2" "(stderr: $(cli_err_line))"; }
+# expect_rc_errors NAME WANT: like expect_rc, with stderr's `error:` lines (the
+# reason for an exit status) first in the detail, ahead of any warnings.
+expect_rc_errors() {
+    expect_eq "$1" "$CLI_RC" "$2" "(errors: $(grep '^error:' "$CLI_ERR" | tr '\n' ' ' | cut -c1-220); stderr: $(cli_err_line))"
+}
 # expect_rc_out NAME WANT: $CLI_RC is WANT and something was printed on stdout.
 expect_rc_out() {
     if [ "$CLI_RC" = "$2" ] && [ -s "$CLI_OUT" ]; then pass "$1" "exit $2, $(wc -l <"$CLI_OUT") lines"; else

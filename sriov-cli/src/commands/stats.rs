@@ -6,28 +6,36 @@ use std::fmt::Write as _;
 use std::io::Write;
 use std::path::Path;
 
+use netlink_vf::VfStats;
+
 use crate::cli::StatsFormat;
-use crate::host::LiveHost;
+use crate::host::Host;
 use crate::render::table;
-use crate::state::{HostState, VfCounters};
+use crate::state::HostState;
 use crate::{CliError, Ctx};
 
-type Field = (&'static str, &'static str, fn(&VfCounters) -> u64);
+/// A counter: its metric name, help text, and its value (`None` when the
+/// driver does not report it: no sample, never a 0).
+type Field = (&'static str, &'static str, fn(&VfStats) -> Option<u64>);
 
 const FIELDS: [Field; 8] = [
-    ("rx_packets", "Packets received by the VF", |c| c.rx_packets),
-    ("tx_packets", "Packets sent by the VF", |c| c.tx_packets),
-    ("rx_bytes", "Bytes received by the VF", |c| c.rx_bytes),
-    ("tx_bytes", "Bytes sent by the VF", |c| c.tx_bytes),
+    ("rx_packets", "Packets received by the VF", |c| {
+        Some(c.rx_packets)
+    }),
+    ("tx_packets", "Packets sent by the VF", |c| {
+        Some(c.tx_packets)
+    }),
+    ("rx_bytes", "Bytes received by the VF", |c| Some(c.rx_bytes)),
+    ("tx_bytes", "Bytes sent by the VF", |c| Some(c.tx_bytes)),
     (
         "rx_broadcast",
         "Broadcast packets received by the VF",
-        |c| c.broadcast,
+        |c| Some(c.broadcast),
     ),
     (
         "rx_multicast",
         "Multicast packets received by the VF",
-        |c| c.multicast,
+        |c| Some(c.multicast),
     ),
     ("rx_dropped", "Received packets dropped for the VF", |c| {
         c.rx_dropped
@@ -56,7 +64,7 @@ pub(crate) fn prometheus(st: &HostState) -> String {
         let _ = writeln!(
             o,
             "sriov_pf_total_vfs{{pf=\"{}\",pf_address=\"{}\"}} {}",
-            esc(p.label()),
+            esc(&p.label()),
             p.address,
             p.total_vfs
         );
@@ -70,7 +78,7 @@ pub(crate) fn prometheus(st: &HostState) -> String {
         let _ = writeln!(
             o,
             "sriov_pf_num_vfs{{pf=\"{}\",pf_address=\"{}\"}} {}",
-            esc(p.label()),
+            esc(&p.label()),
             p.address,
             p.num_vfs
         );
@@ -83,19 +91,24 @@ pub(crate) fn prometheus(st: &HostState) -> String {
         let _ = writeln!(o, "# TYPE sriov_vf_{name}_total counter");
         for p in &st.pfs {
             for v in &p.vfs {
-                let Some(c) = v.attrs.as_ref().and_then(|a| a.stats.as_ref()) else {
+                let Some(n) = v
+                    .attrs
+                    .as_ref()
+                    .and_then(|a| a.stats.as_ref())
+                    .and_then(get)
+                else {
                     continue;
                 };
                 let _ = writeln!(
                     o,
                     "sriov_vf_{name}_total{{pf=\"{}\",pf_address=\"{}\",vf=\"{}\",vf_address=\"{}\",netdev=\"{}\",driver=\"{}\"}} {}",
-                    esc(p.label()),
+                    esc(&p.label()),
                     p.address,
                     v.index,
                     v.address,
                     esc(v.netdev.as_deref().unwrap_or("")),
                     esc(v.driver.as_deref().unwrap_or("")),
-                    get(c)
+                    n
                 );
             }
         }
@@ -114,7 +127,10 @@ fn text(st: &HostState, style: crate::render::Style) -> String {
                 v.netdev.clone().unwrap_or_default(),
             ];
             for (_, _, get) in FIELDS {
-                row.push(c.map_or_else(|| "n/a".to_string(), |c| get(c).to_string()));
+                row.push(
+                    c.and_then(get)
+                        .map_or_else(|| "n/a".to_string(), |n| n.to_string()),
+                );
             }
             rows.push(row);
         }
@@ -143,16 +159,17 @@ fn text(st: &HostState, style: crate::render::Style) -> String {
 
 pub(crate) fn stats(
     ctx: &Ctx,
+    host: &mut dyn Host,
     out: &mut dyn Write,
     format: StatsFormat,
     output: Option<&Path>,
 ) -> Result<u8, CliError> {
-    let mut host = LiveHost::new(&ctx.root);
-    host.with_stats = true;
-    if let Some(n) = &host.nl_note {
-        ctx.note(n);
+    // `-` and /dev/stdout mean stdout: never replace a device node by a file.
+    let output = output.filter(|p| *p != Path::new("-") && *p != Path::new("/dev/stdout"));
+    if let Some(n) = host.netlink_note() {
+        ctx.note(&n);
     }
-    let st = host.read_state().map_err(CliError::Host)?;
+    let st = host.read(true)?;
     let body = match format {
         StatsFormat::Prometheus => prometheus(&st),
         StatsFormat::Text => text(
@@ -166,35 +183,19 @@ pub(crate) fn stats(
     };
     match output {
         None => out.write_all(body.as_bytes())?,
-        Some(path) => write_atomic(path, body.as_bytes())
-            .map_err(|e| CliError::Host(format!("writing {}: {e}", path.display())))?,
+        // bootcmd's careful writer: a random temp name opened with
+        // O_EXCL|O_NOFOLLOW, fsync of the file and the directory, rename; and
+        // only onto a regular file or a new name (a device, FIFO or symlink
+        // is refused).
+        Some(path) => bootcmd::replace_file(path, body.as_bytes(), 0o644).map_err(|e| {
+            CliError::Usage(format!(
+                "--output {}: {}",
+                path.display(),
+                crate::host::chain(&e)
+            ))
+        })?,
     }
     Ok(0)
-}
-
-/// Writes `path` so that readers see the old or the new file, never half of one.
-fn write_atomic(path: &Path, data: &[u8]) -> std::io::Result<()> {
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a file path"))?;
-    let mut tmp_name = std::ffi::OsString::from(".");
-    tmp_name.push(name);
-    tmp_name.push(format!(".{}.tmp", std::process::id()));
-    let tmp = dir.join(tmp_name);
-    let res = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(data)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if res.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    res
 }
 
 #[cfg(test)]
@@ -207,10 +208,11 @@ mod tests {
     fn prometheus_format() {
         let mut st = crate::plan::tests::host(2, true);
         st.pfs[0].vfs[1].attrs = Some(VfAttrs {
-            stats: Some(VfCounters {
-                rx_packets: 5,
-                tx_bytes: 7,
-                ..VfCounters::default()
+            stats: Some({
+                let mut s = VfStats::default();
+                s.rx_packets = 5;
+                s.tx_bytes = 7;
+                s
             }),
             ..VfAttrs::default()
         });
@@ -223,11 +225,21 @@ mod tests {
     }
 
     #[test]
-    fn atomic_write() {
-        let d = tempfile::tempdir().unwrap();
-        let p = d.path().join("sriov.prom");
-        write_atomic(&p, b"x 1\n").unwrap();
-        assert_eq!(std::fs::read_to_string(&p).unwrap(), "x 1\n");
-        assert_eq!(std::fs::read_dir(d.path()).unwrap().count(), 1);
+    fn a_counter_the_driver_does_not_report_has_no_sample() {
+        let mut st = crate::plan::tests::host(1, true);
+        let mut c = VfStats::default();
+        c.rx_packets = 5;
+        c.rx_dropped = None;
+        c.tx_dropped = Some(0);
+        st.pfs[0].vfs[0].attrs = Some(VfAttrs {
+            stats: Some(c),
+            ..VfAttrs::default()
+        });
+        let p = prometheus(&st);
+        assert!(!p.contains("sriov_vf_rx_dropped_total{"), "{p}");
+        assert!(p.contains("sriov_vf_tx_dropped_total{pf=\"eno1\""), "{p}");
+        let t = text(&st, crate::render::Style::default());
+        let row: Vec<&str> = t.lines().nth(1).unwrap().split_whitespace().collect();
+        assert_eq!(row[row.len() - 2..], ["n/a", "0"], "{row:?}");
     }
 }

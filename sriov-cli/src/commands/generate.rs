@@ -5,9 +5,8 @@ use std::fmt::Write as _;
 use std::io::Write;
 use std::path::Path;
 
-use crate::commands::{config_path, load_config, node_name};
-use crate::config::{Config, DriverSpec, PfSpec, VfSpec};
-use crate::host::LiveHost;
+use crate::config::{Config, DriverSpec, PfKey, PfSpec, VfSpec};
+use crate::host::{chain, Host};
 use crate::state::HostState;
 use crate::{CliError, Ctx};
 
@@ -53,16 +52,23 @@ pub(crate) fn unit_text(bin: &Path, config: &Path, devices: &[String], comment: 
          [Service]\n\
          Type=oneshot\n\
          RemainAfterExit=yes\n\
-         ExecStart={bin} setup --config {config}\n\
+         ExecStart={exec_bin} setup --config {exec_config}\n\
          \n\
          [Install]\n\
          WantedBy=multi-user.target\n",
-        bin = bin.display(),
-        config = config.display()
+        config = config.display(),
+        // systemd expands `$` in ExecStart= (not in ConditionPathExists=).
+        exec_bin = bin.display().to_string().replace('$', "$$"),
+        exec_config = config.display().to_string().replace('$', "$$"),
     )
 }
 
-pub(crate) fn systemd_unit(ctx: &Ctx, out: &mut dyn Write, bin: &Path) -> Result<u8, CliError> {
+pub(crate) fn systemd_unit(
+    ctx: &Ctx,
+    host: &mut dyn Host,
+    out: &mut dyn Write,
+    bin: &Path,
+) -> Result<u8, CliError> {
     let config = ctx
         .config
         .clone()
@@ -89,7 +95,7 @@ pub(crate) fn systemd_unit(ctx: &Ctx, out: &mut dyn Write, bin: &Path) -> Result
             crate::config::DEFAULT_PATH
         ));
     }
-    let (devices, waits) = pf_netdevs(ctx);
+    let (devices, waits) = pf_netdevs(ctx, host);
     out.write_all(unit_text(bin, &config, &devices, &waits).as_bytes())?;
     Ok(0)
 }
@@ -98,8 +104,8 @@ pub(crate) fn systemd_unit(ctx: &Ctx, out: &mut dyn Write, bin: &Path) -> Result
 /// wait for (at boot the PF's driver may load after the unit could start,
 /// and setup would find no PF), with the comment saying so. Without a
 /// readable config the unit waits for none, and a note says to regenerate.
-fn pf_netdevs(ctx: &Ctx) -> (Vec<String>, String) {
-    let path = config_path(ctx);
+fn pf_netdevs(ctx: &Ctx, host: &mut dyn Host) -> (Vec<String>, String) {
+    let path = ctx.config_path();
     if !path.exists() {
         ctx.note(&format!(
             "no config at {}: the unit does not wait for the PFs' network interfaces; generate it again once the config exists",
@@ -107,7 +113,7 @@ fn pf_netdevs(ctx: &Ctx) -> (Vec<String>, String) {
         ));
         return (Vec::new(), String::new());
     }
-    let cfg = match load_config(ctx) {
+    let cfg = match ctx.load_config() {
         Ok(c) => c,
         Err(e) => {
             ctx.warn(&format!(
@@ -116,16 +122,29 @@ fn pf_netdevs(ctx: &Ctx) -> (Vec<String>, String) {
             return (Vec::new(), String::new());
         }
     };
-    let host = LiveHost::new(&ctx.root);
+    // PFs given by address are looked up in sysfs (netlink is not needed).
+    let state = if cfg.pfs.iter().any(|p| matches!(p.key, PfKey::Pci { .. })) {
+        match host.read(false) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                ctx.warn(&format!(
+                    "cannot read the host to find the network interfaces of PFs given by `pci` ({}): the unit does not wait for them",
+                    chain(&e)
+                ));
+                None
+            }
+        }
+    } else {
+        None
+    };
     let mut names: Vec<String> = Vec::new();
     let mut skipped: Vec<String> = Vec::new();
     for pf in &cfg.pfs {
         let name = match &pf.key {
-            crate::config::PfKey::Name(n) => Some(n.clone()),
-            crate::config::PfKey::Pci(a) => host
-                .sysfs()
-                .find_pf(a)
-                .ok()
+            PfKey::Name(n) => Some(n.clone()),
+            PfKey::Pci { .. } => state
+                .as_ref()
+                .and_then(|s| s.find_pf(&pf.key))
                 .and_then(|p| p.netdevs.first().cloned()),
         };
         match name {
@@ -167,7 +186,9 @@ fn for_ct(vf: &VfSpec, ctid: u32) -> bool {
     if let Some(c) = vf.lxc {
         return c == ctid;
     }
-    let Some(name) = &vf.name else { return false };
+    let Some(name) = vf.name.as_ref().map(netlink_vf::IfName::as_str) else {
+        return false;
+    };
     let pat = format!("lxc{ctid}");
     name.match_indices(&pat).any(|(i, _)| {
         !name
@@ -262,7 +283,7 @@ pub(crate) fn lxc_text(
         }
         for fam in [true, false] {
             let v = if fam { "ipv4" } else { "ipv6" };
-            for a in vf.addresses.iter().filter(|a| a.addr.is_ipv4() == fam) {
+            for a in vf.addresses.iter().filter(|a| a.addr().is_ipv4() == fam) {
                 let _ = writeln!(o, "lxc.net.{idx}.{v}.address: {a}");
             }
             if let Some(g) = vf.gateway.filter(|g| g.is_ipv4() == fam) {
@@ -274,7 +295,7 @@ pub(crate) fn lxc_text(
 }
 
 pub(crate) fn lxc(ctx: &Ctx, out: &mut dyn Write, ctid: u32) -> Result<u8, CliError> {
-    let cfg = load_config(ctx)?;
+    let cfg = ctx.load_config()?;
     let conf_path = format!("/etc/pve/lxc/{ctid}.conf");
     let conf = std::fs::read_to_string(ctx.under_root(&conf_path)).ok();
     let text = lxc_text(&cfg, ctid, conf.as_deref(), &conf_path).map_err(CliError::Usage)?;
@@ -297,7 +318,7 @@ impl Passthrough<'_> {
         if let Some(m) = &self.vf.mapping {
             return m.clone();
         }
-        let vlan = self.vf.vlan.map(|v| v.vlan).filter(|v| *v != 0);
+        let vlan = self.vf.vlan.and_then(|v| v.id).map(netlink_vf::VlanId::get);
         match (&self.vf.vm, vlan) {
             (Some(vm), Some(v)) => format!("{vm}-v{v:03}"),
             (Some(vm), None) => format!("{vm}-trunk{}", self.vf.index),
@@ -307,7 +328,10 @@ impl Passthrough<'_> {
     }
 }
 
-fn passthrough<'a>(cfg: &'a Config, st: &HostState, host: &LiveHost) -> Vec<Passthrough<'a>> {
+/// The vfio-pci VFs of the config with their PCI identity: as sysfs shows
+/// the VF when it exists, else as it will be (the PF's VF offset, stride and
+/// device id; the subsystem id is unknown until the VF exists).
+fn passthrough<'a>(cfg: &'a Config, st: &HostState) -> Vec<Passthrough<'a>> {
     let mut out = Vec::new();
     for pf in &cfg.pfs {
         let live = st.find_pf(&pf.key);
@@ -317,40 +341,22 @@ fn passthrough<'a>(cfg: &'a Config, st: &HostState, host: &LiveHost) -> Vec<Pass
             .filter(|v| v.driver == Some(DriverSpec::VfioPci))
         {
             let lv = live.and_then(|p| p.vf(vf.index));
-            let pf_info = live
-                .and_then(|p| p.address.parse::<sysfs_sriov::PciAddress>().ok())
-                .and_then(|a| host.sysfs().pf_by_address(&a).ok());
-            // The VF as sysfs shows it when it exists: its own ids.
-            let sys_vf = lv
-                .and_then(|v| v.address.parse::<sysfs_sriov::PciAddress>().ok())
-                .and_then(|a| host.sysfs().vf_by_address(&a).ok());
-            let address = match (&sys_vf, lv, &pf_info) {
-                (Some(v), _, _) => Some(v.address.to_string()),
-                (None, Some(v), _) => Some(v.address.clone()),
-                (None, None, Some(info)) => sysfs_sriov::predict_vf_address(info, vf.index)
-                    .ok()
-                    .map(|a| a.to_string()),
-                _ => None,
+            let Some(address) = live.and_then(|p| p.vf_address(vf.index)) else {
+                continue;
             };
-            let Some(address) = address else { continue };
-            // A VF that does not exist yet will have the PF's vendor and
-            // `sriov_vf_device`; its subsystem id is unknown until it exists.
-            let id = match (&sys_vf, &pf_info) {
-                (Some(v), _) => Some((v.vendor_id, v.device_id)),
-                (None, Some(p)) => Some((p.vendor_id, p.sriov.vf_device)),
+            let ids = lv.and_then(|v| v.ids);
+            let id = match (ids, live) {
+                (Some(ids), _) => Some((ids.vendor, ids.device)),
+                (None, Some(p)) => p.sriov.map(|s| (p.vendor_id, s.vf_device)),
                 _ => None,
             }
             .map(|(vendor, device)| format!("{vendor:04x}:{device:04x}"));
-            let subsystem = sys_vf
-                .as_ref()
-                .and_then(|v| v.subsystem)
-                .map(|s| s.to_string());
             out.push(Passthrough {
                 pf,
                 vf,
-                address,
+                address: address.to_string(),
                 id,
-                subsystem,
+                subsystem: ids.and_then(|i| i.subsystem).map(|s| s.to_string()),
                 group: lv.and_then(|v| v.iommu_group),
             });
         }
@@ -358,16 +364,19 @@ fn passthrough<'a>(cfg: &'a Config, st: &HostState, host: &LiveHost) -> Vec<Pass
     out
 }
 
-pub(crate) fn pve_mapping(ctx: &Ctx, out: &mut dyn Write) -> Result<u8, CliError> {
-    let cfg = load_config(ctx)?;
-    let mut host = LiveHost::new(&ctx.root);
-    let st = host.read_state().map_err(CliError::Host)?;
-    let node = cfg.node.clone().unwrap_or_else(|| node_name(ctx));
-    let vfs = passthrough(&cfg, &st, &host);
+pub(crate) fn pve_mapping(
+    ctx: &Ctx,
+    host: &mut dyn Host,
+    out: &mut dyn Write,
+) -> Result<u8, CliError> {
+    let cfg = ctx.load_config()?;
+    let st = host.read(false)?;
+    let node = cfg.node.clone().unwrap_or_else(|| ctx.node_name());
+    let vfs = passthrough(&cfg, &st);
     if vfs.is_empty() {
         return Err(CliError::Usage(format!(
             "no VF in {} has driver = \"vfio-pci\"",
-            config_path(ctx).display()
+            ctx.config_path().display()
         )));
     }
     let mut o = String::new();
@@ -400,18 +409,23 @@ pub(crate) fn pve_mapping(ctx: &Ctx, out: &mut dyn Write) -> Result<u8, CliError
             o,
             "pvesh create /cluster/mapping/pci --id {} --description '{}' --map '{map}'",
             p.mapping_name(),
-            desc.replace('\'', "")
+            // A `'` ends the quoted word: write it as `'\''`.
+            desc.replace('\'', "'\\''")
         );
     }
     out.write_all(o.as_bytes())?;
     Ok(0)
 }
 
-pub(crate) fn hostpci(ctx: &Ctx, out: &mut dyn Write, vm: Option<&str>) -> Result<u8, CliError> {
-    let cfg = load_config(ctx)?;
-    let mut host = LiveHost::new(&ctx.root);
-    let st = host.read_state().map_err(CliError::Host)?;
-    let vfs: Vec<Passthrough<'_>> = passthrough(&cfg, &st, &host)
+pub(crate) fn hostpci(
+    ctx: &Ctx,
+    host: &mut dyn Host,
+    out: &mut dyn Write,
+    vm: Option<&str>,
+) -> Result<u8, CliError> {
+    let cfg = ctx.load_config()?;
+    let st = host.read(false)?;
+    let vfs: Vec<Passthrough<'_>> = passthrough(&cfg, &st)
         .into_iter()
         .filter(|p| vm.is_none_or(|vm| p.vf.vm.as_deref() == Some(vm)))
         .collect();
@@ -428,7 +442,7 @@ pub(crate) fn hostpci(ctx: &Ctx, out: &mut dyn Write, vm: Option<&str>) -> Resul
          # Add `,pcie=1` on q35 machines. With resource mappings use `mapping=<name>` instead."
     );
     for (n, p) in vfs.iter().enumerate() {
-        let vlan = p.vf.vlan.map(|v| v.vlan).filter(|v| *v != 0);
+        let vlan = p.vf.vlan.and_then(|v| v.id).map(netlink_vf::VlanId::get);
         let _ = writeln!(
             o,
             "# VF {} of {}{}{} (mapping {})",
@@ -584,7 +598,7 @@ mod tests {
     #[test]
     fn ct_match_by_name() {
         let v = VfSpec {
-            name: Some("eth1lxc9999v050".into()),
+            name: Some(netlink_vf::IfName::new("eth1lxc9999v050").unwrap()),
             ..VfSpec::default()
         };
         assert!(for_ct(&v, 9999));

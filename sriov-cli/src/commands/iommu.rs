@@ -1,0 +1,219 @@
+//! `check-iommu` (the report is iommu-check's, read through the host) and
+//! `enable-iommu` (boot files, through bootcmd).
+
+use std::io::Write;
+
+use crate::host::{chain, Host};
+use crate::{CliError, Ctx};
+
+pub(crate) fn check_iommu(
+    ctx: &Ctx,
+    host: &mut dyn Host,
+    out: &mut dyn Write,
+    json: bool,
+) -> Result<u8, CliError> {
+    let report = host
+        .iommu_report()
+        .map_err(|e| CliError::Usage(chain(&e)))?;
+    if json {
+        out.write_all(crate::render::json(&report).as_bytes())?;
+    } else {
+        let opts = iommu_check::RenderOptions::new(ctx.out_style.color).verbose(ctx.verbose > 0);
+        out.write_all(iommu_check::render(&report, opts).as_bytes())?;
+    }
+    Ok(if report.verdict.is_ready() { 0 } else { 1 })
+}
+
+pub(crate) fn enable_iommu(
+    ctx: &Ctx,
+    out: &mut dyn Write,
+    dry_run: bool,
+    yes: bool,
+) -> Result<u8, CliError> {
+    if yes && dry_run {
+        return Err(CliError::Usage(
+            "--dry-run and --yes contradict each other".into(),
+        ));
+    }
+    if yes && !ctx.live() {
+        return Err(CliError::Usage(format!(
+            "--yes runs the boot loader refresh command of this machine, which does not act on --root {}; run it inside that system",
+            ctx.root.display()
+        )));
+    }
+    let setup = bootcmd::detect(&ctx.root).map_err(|e| CliError::Failed(chain(&e)))?;
+    let cpuinfo_path = ctx.under_root("/proc/cpuinfo");
+    // An unreadable cpuinfo is its own error, not "no vendor_id".
+    let cpuinfo = std::fs::read_to_string(&cpuinfo_path).map_err(|e| {
+        CliError::Failed(format!(
+            "cannot tell whether this is an Intel or AMD CPU: reading {}: {e}",
+            cpuinfo_path.display()
+        ))
+    })?;
+    let vendor = bootcmd::CpuVendor::from_cpuinfo(&cpuinfo).ok_or_else(|| {
+        CliError::Failed(format!(
+            "cannot tell whether this is an Intel or AMD CPU ({} has no vendor_id)",
+            cpuinfo_path.display()
+        ))
+    })?;
+    let edits = bootcmd::iommu_edits(vendor);
+    let plan = setup
+        .plan(&ctx.root, &edits)
+        .map_err(|e| CliError::Failed(chain(&e)))?;
+    let file = setup.cmdline_file.display().to_string();
+    let refresh = setup.refresh_command();
+    let loader = match setup.loader {
+        bootcmd::Loader::Grub => "GRUB".to_string(),
+        bootcmd::Loader::SystemdBoot => "systemd-boot".to_string(),
+        other => format!("{other:?}"),
+    };
+    let firmware = match setup.firmware {
+        bootcmd::Firmware::Efi => "UEFI".to_string(),
+        bootcmd::Firmware::Bios => "legacy BIOS".to_string(),
+        other => format!("{other:?}"),
+    };
+    let tool = if setup.proxmox_boot_tool {
+        ", kept in sync by proxmox-boot-tool"
+    } else {
+        ""
+    };
+    writeln!(
+        out,
+        "Boot setup: {loader} ({firmware}{tool}); the command line lives in {file}."
+    )?;
+    if ctx.verbose > 0 {
+        for w in &setup.why {
+            writeln!(out, "  {w}")?;
+        }
+    }
+    for n in &plan.notes {
+        ctx.note(n);
+    }
+    if plan.is_noop() {
+        writeln!(
+            out,
+            "{file} already has the IOMMU options: {}",
+            plan.configured.to_string().trim_end()
+        )?;
+        let (msg, run) = noop_next_step(
+            &refresh,
+            !setup.refresh.is_empty(),
+            plan.reboot_pending(),
+            dry_run,
+            yes,
+        );
+        if let Some(msg) = msg {
+            writeln!(out, "{msg}")?;
+        }
+        if !run {
+            return Ok(0);
+        }
+        return run_refresh(out, &setup.refresh, &refresh, &file);
+    }
+    out.write_all(plan.diff().as_bytes())?;
+    if dry_run {
+        writeln!(out, "Dry run: nothing was written. Without --dry-run, {file} is changed; then run `{refresh}` and reboot.")?;
+        return Ok(0);
+    }
+    plan.apply().map_err(|e| CliError::Failed(chain(&e)))?;
+    writeln!(out, "Wrote {file}.")?;
+    if !yes {
+        writeln!(
+            out,
+            "Now run `{refresh}` and reboot (or re-run with --yes to run it)."
+        )?;
+        return Ok(0);
+    }
+    if setup.refresh.is_empty() {
+        writeln!(
+            out,
+            "No refresh command is needed; reboot to use the new command line."
+        )?;
+        return Ok(0);
+    }
+    run_refresh(out, &setup.refresh, &refresh, &file)
+}
+
+/// What `enable-iommu` says (and whether it runs the refresh command) when the
+/// file already holds the options. When the running kernel lacks them the
+/// refresh may never have run: `--yes` runs it anyway (it is idempotent).
+fn noop_next_step(
+    refresh: &str,
+    has_refresh: bool,
+    reboot_pending: bool,
+    dry_run: bool,
+    yes: bool,
+) -> (Option<String>, bool) {
+    if !reboot_pending {
+        return (None, false);
+    }
+    if !has_refresh {
+        return (
+            Some("The running kernel does not have them yet: reboot.".to_string()),
+            false,
+        );
+    }
+    if dry_run {
+        return (Some(format!("The running kernel does not have them yet. Dry run: without --dry-run, --yes would run `{refresh}` (idempotent, in case it never ran); then reboot.")), false);
+    }
+    if yes {
+        return (Some(format!("The running kernel does not have them yet: running `{refresh}` anyway (idempotent, in case it never ran).")), true);
+    }
+    (Some(format!("The running kernel does not have them yet: reboot (after `{refresh}` if you have not run it, or re-run with --yes to run it).")), false)
+}
+
+/// Runs the boot loader refresh command directly (no shell), inheriting
+/// stdout/stderr.
+fn run_refresh(
+    out: &mut dyn Write,
+    cmd: &[String],
+    refresh: &str,
+    file: &str,
+) -> Result<u8, CliError> {
+    let Some((prog, args)) = cmd.split_first() else {
+        return Ok(0);
+    };
+    out.flush()?;
+    let status = std::process::Command::new(prog)
+        .args(args)
+        .status()
+        .map_err(|e| CliError::Failed(format!("running `{refresh}`: {e}")))?;
+    if !status.success() {
+        return Err(CliError::Failed(format!("`{refresh}` failed ({status}); {file} is already changed, fix the cause and run it again")));
+    }
+    writeln!(out, "Ran `{refresh}`. Reboot to use the new command line.")?;
+    Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn noop_with_a_pending_reboot_runs_the_refresh_with_yes() {
+        let r = "proxmox-boot-tool refresh";
+        // --yes: run it anyway, and say so.
+        let (m, run) = noop_next_step(r, true, true, false, true);
+        let m = m.unwrap();
+        assert!(run);
+        assert!(
+            m.contains("running `proxmox-boot-tool refresh` anyway"),
+            "{m}"
+        );
+        // --dry-run: say what would run, run nothing.
+        let (m, run) = noop_next_step(r, true, true, true, false);
+        let m = m.unwrap();
+        assert!(!run);
+        assert!(
+            m.contains("--yes would run `proxmox-boot-tool refresh`"),
+            "{m}"
+        );
+        // Neither: the hint.
+        let (m, run) = noop_next_step(r, true, true, false, false);
+        let m = m.unwrap();
+        assert!(!run && m.contains("re-run with --yes"), "{m}");
+        // Running kernel already has them, or no refresh command: nothing runs.
+        assert!(!noop_next_step(r, true, false, false, true).1);
+        assert!(!noop_next_step("", false, true, false, true).1);
+    }
+}

@@ -1,0 +1,154 @@
+//! Filling a [`HostState`] from sysfs (always) and netlink (on the live
+//! system only).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use netlink_vf::{Handle, IpPrefix};
+use sysfs_sriov::Sysfs;
+
+use super::HostError;
+use crate::state::{HostState, LinkInfo, PfState, VfAttrs, VfIds, VfState};
+
+/// Reads sysfs under `root`, then netlink details through `nl` when given.
+pub(super) fn read_state(
+    sysfs: &Sysfs,
+    root: &Path,
+    nl: Option<&mut Handle>,
+    with_stats: bool,
+) -> Result<HostState, HostError> {
+    let mut st = HostState {
+        netlink: nl.is_some(),
+        ..HostState::default()
+    };
+    for pf in sysfs.pfs()? {
+        let vfs = sysfs.vfs(&pf.address)?;
+        // What is in use on each VF (for the recreate, reset and unbind
+        // checks), on the VFs just resolved.
+        let impact = if vfs.is_empty() {
+            Vec::new()
+        } else {
+            sysfs.impact_of(&vfs)?
+        };
+        let mut ps = PfState::new(pf.address);
+        ps.netdevs.clone_from(&pf.netdevs);
+        ps.driver.clone_from(&pf.driver);
+        ps.total_vfs = u32::from(pf.sriov.total_vfs);
+        ps.num_vfs = u32::from(pf.sriov.num_vfs);
+        ps.vendor_id = pf.vendor_id;
+        ps.device_id = pf.device_id;
+        ps.vendor_name.clone_from(&pf.vendor_name);
+        ps.device_name.clone_from(&pf.device_name);
+        ps.iommu_group = pf.iommu_group;
+        ps.sriov = Some(pf.sriov);
+        ps.vfs = vfs
+            .into_iter()
+            .map(|v| {
+                let mut vs = VfState::new(v.index, v.address);
+                vs.driver = v.driver;
+                vs.netdev = v.netdevs.first().cloned();
+                vs.iommu_group = v.iommu_group;
+                vs.vfio_dev = v.vfio_dev.map(|p| {
+                    // Show the host path, not the fixture one.
+                    let rel = p.strip_prefix(root).unwrap_or(&p);
+                    Path::new("/").join(rel).display().to_string()
+                });
+                vs.device_name = v.device_name;
+                vs.ids = Some(VfIds {
+                    vendor: v.vendor_id,
+                    device: v.device_id,
+                    subsystem: v.subsystem,
+                });
+                vs
+            })
+            .collect();
+        for c in impact {
+            if let Some(v) = ps.vfs.iter_mut().find(|v| v.index == c.index) {
+                v.in_use = c.reasons;
+            }
+        }
+        st.pfs.push(ps);
+    }
+    // Every interface name, for "name already taken" checks.
+    st.links.extend(sysfs.interface_names()?);
+    if let Some(nl) = nl {
+        read_netlink(nl, &mut st, with_stats)?;
+    }
+    Ok(st)
+}
+
+fn read_netlink(nl: &mut Handle, st: &mut HostState, with_stats: bool) -> Result<(), HostError> {
+    let links = nl.links()?;
+    let by_name: BTreeMap<&str, &netlink_vf::Link> =
+        links.iter().map(|l| (l.name.as_str(), l)).collect();
+    let by_index: BTreeMap<u32, &str> = links.iter().map(|l| (l.index, l.name.as_str())).collect();
+    st.links
+        .extend(links.iter().map(|l| l.name.as_str().to_string()));
+    let mut addrs: BTreeMap<u32, Vec<IpPrefix>> = BTreeMap::new();
+    for a in nl.addresses(None)? {
+        addrs.entry(a.index).or_default().push(a.prefix);
+    }
+    let mut routes = Vec::new();
+    for r in nl.routes()? {
+        if r.is_default() && r.table == 254 {
+            if let (Some(g), Some(oif)) = (r.gateway, r.oif) {
+                if let Some(n) = by_index.get(&oif) {
+                    routes.push((g, (*n).to_string()));
+                }
+            }
+        }
+    }
+    st.default_routes = Some(routes);
+    for pf in &mut st.pfs {
+        let Some(l) = pf.netdevs.first().and_then(|n| by_name.get(n.as_str())) else {
+            continue;
+        };
+        pf.ifindex = Some(l.index);
+        pf.up = Some(l.up);
+        pf.carrier = Some(l.up && l.lower_up);
+        // `ethtool -i`: best effort, a driver without get_drvinfo leaves
+        // both unknown ("where readable").
+        if let Ok(info) = nl.driver_info(&l.name) {
+            pf.driver_version = info.version;
+            pf.firmware = info.firmware_version;
+        }
+        let vfs = nl.vfs(l.index, with_stats)?;
+        for v in &mut pf.vfs {
+            v.attrs = Some(
+                vfs.iter()
+                    .find(|s| s.index == v.index)
+                    .map(attrs_of)
+                    .unwrap_or_default(),
+            );
+            if let Some(link) = v.netdev.as_deref().and_then(|n| by_name.get(n)) {
+                v.link = Some(LinkInfo {
+                    ifindex: link.index,
+                    up: link.up,
+                    promisc: link.promisc,
+                    mtu: link.mtu,
+                    addresses: addrs.get(&link.index).cloned().unwrap_or_default(),
+                    mac: link.mac,
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+fn attrs_of(s: &netlink_vf::VfState) -> VfAttrs {
+    VfAttrs {
+        mac: s.mac,
+        vlan: Some(netlink_vf::VlanConfig {
+            id: s.vlan,
+            qos: s.qos.unwrap_or_default(),
+            proto: s.vlan_proto.unwrap_or_default(),
+        }),
+        trust: s.trust,
+        spoofchk: s.spoofchk,
+        link_state: s.link_state,
+        min_tx_rate: s.min_tx_rate,
+        max_tx_rate: s.max_tx_rate,
+        query_rss: s.query_rss,
+        stats: s.stats,
+    }
+}
