@@ -427,6 +427,84 @@ fn stats_under_a_fixture_root_has_only_sysfs_gauges() {
     );
 }
 
+/// Issue 17: `stats --output` into a directory others can write. Symlinks
+/// planted at the old writer's predictable temp names (`.NAME.PID.tmp`)
+/// leave their targets untouched; a symlink, FIFO or device at the output
+/// path is refused (exit 2) and left as it was; `-` is stdout.
+#[test]
+fn stats_output_never_follows_planted_links_nor_replaces_special_files() {
+    let d = tempfile::tempdir().unwrap();
+    let victim = d.path().join("victim");
+    fs::write(&victim, "root only\n").unwrap();
+    let out = d.path().join("sriov.prom");
+    // The next pids' old temp names.
+    let me = std::process::id();
+    for pid in me..me + 200 {
+        std::os::unix::fs::symlink(&victim, d.path().join(format!(".sriov.prom.{pid}.tmp")))
+            .unwrap();
+    }
+    let stats = |to: &Path| {
+        run(&[
+            "--root",
+            &ex(),
+            "stats",
+            "--format",
+            "prometheus",
+            "--output",
+            to.to_str().unwrap(),
+        ])
+    };
+    let o = stats(&out);
+    assert_eq!((o.code, o.stderr), (0, note()));
+    assert_eq!(fs::read_to_string(&victim).unwrap(), "root only\n");
+    assert!(fs::read_to_string(&out)
+        .unwrap()
+        .starts_with("# HELP sriov_pf_total_vfs"));
+    // A symlink at the output itself.
+    let link = d.path().join("link.prom");
+    std::os::unix::fs::symlink(&victim, &link).unwrap();
+    let o = stats(&link);
+    assert_eq!(o.code, 2, "{}", o.stderr);
+    assert!(
+        o.stderr.contains("is a symbolic link, not a regular file"),
+        "{}",
+        o.stderr
+    );
+    assert_eq!(fs::read_to_string(&victim).unwrap(), "root only\n");
+    assert!(fs::symlink_metadata(&link)
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    // A FIFO: refused at once (no hang), still a FIFO.
+    let fifo = d.path().join("fifo.prom");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    let o = stats(&fifo);
+    assert_eq!(o.code, 2, "{}", o.stderr);
+    assert!(o.stderr.contains("is a FIFO"), "{}", o.stderr);
+    use std::os::unix::fs::FileTypeExt;
+    assert!(fs::symlink_metadata(&fifo).unwrap().file_type().is_fifo());
+    // A device node: refused, still a device.
+    let o = stats(Path::new("/dev/full"));
+    assert_eq!(o.code, 2, "{}", o.stderr);
+    assert!(
+        o.stderr.contains("/dev/full is a character device"),
+        "{}",
+        o.stderr
+    );
+    assert!(fs::symlink_metadata("/dev/full")
+        .unwrap()
+        .file_type()
+        .is_char_device());
+    // `-` writes to stdout.
+    let o = stats(Path::new("-"));
+    assert_eq!(o.code, 0);
+    assert!(
+        o.stdout.starts_with("# HELP sriov_pf_total_vfs"),
+        "{}",
+        o.stdout
+    );
+}
+
 #[test]
 fn check_iommu_json_and_exit_code() {
     // The example host is a VT-d host booted with intel_iommu=on iommu=pt,

@@ -568,4 +568,23 @@ mod tests {
             }
         }
     }
+
+    /// Issue 17: a name with ESC (which clears the terminal in `--dry-run`)
+    /// or a description with a bidi override (which goes into the `pvesh`
+    /// command lines) is refused with its position.
+    #[test]
+    fn names_and_descriptions_with_controls_or_bidi_overrides_are_refused() {
+        let e = parse(
+            "[[pf]]\nname = \"eno1\"\nnum_vfs = 2\n[[pf.vf]]\nindex = 0\nname = \"x\\u001b[2J\"\n[[pf.vf]]\nindex = 1\ndescription = \"vm \\u202e gnp.exe\"\n",
+            Path::new("s.toml"),
+            "h",
+        )
+        .unwrap_err()
+        .to_string();
+        assert_eq!(
+            e,
+            "s.toml:6:8: VF 0: name \"x\\u{1b}[2J\" contains U+001B (a control character), which a terminal or a command line would not show as written\n\
+             s.toml:9:15: VF 1: description contains U+202E (a bidirectional-text control), which a terminal or the pvesh command line would not show as written"
+        );
+    }
 }

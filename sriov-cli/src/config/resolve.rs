@@ -9,7 +9,7 @@ use sysfs_sriov::PciAddress;
 
 use super::diag::{Diag, Loc, Src};
 use super::raw::{RawPf, RawVf, S};
-use super::vf::resolve_vf;
+use super::vf::{resolve_vf, AutoMac};
 use super::{PfKey, PfSpec};
 
 pub(super) fn check_node_id(id: &S<i64>, src: &Src<'_>, diags: &mut Vec<Diag>) -> Option<u8> {
@@ -246,7 +246,8 @@ pub(super) fn resolve_pf(
 
     let mut vfs = Vec::new();
     for (index, (raw, start)) in merged {
-        if let Some(vf) = resolve_vf(&key, index, &raw, start, src, cluster, node_id, diags) {
+        let auto = AutoMac { cluster, node_id };
+        if let Some(vf) = resolve_vf(&key, index, &raw, start, src, &auto, diags) {
             vfs.push(vf);
         }
     }
