@@ -587,4 +587,17 @@ mod tests {
              s.toml:9:15: VF 1: description contains U+202E (a bidirectional-text control), which a terminal or the pvesh command line would not show as written"
         );
     }
+
+    /// Issue 17: an index above u32 is out of range, not "negative".
+    #[test]
+    fn a_huge_vf_index_is_out_of_range() {
+        let e = parse(
+            "[[pf]]\nname = \"eno1\"\nnum_vfs = 2\n[[pf.vf]]\nindex = 4294967296\n",
+            Path::new("s.toml"),
+            "h",
+        )
+        .unwrap_err()
+        .to_string();
+        assert_eq!(e, "s.toml:5:9: VF index 4294967296 is out of range 0-4294967295");
+    }
 }

@@ -68,50 +68,7 @@ pub(super) fn resolve_pf(
         .or(p.pci.as_ref().map(|a| a.span().start))
         .map(|o| src.loc(o));
     let num_vfs_loc = p.num_vfs.as_ref().map(|n| src.loc(n.span().start));
-    let key = match (&p.name, &p.pci) {
-        (Some(n), None) => {
-            if let Err(e) = IfName::new(n.get_ref()) {
-                diags.push(Diag {
-                    loc: Some(src.loc(n.span().start)),
-                    msg: format!("PF name: {e}"),
-                });
-            }
-            PfKey::Name(n.get_ref().clone())
-        }
-        (None, Some(a)) => {
-            let address = match a.get_ref().parse::<PciAddress>() {
-                Ok(address) if is_pci_address(a.get_ref()) => address,
-                _ => {
-                    diags.push(Diag {
-                        loc: Some(src.loc(a.span().start)),
-                        msg: format!(
-                            "`{}` is not a PCI address (want DDDD:BB:DD.F like 0000:02:00.0)",
-                            a.get_ref()
-                        ),
-                    });
-                    return None;
-                }
-            };
-            PfKey::Pci {
-                address,
-                written: a.get_ref().clone(),
-            }
-        }
-        (Some(_), Some(a)) => {
-            diags.push(Diag {
-                loc: Some(src.loc(a.span().start)),
-                msg: "set either `name` or `pci` for a PF, not both".into(),
-            });
-            return None;
-        }
-        (None, None) => {
-            diags.push(Diag {
-                loc,
-                msg: "[[pf]] needs `name = \"<netdev>\"` or `pci = \"0000:02:00.0\"`".into(),
-            });
-            return None;
-        }
-    };
+    let key = pf_key(p, loc, src, diags)?;
     let num_vfs = match &p.num_vfs {
         None => {
             diags.push(Diag {
@@ -137,55 +94,7 @@ pub(super) fn resolve_pf(
     for entry in &p.vf {
         let v = entry.get_ref();
         let eloc = src.loc(entry.span().start);
-        let sel = [v.index.is_some(), v.range.is_some(), v.indices.is_some()]
-            .iter()
-            .filter(|b| **b)
-            .count();
-        let idx: Vec<u32> = if sel != 1 {
-            diags.push(Diag {
-                loc: Some(eloc),
-                msg: "[[pf.vf]] needs exactly one of `index`, `range` or `indices`".into(),
-            });
-            continue;
-        } else if let Some(i) = &v.index {
-            match u32::try_from(*i.get_ref()) {
-                Ok(i) => vec![i],
-                Err(_) => {
-                    diags.push(Diag {
-                        loc: Some(src.loc(i.span().start)),
-                        msg: format!("VF index {} is negative", i.get_ref()),
-                    });
-                    continue;
-                }
-            }
-        } else if let Some(r) = &v.range {
-            match parse_range(r.get_ref()) {
-                Ok(v) => v,
-                Err(e) => {
-                    diags.push(Diag {
-                        loc: Some(src.loc(r.span().start)),
-                        msg: e,
-                    });
-                    continue;
-                }
-            }
-        } else if let Some(list) = &v.indices {
-            match list
-                .get_ref()
-                .iter()
-                .map(|i| u32::try_from(*i))
-                .collect::<Result<Vec<u32>, _>>()
-            {
-                Ok(v) => v,
-                Err(_) => {
-                    diags.push(Diag {
-                        loc: Some(src.loc(list.span().start)),
-                        msg: "VF indices must not be negative".into(),
-                    });
-                    continue;
-                }
-            }
-        } else {
+        let Some(idx) = selected(v, eloc, src, diags) else {
             continue;
         };
         let selector_loc = v
@@ -399,4 +308,109 @@ pub(super) fn check_cross_pf(pfs: &[PfSpec], diags: &mut Vec<Diag>) {
 
 pub(super) fn at(l: Option<Loc>) -> String {
     l.map_or_else(String::new, |l| format!(" (at {l})"))
+}
+
+/// The PF's `name` or `pci`, checked.
+fn pf_key(p: &RawPf, loc: Option<Loc>, src: &Src<'_>, diags: &mut Vec<Diag>) -> Option<PfKey> {
+    Some(match (&p.name, &p.pci) {
+        (Some(n), None) => {
+            if let Err(e) = IfName::new(n.get_ref()) {
+                diags.push(Diag {
+                    loc: Some(src.loc(n.span().start)),
+                    msg: format!("PF name: {e}"),
+                });
+            }
+            PfKey::Name(n.get_ref().clone())
+        }
+        (None, Some(a)) => {
+            let address = match a.get_ref().parse::<PciAddress>() {
+                Ok(address) if is_pci_address(a.get_ref()) => address,
+                _ => {
+                    diags.push(Diag {
+                        loc: Some(src.loc(a.span().start)),
+                        msg: format!(
+                            "`{}` is not a PCI address (want DDDD:BB:DD.F like 0000:02:00.0)",
+                            a.get_ref()
+                        ),
+                    });
+                    return None;
+                }
+            };
+            PfKey::Pci {
+                address,
+                written: a.get_ref().clone(),
+            }
+        }
+        (Some(_), Some(a)) => {
+            diags.push(Diag {
+                loc: Some(src.loc(a.span().start)),
+                msg: "set either `name` or `pci` for a PF, not both".into(),
+            });
+            return None;
+        }
+        (None, None) => {
+            diags.push(Diag {
+                loc,
+                msg: "[[pf]] needs `name = \"<netdev>\"` or `pci = \"0000:02:00.0\"`".into(),
+            });
+            return None;
+        }
+    })
+}
+
+/// The VF indices one `[[pf.vf]]` entry selects (`index`, `range` or
+/// `indices`: exactly one of them).
+fn selected(v: &RawVf, eloc: Loc, src: &Src<'_>, diags: &mut Vec<Diag>) -> Option<Vec<u32>> {
+    let sel = [v.index.is_some(), v.range.is_some(), v.indices.is_some()]
+        .iter()
+        .filter(|b| **b)
+        .count();
+    if sel != 1 {
+        diags.push(Diag {
+            loc: Some(eloc),
+            msg: "[[pf.vf]] needs exactly one of `index`, `range` or `indices`".into(),
+        });
+        return None;
+    }
+    if let Some(i) = &v.index {
+        match u32::try_from(*i.get_ref()) {
+            Ok(i) => Some(vec![i]),
+            Err(_) => {
+                diags.push(Diag {
+                    loc: Some(src.loc(i.span().start)),
+                    msg: format!("VF index {} is out of range 0-{}", i.get_ref(), u32::MAX),
+                });
+                None
+            }
+        }
+    } else if let Some(r) = &v.range {
+        match parse_range(r.get_ref()) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                diags.push(Diag {
+                    loc: Some(src.loc(r.span().start)),
+                    msg: e,
+                });
+                None
+            }
+        }
+    } else if let Some(list) = &v.indices {
+        match list
+            .get_ref()
+            .iter()
+            .map(|i| u32::try_from(*i))
+            .collect::<Result<Vec<u32>, _>>()
+        {
+            Ok(v) => Some(v),
+            Err(_) => {
+                diags.push(Diag {
+                    loc: Some(src.loc(list.span().start)),
+                    msg: format!("VF indices must lie in 0-{}", u32::MAX),
+                });
+                None
+            }
+        }
+    } else {
+        None
+    }
 }
