@@ -68,7 +68,7 @@ mod vf;
 pub use addr::Address;
 pub use error::{errno_name, Error, KernelError, LinkRef, Op};
 pub use ethtool::{driver_info, DriverInfo};
-pub use events::{LinkEvent, LinkEvents};
+pub use events::{CarrierOutcome, CarrierWatch, LinkEvent, LinkEvents};
 pub use handle::{Batch, Handle, LinkChange, Request};
 pub use link::{parse_link, Link, OperState};
 pub use route::{Route, RouteSpec};

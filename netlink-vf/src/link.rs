@@ -77,8 +77,14 @@ pub struct Link {
     pub up: bool,
     /// IFF_LOWER_UP (carrier).
     pub lower_up: bool,
-    /// IFF_PROMISC set, or the promiscuity counter above zero.
+    /// IFF_PROMISC: the promiscuous flag a user set (`ip link set X promisc
+    /// on`, what `ip link` shows as `PROMISC`). A bridge port, a packet
+    /// socket or tcpdump raises the kernel's counter ([`Link::promiscuity`])
+    /// without setting this flag.
     pub promisc: bool,
+    /// IFLA_PROMISCUITY: the kernel's promiscuity counter (every user of
+    /// promiscuous mode, the flag included); `None` when not reported.
+    pub promiscuity: Option<u32>,
     /// MTU.
     pub mtu: Option<u32>,
     /// Hardware address, when it is a 6-byte MAC.
@@ -112,6 +118,7 @@ struct Fields {
     up: bool,
     lower_up: bool,
     promisc: bool,
+    promiscuity: Option<u32>,
     mtu: Option<u32>,
     mac: Option<MacAddr>,
     perm_mac: Option<MacAddr>,
@@ -158,6 +165,7 @@ pub(crate) fn parse_link_op(payload: &[u8], op: Op) -> Result<Link, Error> {
         up: flags & IFF_UP != 0,
         lower_up: flags & IFF_LOWER_UP != 0,
         promisc: flags & IFF_PROMISC != 0,
+        promiscuity: None,
         mtu: None,
         mac: None,
         perm_mac: None,
@@ -188,7 +196,7 @@ pub(crate) fn parse_link_op(payload: &[u8], op: Op) -> Result<Link, Error> {
             IFLA_MASTER => l.master = u32_of(v),
             IFLA_OPERSTATE => l.operstate = v.first().map(|b| OperState::from_raw(*b)),
             IFLA_NUM_VF => l.num_vfs = u32_of(v),
-            IFLA_PROMISCUITY if u32_of(v).unwrap_or(0) > 0 => l.promisc = true,
+            IFLA_PROMISCUITY => l.promiscuity = u32_of(v),
             IFLA_PARENT_DEV_NAME => l.parent_dev = Some(c_string(v)),
             IFLA_PARENT_DEV_BUS_NAME => l.parent_bus = Some(c_string(v)),
             IFLA_LINKINFO => {
@@ -212,6 +220,7 @@ pub(crate) fn parse_link_op(payload: &[u8], op: Op) -> Result<Link, Error> {
         up: l.up,
         lower_up: l.lower_up,
         promisc: l.promisc,
+        promiscuity: l.promiscuity,
         mtu: l.mtu,
         mac: l.mac,
         perm_mac: l.perm_mac,

@@ -694,3 +694,93 @@ fn driver_info_of_a_veth_follows_the_namespace() {
         assert!(matches!(e, Error::NoDevice(_)), "{e:?}");
     });
 }
+
+/// Issue 12: a bridge port's promiscuity counter is not its promisc flag.
+/// `Link::promisc` is IFF_PROMISC (what `ip link` shows as PROMISC), read
+/// against iproute2's flags and `promiscuity`.
+#[test]
+fn a_bridge_port_is_not_promisc_until_its_flag_is_set() {
+    require_root!();
+    in_netns(|| {
+        let mut h = Handle::new().unwrap();
+        let (a, _) = veth(&mut h, "brp0", "brp1");
+        let (ok, err) = ip(&["link", "add", "br0", "type", "bridge"]);
+        assert!(ok, "ip link add br0 type bridge: {err}");
+        let (ok, err) = ip(&["link", "set", "brp0", "master", "br0"]);
+        assert!(ok, "ip link set brp0 master br0: {err}");
+        let l = h.link_by_index(a).unwrap();
+        let counter = ip_json(&["-d", "link", "show", "brp0"])[0]["promiscuity"]
+            .as_u64()
+            .unwrap();
+        assert!(counter > 0, "a bridge port's counter: {counter}");
+        assert_eq!(l.promiscuity, Some(u32::try_from(counter).unwrap()));
+        assert!(!ip_flags("brp0").contains(&"PROMISC".to_string()));
+        assert!(!l.promisc, "a bridge port read as promisc: {l:?}");
+        h.set_promisc(a, true).unwrap();
+        assert!(ip_flags("brp0").contains(&"PROMISC".to_string()));
+        assert!(h.link_by_index(a).unwrap().promisc);
+        h.set_promisc(a, false).unwrap();
+        let l = h.link_by_index(a).unwrap();
+        assert!(
+            !l.promisc && l.promiscuity.unwrap_or(0) > 0 && l.master.is_some(),
+            "{l:?}"
+        );
+    });
+}
+
+/// The wait for a set of links' carriers, on link events: a watch made
+/// before both ends of a veth come up sees both; one whose peer stays down
+/// ends at its timeout with that link not back (no error); a watch on links
+/// already up returns at once.
+#[test]
+fn carrier_watch_waits_for_every_link_and_reports_those_not_back() {
+    require_root!();
+    in_netns(|| {
+        let mut h = Handle::new().unwrap();
+        let (a, b) = veth(&mut h, "cw0", "cw1");
+        let watch = netlink_vf::CarrierWatch::new(&[a, b]).unwrap();
+        assert_eq!(watch.indexes(), [a, b]);
+        h.set_up(a, true).unwrap();
+        h.set_up(b, true).unwrap();
+        let seen = watch.wait(&mut h, Duration::from_secs(10)).unwrap();
+        assert!(seen.all_back(), "{seen:?}");
+        assert_eq!(seen.back, [a, b]);
+        // Already up: no wait at all.
+        let t = std::time::Instant::now();
+        let seen = netlink_vf::CarrierWatch::new(&[a])
+            .unwrap()
+            .wait(&mut h, Duration::from_secs(10))
+            .unwrap();
+        assert!(
+            seen.all_back() && t.elapsed() < Duration::from_secs(5),
+            "{seen:?}"
+        );
+        // The peer down: a veth end has no carrier without its peer.
+        let (c, _d) = veth(&mut h, "cw2", "cw3");
+        let watch = netlink_vf::CarrierWatch::new(&[c]).unwrap();
+        h.set_up(c, true).unwrap();
+        let seen = watch.wait(&mut h, Duration::from_millis(400)).unwrap();
+        assert_eq!((seen.back, seen.not_back), (vec![], vec![c]));
+        assert!(!ip_flags("cw2").contains(&"LOWER_UP".to_string()));
+    });
+}
+
+/// The kernel's own `dev_valid_name()` refuses a name with byte 0xa0
+/// (`ethà`), as IfName does before any request.
+#[test]
+fn the_kernel_refuses_a_name_with_byte_0xa0_and_ifname_refuses_it_first() {
+    require_root!();
+    in_netns(|| {
+        let (ok, err) = ip(&["link", "add", "ethà", "type", "veth", "peer", "name", "p0"]);
+        assert!(!ok, "the kernel took `ethà`");
+        assert!(
+            err.contains("nvalid") || err.contains("not a valid"),
+            "{err}"
+        );
+        assert!(netlink_vf::IfName::new("ethà").is_err());
+        // A name the kernel takes although Unicode calls it whitespace.
+        let mut h = Handle::new().unwrap();
+        veth(&mut h, "e\u{2028}x", "p1");
+        assert!(ip_flags("e\u{2028}x").contains(&"BROADCAST".to_string()));
+    });
+}

@@ -275,3 +275,24 @@ fn pf_driver_info_names_igb_and_its_pci_address() {
     // igb always formats one from the NVM (igb_set_fw_version()).
     assert!(info.firmware_version.is_some(), "{info:?}");
 }
+
+/// The carrier watch on the real igb PF: subscribed before the PF is brought
+/// up (from down), and before a VF count write resets its link; both times
+/// the carrier comes back within the wait, as `sysfs`' carrier file says.
+#[test]
+fn carrier_watch_sees_the_pf_come_up_and_come_back_after_a_count_write() {
+    let Some(pf) = testbed_pf() else { return };
+    let mut h = Handle::new().unwrap();
+    let idx = h.index_of(&IfName::new(&pf).unwrap()).unwrap();
+    h.set_up(idx, false).unwrap();
+    let watch = netlink_vf::CarrierWatch::new(&[idx]).unwrap();
+    h.set_up(idx, true).unwrap();
+    let seen = watch.wait(&mut h, Duration::from_secs(20)).unwrap();
+    assert!(seen.all_back(), "PF {pf} did not come up: {seen:?}");
+    let carrier = std::fs::read_to_string(format!("/sys/class/net/{pf}/carrier")).unwrap();
+    assert_eq!(carrier.trim(), "1");
+    let watch = netlink_vf::CarrierWatch::new(&[idx]).unwrap();
+    let _vfs = NumVfs::set(&pf, 2);
+    let seen = watch.wait(&mut h, Duration::from_secs(20)).unwrap();
+    assert_eq!(seen.back, [idx], "{seen:?}");
+}

@@ -20,6 +20,15 @@ fn vf_of<'a>(state: &'a HostState, c: &Change) -> Option<&'a VfState> {
     pf_of(state, c).and_then(|p| c.vf.and_then(|i| p.vf(i)))
 }
 
+/// The error of a change whose VF vanished since the host was read.
+fn vanished(c: &Change) -> HostError {
+    HostError::Vanished(format!(
+        "VF {} of {}",
+        c.vf.unwrap_or_default(),
+        c.pf_address
+    ))
+}
+
 /// A change whose PF vanished since it was planned.
 fn gone(c: &mut Change, what: &str) {
     c.status = Status::Failed;
@@ -266,11 +275,7 @@ impl Engine<'_> {
                         continue;
                     }
                     match vf_of(state, &c) {
-                        None => Err(HostError::Vanished(format!(
-                            "VF {} of {}",
-                            c.vf.unwrap_or_default(),
-                            c.pf_address
-                        ))),
+                        None => Err(vanished(&c)),
                         Some(vf) => {
                             let force = self.opts.force_unbind;
                             self.timed(format!("{} vf {}: driver reload", c.pf, vf.index), |h| {
@@ -280,11 +285,7 @@ impl Engine<'_> {
                     }
                 }
                 Op::Driver { to, .. } => match vf_of(state, &c) {
-                    None => Err(HostError::Vanished(format!(
-                        "VF {} of {}",
-                        c.vf.unwrap_or_default(),
-                        c.pf_address
-                    ))),
+                    None => Err(vanished(&c)),
                     Some(vf) => {
                         let force = self.opts.force_unbind;
                         self.timed(format!("{} vf {}: driver {to}", c.pf, vf.index), |h| {

@@ -598,6 +598,9 @@ mod tests {
         )
         .unwrap_err()
         .to_string();
-        assert_eq!(e, "s.toml:5:9: VF index 4294967296 is out of range 0-4294967295");
+        assert_eq!(
+            e,
+            "s.toml:5:9: VF index 4294967296 is out of range 0-4294967295"
+        );
     }
 }

@@ -5,8 +5,7 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::shim::CarrierWatch;
-use netlink_vf::{Handle, IfName, IpPrefix, RouteSpec, VfConfig};
+use netlink_vf::{CarrierWatch, Handle, IfName, IpPrefix, RouteSpec, VfConfig};
 use sysfs_sriov::{CountOptions, DriverTarget, PciAddress, PfImpact, Sysfs, Timed};
 
 use super::{read::read_state, Host, HostError, Resets, VfFailures, VF_WAIT};

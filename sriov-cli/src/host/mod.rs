@@ -10,7 +10,6 @@
 
 mod live;
 mod read;
-mod shim;
 
 use std::net::IpAddr;
 use std::time::Duration;
