@@ -65,7 +65,7 @@ pub mod api {
     use std::path::Path;
 
     pub use crate::config::{Config, ConfigError, Diag, DriverSpec, Loc, PfKey, PfSpec, VfSpec};
-    pub use crate::host::{Host, HostError, LiveHost};
+    pub use crate::host::{Detail, Host, HostError, LiveHost};
     pub use crate::plan::{Change, Op, Options, Plan, Status, Step};
     pub use crate::state::{HostState, LinkInfo, PfState, VfAttrs, VfIds, VfState};
 
@@ -110,7 +110,7 @@ pub mod api {
     /// sysfs (or netlink) could not be read.
     pub fn read_host(root: &Path) -> Result<HostState, HostError> {
         use crate::host::Host as _;
-        crate::host::LiveHost::new(root).read(false)
+        crate::host::LiveHost::new(root).read(crate::host::Detail::Plan)
     }
 }
 

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use sysfs_sriov::PciAddress;
 
 use crate::config::Config;
-use crate::host::{chain, Host, HostError, CARRIER_WAIT};
+use crate::host::{chain, Detail, Host, HostError, CARRIER_WAIT};
 use crate::plan::{plan, Change, Options, Status, Step};
 use crate::state::HostState;
 
@@ -144,7 +144,7 @@ impl Engine<'_> {
         let reused = reuse.is_some();
         let state = match reuse {
             Some(s) => s,
-            None => self.host.read(false).map_err(|e| chain(&e))?,
+            None => self.host.read(Detail::Plan).map_err(|e| chain(&e))?,
         };
         // Validation (before apply) refuses unbinding a busy VF without
         // --force-unbind. A VF created by this run that something (a network
@@ -278,7 +278,7 @@ impl Engine<'_> {
     /// Reads back: whatever still differs was ignored by the driver (if it
     /// was applied) or failed.
     fn verify(&mut self, unchanged: Option<HostState>) {
-        let state = match unchanged.map_or_else(|| self.host.read(false), Ok) {
+        let state = match unchanged.map_or_else(|| self.host.read(Detail::Plan), Ok) {
             Ok(s) => s,
             Err(e) => {
                 self.out.fatal = Some(format!("reading back failed: {}", chain(&e)));

@@ -6,7 +6,7 @@ use std::io::Write;
 use std::path::Path;
 
 use crate::config::{Config, DriverSpec, PfKey, PfSpec, VfSpec};
-use crate::host::{chain, Host};
+use crate::host::{chain, Detail, Host};
 use crate::state::HostState;
 use crate::{CliError, Ctx};
 
@@ -124,7 +124,7 @@ fn pf_netdevs(ctx: &Ctx, host: &mut dyn Host) -> (Vec<String>, String) {
     };
     // PFs given by address are looked up in sysfs (netlink is not needed).
     let state = if cfg.pfs.iter().any(|p| matches!(p.key, PfKey::Pci { .. })) {
-        match host.read(false) {
+        match host.read(Detail::Plan) {
             Ok(s) => Some(s),
             Err(e) => {
                 ctx.warn(&format!(
@@ -370,7 +370,7 @@ pub(crate) fn pve_mapping(
     out: &mut dyn Write,
 ) -> Result<u8, CliError> {
     let cfg = ctx.load_config()?;
-    let st = host.read(false)?;
+    let st = host.read(Detail::Plan)?;
     let node = cfg.node.clone().unwrap_or_else(|| ctx.node_name());
     let vfs = passthrough(&cfg, &st);
     if vfs.is_empty() {
@@ -424,7 +424,7 @@ pub(crate) fn hostpci(
     vm: Option<&str>,
 ) -> Result<u8, CliError> {
     let cfg = ctx.load_config()?;
-    let st = host.read(false)?;
+    let st = host.read(Detail::Plan)?;
     let vfs: Vec<Passthrough<'_>> = passthrough(&cfg, &st)
         .into_iter()
         .filter(|p| vm.is_none_or(|vm| p.vf.vm.as_deref() == Some(vm)))

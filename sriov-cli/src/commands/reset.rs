@@ -5,7 +5,7 @@ use std::io::Write;
 
 use sysfs_sriov::PciAddress;
 
-use crate::host::{chain, Host};
+use crate::host::{chain, Detail, Host};
 use crate::{CliError, Ctx};
 
 pub(crate) fn reset(
@@ -27,7 +27,7 @@ pub(crate) fn reset(
         }
     }
     let impacts = host.reset_impact(&pfs)?;
-    let state = host.read(false)?;
+    let state = host.read(Detail::Plan)?;
     let label = |a: &PciAddress| {
         state
             .pfs

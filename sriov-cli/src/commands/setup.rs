@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use super::plural;
 use crate::apply::{apply, Outcome, Progress, Timing};
-use crate::host::{Host, CARRIER_WAIT};
+use crate::host::{Detail, Host, CARRIER_WAIT};
 use crate::plan::{plan, Options, Status};
 use crate::render::{self, ChangesJson};
 use crate::{CliError, Ctx};
@@ -47,7 +47,7 @@ pub(crate) fn setup(
         ctx.note(&n);
     }
     let t_read = Instant::now();
-    let state = host.read(false)?;
+    let state = host.read(Detail::Plan)?;
     let p = plan(&cfg, &state, opts);
     let mut spent = vec![Timing {
         depth: 0,

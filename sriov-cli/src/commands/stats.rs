@@ -9,7 +9,7 @@ use std::path::Path;
 use netlink_vf::VfStats;
 
 use crate::cli::StatsFormat;
-use crate::host::Host;
+use crate::host::{Detail, Host};
 use crate::render::table;
 use crate::state::HostState;
 use crate::{CliError, Ctx};
@@ -169,7 +169,7 @@ pub(crate) fn stats(
     if let Some(n) = host.netlink_note() {
         ctx.note(&n);
     }
-    let st = host.read(true)?;
+    let st = host.read(Detail::Stats)?;
     let body = match format {
         StatsFormat::Prometheus => prometheus(&st),
         StatsFormat::Text => text(

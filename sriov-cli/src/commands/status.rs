@@ -4,7 +4,7 @@ use std::io::Write;
 
 use serde::Serialize;
 
-use crate::host::Host;
+use crate::host::{Detail, Host};
 use crate::render::table;
 use crate::state::{PfState, VfState};
 use crate::{CliError, Ctx};
@@ -141,7 +141,7 @@ pub(crate) fn status(
                 .map_err(|e| CliError::Usage(crate::host::chain(&e)))?,
         ),
     };
-    let st = host.read(false)?;
+    let st = host.read(Detail::Status)?;
     let pfs: Vec<&PfState> = st
         .pfs
         .iter()

@@ -10,7 +10,7 @@ use std::time::Duration;
 use netlink_vf::{IfName, IpPrefix, MacAddr, VfAttr, VfConfig, VlanConfig};
 use sysfs_sriov::{Casualty, InUse, PciAddress, PfImpact, Timed};
 
-use super::{Host, HostError, Resets, VfFailures};
+use super::{Detail, Host, HostError, Resets, VfFailures};
 use crate::config::DriverSpec;
 use crate::state::{HostState, LinkInfo, PfState, VfAttrs, VfState};
 
@@ -261,7 +261,7 @@ impl Host for Fake {
         None
     }
 
-    fn read(&mut self, _with_stats: bool) -> Result<HostState, HostError> {
+    fn read(&mut self, _: Detail) -> Result<HostState, HostError> {
         self.reads += 1;
         Ok(self.state.clone())
     }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use netlink_vf::{CarrierWatch, Handle, IfName, IpPrefix, RouteSpec, VfConfig};
 use sysfs_sriov::{CountOptions, DriverTarget, PciAddress, PfImpact, Sysfs, Timed};
 
-use super::{read::read_state, Host, HostError, Resets, VfFailures, VF_WAIT};
+use super::{read::read_state, Detail, Host, HostError, Resets, VfFailures, VF_WAIT};
 use crate::config::DriverSpec;
 use crate::state::{HostState, PfState, VfState};
 
@@ -114,8 +114,8 @@ impl Host for LiveHost {
         self.nl.as_ref().err().cloned()
     }
 
-    fn read(&mut self, with_stats: bool) -> Result<HostState, HostError> {
-        read_state(&self.sysfs, &self.root, self.nl.as_mut().ok(), with_stats)
+    fn read(&mut self, detail: Detail) -> Result<HostState, HostError> {
+        read_state(&self.sysfs, &self.root, self.nl.as_mut().ok(), detail)
     }
 
     fn find_pf(&self, spec: &str) -> Result<PciAddress, HostError> {
@@ -369,7 +369,7 @@ mod tests {
             let gw: IpAddr = "10.0.50.1".parse().unwrap();
             host.set_default_route("eth0pve050", gw).unwrap();
             host.set_default_route("eth0pve050", gw).unwrap();
-            let st = host.read(false).unwrap();
+            let st = host.read(Detail::Plan).unwrap();
             assert!(st.links.contains("eth0pve050") && !st.links.contains("vt0"));
             assert_eq!(
                 st.default_routes,

@@ -78,6 +78,17 @@ pub enum HostError {
     },
 }
 
+/// What a reading of the host includes beyond what planning needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Detail {
+    /// What `setup` plans on (every phase reads it: no extras).
+    Plan,
+    /// Also each PF driver's version and firmware (`ethtool -i`), for `status`.
+    Status,
+    /// Also per-VF traffic counters, for `stats`.
+    Stats,
+}
+
 /// One result per PF of a reset, with the time of its write.
 pub type Resets = Vec<(PciAddress, Timed<Result<(), HostError>>)>;
 
@@ -91,11 +102,11 @@ pub trait Host {
     fn live(&self) -> bool;
     /// Why netlink is not used, when it is not (for a note on stderr).
     fn netlink_note(&self) -> Option<String>;
-    /// Reads the current state (with per-VF counters when `with_stats`).
+    /// Reads the current state, with the details `detail` asks for.
     ///
     /// # Errors
     /// When sysfs or netlink cannot be read at all.
-    fn read(&mut self, with_stats: bool) -> Result<HostState, HostError>;
+    fn read(&mut self, detail: Detail) -> Result<HostState, HostError>;
     /// The PF a command-line argument names (netdev name or PCI address).
     ///
     /// # Errors

@@ -7,7 +7,7 @@ use std::path::Path;
 use netlink_vf::{Handle, IpPrefix};
 use sysfs_sriov::Sysfs;
 
-use super::HostError;
+use super::{Detail, HostError};
 use crate::state::{HostState, LinkInfo, PfState, VfAttrs, VfIds, VfState};
 
 /// Reads sysfs under `root`, then netlink details through `nl` when given.
@@ -15,7 +15,7 @@ pub(super) fn read_state(
     sysfs: &Sysfs,
     root: &Path,
     nl: Option<&mut Handle>,
-    with_stats: bool,
+    detail: Detail,
 ) -> Result<HostState, HostError> {
     let mut st = HostState {
         netlink: nl.is_some(),
@@ -72,12 +72,12 @@ pub(super) fn read_state(
     // Every interface name, for "name already taken" checks.
     st.links.extend(sysfs.interface_names()?);
     if let Some(nl) = nl {
-        read_netlink(nl, &mut st, with_stats)?;
+        read_netlink(nl, &mut st, detail)?;
     }
     Ok(st)
 }
 
-fn read_netlink(nl: &mut Handle, st: &mut HostState, with_stats: bool) -> Result<(), HostError> {
+fn read_netlink(nl: &mut Handle, st: &mut HostState, detail: Detail) -> Result<(), HostError> {
     let links = nl.links()?;
     let by_name: BTreeMap<&str, &netlink_vf::Link> =
         links.iter().map(|l| (l.name.as_str(), l)).collect();
@@ -108,11 +108,14 @@ fn read_netlink(nl: &mut Handle, st: &mut HostState, with_stats: bool) -> Result
         pf.carrier = Some(l.up && l.lower_up);
         // `ethtool -i`: best effort, a driver without get_drvinfo leaves
         // both unknown ("where readable").
-        if let Ok(info) = nl.driver_info(&l.name) {
-            pf.driver_version = info.version;
-            pf.firmware = info.firmware_version;
+        // Only status shows them: setup's many readings skip the ioctl.
+        if detail == Detail::Status {
+            if let Ok(info) = nl.driver_info(&l.name) {
+                pf.driver_version = info.version;
+                pf.firmware = info.firmware_version;
+            }
         }
-        let vfs = nl.vfs(l.index, with_stats)?;
+        let vfs = nl.vfs(l.index, detail == Detail::Stats)?;
         for v in &mut pf.vfs {
             v.attrs = Some(
                 vfs.iter()
