@@ -14,6 +14,7 @@ use crate::error::{Error, Result};
 use crate::name::check_driver_name;
 use crate::pci::PciAddress;
 use crate::sysfs::Sysfs;
+use crate::workers::{self, Timed};
 
 /// The driver [`Sysfs::bind_driver`] should leave the device bound to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -55,7 +56,9 @@ impl Sysfs {
     /// Binds the device at `addr` to `target` and reports the resulting driver.
     ///
     /// Nothing is written when the device already has the wanted driver and
-    /// override. Before unbinding, a device whose netdev is up or carries addresses
+    /// override. The unbind goes to the driver bound right before it (re-read
+    /// after the override is written, since another tool may have rebound the
+    /// device), and is skipped when that is the wanted one. Before unbinding, a device whose netdev is up or carries addresses
     /// is refused unless `force`: unbinding takes the interface away.
     ///
     /// # Errors
@@ -63,7 +66,9 @@ impl Sysfs {
     /// built), [`Error::DeviceNotFound`], [`Error::DriverNotLoaded`] when the target
     /// driver is not registered, [`Error::UnbindRefused`], [`Error::BindFailed`] when
     /// a named target did not end up bound, [`Error::PermissionDenied`] and other
-    /// write errors.
+    /// write errors. When the unbind, the probe or the final check fails, the
+    /// previous `driver_override` is written back first; when that fails too, the
+    /// answer is [`Error::OverrideNotRestored`] carrying both errors.
     pub fn bind_driver(
         &self,
         addr: &PciAddress,
@@ -110,20 +115,90 @@ impl Sysfs {
 
         // 1. Override (a lone newline clears it).
         attr::write(&override_path, &format!("{}\n", wanted.unwrap_or("")))?;
-        // 2. Unbind from the old driver, unless it already is the wanted one.
+        // 2. and 3.; on failure the old override comes back, or the device would
+        // stay pinned to a driver it is not bound to.
+        self.unbind_and_probe(addr, wanted)
+            .and_then(|()| self.bound_outcome(addr, before, wanted))
+            .map_err(|e| self.restore_override(addr, current_override.as_deref(), e))
+    }
+
+    /// Steps 2 and 3 of a bind, after the override is written: unbind from the
+    /// driver bound now (unless it is the wanted one), then re-probe.
+    fn unbind_and_probe(&self, addr: &PciAddress, wanted: Option<&str>) -> Result<()> {
+        // Read again: another tool may have rebound the device since it was first
+        // read, and the unbind must go to the driver that holds it now.
+        let now = self.driver_of(addr)?;
         let mut unbound = false;
-        if let Some(old) = &before {
-            if wanted != Some(old.as_str()) {
-                attr::write(&self.driver_dir(old).join("unbind"), &addr.to_string())?;
+        if let Some(cur) = &now {
+            if wanted != Some(cur.as_str()) {
+                check_driver_name(cur)?;
+                attr::write(&self.driver_dir(cur).join("unbind"), &addr.to_string())?;
                 unbound = true;
             }
         }
-        // 3. Re-probe: the PCI core now only matches the override.
-        if before.is_none() || unbound {
-            // ENODEV (no driver matched) passes: the result is checked below.
+        // The PCI core now only matches the override.
+        if now.is_none() || unbound {
+            // ENODEV (no driver matched) passes: the result is checked after.
             self.probe(addr)?;
         }
-        self.bound_outcome(addr, before, wanted)
+        Ok(())
+    }
+
+    /// Writes `previous` back to the device's `driver_override` after `err`,
+    /// returning `err`, or [`Error::OverrideNotRestored`] with both errors when
+    /// that write fails too. A device that is gone has nothing left to restore.
+    fn restore_override(&self, addr: &PciAddress, previous: Option<&str>, err: Error) -> Error {
+        if !self.device_dir(addr).exists() {
+            return err;
+        }
+        let path = self.device_file(addr, "driver_override");
+        match attr::write(&path, &format!("{}\n", previous.unwrap_or(""))) {
+            Ok(()) => err,
+            Err(source) => Error::OverrideNotRestored {
+                address: *addr,
+                path,
+                previous: previous.map(str::to_string),
+                bind_error: Box::new(err),
+                source: Box::new(source),
+            },
+        }
+    }
+
+    /// Probes the kernel's default driver for each VF, what
+    /// [`Sysfs::bind_driver`]`(vf, &DriverTarget::Default, false)` does for one,
+    /// at most `threads` at a time (at least 1; no thread for 0 or 1 VF), the
+    /// threads taking the VFs in turn: each probe is the VF driver's own work
+    /// (a mailbox exchange with the PF, firmware commands), and the kernel probes
+    /// different devices independently. The usual follow-up of
+    /// [`Sysfs::write_count`] with [`CountOptions::defer_probe`](crate::CountOptions).
+    ///
+    /// One answer per VF, in input order, each timed on its own.
+    ///
+    /// # Errors
+    /// None for the call. Each VF's answer has the errors of
+    /// [`Sysfs::bind_driver`], each naming that VF: one that would not (a write
+    /// to the shared `drivers_probe`, say) comes as [`Error::ProbeFailed`] with
+    /// it as the source. A worker that panics answers [`Error::WorkerPanicked`]
+    /// for the VFs it did not answer.
+    pub fn probe_vfs(&self, vfs: &[PciAddress], threads: usize) -> Vec<Timed<Result<BindOutcome>>> {
+        workers::pool(
+            vfs,
+            threads,
+            |vf| format!("probing the default driver of {vf}"),
+            |vf| {
+                self.bind_driver(vf, &DriverTarget::Default, false)
+                    .map_err(|e| {
+                        if e.to_string().contains(&vf.to_string()) {
+                            e
+                        } else {
+                            Error::ProbeFailed {
+                                address: *vf,
+                                source: Box::new(e),
+                            }
+                        }
+                    })
+            },
+        )
     }
 
     /// Reloads the device's driver: unbinds it and asks the PCI core to probe

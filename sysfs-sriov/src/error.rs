@@ -4,9 +4,9 @@ use std::io;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::numvfs::Casualty;
 use crate::pci::PciAddress;
-use crate::wait::PendingVf;
+use crate::pending::PendingVf;
+use crate::usage::{Casualty, PfImpact};
 
 /// Everything that can go wrong in this crate.
 ///
@@ -265,6 +265,86 @@ pub enum Error {
         expected: &'static str,
     },
 
+    /// Resetting PFs to 0 VFs would destroy VFs that are in use; nothing was
+    /// written.
+    #[error(
+        "refusing to write 0 to sriov_numvfs of {}: that destroys every VF, and these \
+         are in use:\n{}\nstop what uses them (the VM, `ip link set <netdev> down`, \
+         its addresses) or pass allow_in_use (CLI: --allow-recreate) to do it anyway",
+        impact_pfs(.pfs),
+        impact_lines(.pfs)
+    )]
+    ResetRefused {
+        /// Only the PFs with VFs in use, each with all its VFs.
+        pfs: Vec<PfImpact>,
+    },
+
+    /// `sriov_drivers_autoprobe` was turned off around a VF count write and could
+    /// not be turned back on: VFs created from now on get no driver.
+    #[error(
+        "could not turn sriov_drivers_autoprobe of {pf} back on after changing its VF \
+         count: VFs it creates from now on get no driver; run `echo 1 > {}`{}",
+        .path.display(),
+        count_error_note(.count_error.as_deref())
+    )]
+    AutoprobeNotRestored {
+        /// The PF.
+        pf: PciAddress,
+        /// Its `sriov_drivers_autoprobe` file.
+        path: PathBuf,
+        /// The count write's own error, when it had failed too.
+        count_error: Option<Box<Error>>,
+        /// Why the restoring write failed.
+        #[source]
+        source: Box<Error>,
+    },
+
+    /// A bind failed after `driver_override` was written, and restoring the old
+    /// override failed too: only the new driver may bind the device now.
+    #[error(
+        "{bind_error}; also could not restore driver_override of {address} to {}, so \
+         the device stays pinned to that override: run `{}`",
+        .previous.as_deref().map_or_else(|| "none".to_string(), |p| format!("{p:?}")),
+        override_fix(.previous.as_deref(), .path)
+    )]
+    OverrideNotRestored {
+        /// The device.
+        address: PciAddress,
+        /// Its `driver_override` file.
+        path: PathBuf,
+        /// The override before the bind (`None`: none).
+        previous: Option<String>,
+        /// What made the bind fail.
+        bind_error: Box<Error>,
+        /// Why restoring the override failed.
+        #[source]
+        source: Box<Error>,
+    },
+
+    /// An error that did not name the device, from an operation on one device of a
+    /// batch ([`Sysfs::probe_vfs`](crate::Sysfs::probe_vfs)).
+    #[error("probing the default driver of {address} failed; check `dmesg` for {address}")]
+    ProbeFailed {
+        /// The device.
+        address: PciAddress,
+        /// What went wrong.
+        #[source]
+        source: Box<Error>,
+    },
+
+    /// A worker thread of a batch operation panicked: the operation's result is
+    /// unknown.
+    #[error(
+        "the thread {what} panicked ({payload}); its result is unknown: check the \
+         device in sysfs before retrying, and report this bug"
+    )]
+    WorkerPanicked {
+        /// What the thread was doing, e.g. `writing sriov_numvfs of 0000:01:00.0`.
+        what: String,
+        /// The panic message (`"non-string panic payload"` when it had none).
+        payload: String,
+    },
+
     /// Any other I/O failure, with the operation and the path.
     #[error("{op} {path}")]
     Io {
@@ -289,6 +369,33 @@ fn casualty_summary(c: &[Casualty]) -> String {
     } else {
         format!(" (in use: {})", in_use.join("; "))
     }
+}
+
+fn impact_pfs(pfs: &[PfImpact]) -> String {
+    let v: Vec<String> = pfs.iter().map(|p| p.pf.to_string()).collect();
+    v.join(", ")
+}
+
+fn impact_lines(pfs: &[PfImpact]) -> String {
+    let v: Vec<String> = pfs
+        .iter()
+        .flat_map(|p| p.in_use().map(move |c| format!("  PF {} {c}", p.pf)))
+        .collect();
+    v.join("\n")
+}
+
+/// `echo vfio-pci > path`, or `echo > path` (a lone newline clears an override).
+fn override_fix(previous: Option<&str>, path: &std::path::Path) -> String {
+    match previous {
+        Some(p) => format!("echo {p} > {}", path.display()),
+        None => format!("echo > {}", path.display()),
+    }
+}
+
+fn count_error_note(e: Option<&Error>) -> String {
+    e.map_or_else(String::new, |e| {
+        format!(" (the count write had failed too: {e})")
+    })
 }
 
 fn pending_summary(p: &[PendingVf]) -> String {

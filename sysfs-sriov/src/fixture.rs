@@ -592,6 +592,40 @@ impl Host {
         fs::write(data.join(format!("n{idx}")), "I:1\n")
     }
 
+    /// Plays another tool (or the kernel) binding device `addr` to `driver`, or
+    /// unbinding it (`None`): moves its `driver` link and the driver's link back
+    /// to the device, creating the driver's directory (with `bind`, `unbind`,
+    /// ...) when it does not exist. Netdevs are left as they are.
+    ///
+    /// # Errors
+    /// I/O errors; `InvalidInput` for a driver name that is not one path
+    /// component.
+    pub fn set_driver(&self, addr: &PciAddress, driver: Option<&str>) -> io::Result<()> {
+        let dev = self.root().join(format!("sys/bus/pci/devices/{addr}"));
+        let dev_dir = fs::canonicalize(&dev)?;
+        if let Ok(old) = fs::read_link(dev_dir.join("driver")) {
+            if let Some(old) = old.file_name() {
+                let back = self
+                    .writer
+                    .sys(&format!("bus/pci/drivers/{}/{addr}", old.to_string_lossy()));
+                if fs::symlink_metadata(&back).is_ok() {
+                    fs::remove_file(back)?;
+                }
+            }
+            fs::remove_file(dev_dir.join("driver"))?;
+        }
+        let Some(d) = driver else {
+            return Ok(());
+        };
+        if crate::name::check_driver_name(d).is_err() {
+            return Err(invalid_input(format!("fixture driver name {d:?}")));
+        }
+        self.writer.driver(d)?;
+        let drv_dir = self.writer.sys(&format!("bus/pci/drivers/{d}"));
+        link(&drv_dir.to_string_lossy(), &dev_dir.join("driver"))?;
+        link(&dev_dir.to_string_lossy(), &drv_dir.join(addr.to_string()))
+    }
+
     /// Removes a path under the root (a test's way to make something disappear).
     ///
     /// # Errors

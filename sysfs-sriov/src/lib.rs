@@ -5,6 +5,12 @@
 //! (addresses, netdevs, drivers, IOMMU groups), waiting for new VFs to be usable
 //! without `sleep 10`, and binding VFs to `vfio-pci` and back.
 //!
+//! It also does the kernel sequencing a setup tool needs, once: count writes
+//! with driver probing deferred ([`Sysfs::write_count`], `sriov_drivers_autoprobe`
+//! always restored), several PFs at the same time ([`Sysfs::write_counts`]),
+//! threaded probes ([`Sysfs::probe_vfs`]), and resets to 0 VFs checked for VFs in
+//! use before anything is written ([`Sysfs::reset_impact`], [`Sysfs::reset_pfs`]).
+//!
 //! Everything goes through a [`Sysfs`] handle, rooted at `/` on a live host or at a
 //! fixture directory in tests: no path is global. Every name that becomes part of a
 //! path is checked first ([`PciAddress`] by parsing, netdev and driver names by
@@ -63,29 +69,38 @@
 
 mod attr;
 mod bind;
+mod count;
 mod error;
 mod name;
 mod netdev;
 mod numvfs;
 mod pci;
+mod pending;
 mod pf;
+mod reset;
 mod sysfs;
+mod usage;
 mod vf;
 mod wait;
+mod workers;
 
 #[cfg(any(test, feature = "fixture"))]
 pub mod fixture;
 
 pub use bind::{BindOutcome, DriverTarget};
+pub use count::{CountDone, CountOptions};
 pub use error::{Error, Result};
 pub use name::{check_driver_name, check_netdev_name, COMPONENT_MAX, IFNAME_MAX};
 pub use netdev::Netdev;
-pub use numvfs::{Casualty, InUse, NumVfsOutcome};
+pub use numvfs::NumVfsOutcome;
 pub use pci::PciAddress;
+pub use pending::{PendingVf, WaitingFor};
 pub use pf::{predict_vf_address, Pf, SriovInfo, SubsystemId};
 pub use sysfs::{AddressSource, Sysfs, DEFAULT_ROOT};
+pub use usage::{Casualty, InUse, PfImpact};
 pub use vf::Vf;
-pub use wait::{PendingVf, WaitProgress, WaitingFor};
+pub use wait::WaitProgress;
+pub use workers::Timed;
 
 /// The README's examples, compiled and run as doctests.
 #[cfg(doctest)]

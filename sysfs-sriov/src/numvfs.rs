@@ -7,9 +7,7 @@
 //! one non-zero count to another is `EBUSY` ("Disable before enabling"), so it needs
 //! a write of 0 first, which removes every VF.
 
-use std::fmt;
 use std::io;
-use std::net::IpAddr;
 use std::path::Path;
 
 use serde::Serialize;
@@ -19,6 +17,7 @@ use crate::error::{Error, Result};
 use crate::netdev::AddressMap;
 use crate::pci::PciAddress;
 use crate::sysfs::Sysfs;
+use crate::usage::{Casualty, InUse};
 use crate::vf::Vf;
 
 /// What [`Sysfs::set_num_vfs`] did.
@@ -37,80 +36,6 @@ pub enum NumVfsOutcome {
         /// New count.
         to: u16,
     },
-}
-
-/// A VF that re-creating the VFs would destroy.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Casualty {
-    /// VF index.
-    pub index: u32,
-    /// VF address.
-    pub address: PciAddress,
-    /// Bound driver.
-    pub driver: Option<String>,
-    /// Its netdevs in this namespace.
-    pub netdevs: Vec<String>,
-    /// What is in use on it; empty when nothing visible is.
-    pub reasons: Vec<InUse>,
-}
-
-/// `VF 2 (0000:01:10.4): bound to vfio-pci, ...`: the VF and what is in use
-/// on it.
-impl fmt::Display for Casualty {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "VF {} ({}):", self.index, self.address)?;
-        for (i, r) in self.reasons.iter().enumerate() {
-            write!(f, "{}{r}", if i == 0 { " " } else { ", " })?;
-        }
-        Ok(())
-    }
-}
-
-/// Why a VF counts as in use.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-#[non_exhaustive]
-pub enum InUse {
-    /// Bound to a userspace-I/O driver (vfio-pci, ...): a VM may hold it.
-    Passthrough {
-        /// The driver.
-        driver: String,
-    },
-    /// Its netdev is administratively up.
-    NetdevUp {
-        /// The netdev.
-        netdev: String,
-    },
-    /// Its netdev carries IP addresses.
-    HasAddresses {
-        /// The netdev.
-        netdev: String,
-        /// The addresses.
-        addresses: Vec<IpAddr>,
-    },
-    /// A network driver is bound but no netdev is visible here: it was most likely
-    /// moved into another network namespace (a container).
-    OtherNamespace {
-        /// The driver.
-        driver: String,
-    },
-}
-
-impl fmt::Display for InUse {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Passthrough { driver } => write!(f, "bound to {driver}"),
-            Self::NetdevUp { netdev } => write!(f, "netdev {netdev} is up"),
-            Self::HasAddresses { netdev, addresses } => {
-                let a: Vec<String> = addresses.iter().map(ToString::to_string).collect();
-                write!(f, "netdev {netdev} has addresses {}", a.join(", "))
-            }
-            Self::OtherNamespace { driver } => write!(
-                f,
-                "{driver} bound but no netdev here (moved to another network namespace?)"
-            ),
-        }
-    }
 }
 
 /// Maps the kernel's answer to a `sriov_numvfs` write (`sriov_numvfs_store()`).

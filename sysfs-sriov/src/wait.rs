@@ -6,7 +6,6 @@
 //! polls sysfs at a short interval instead (sysfs does not report new entries through
 //! inotify) and returns as soon as every VF is final.
 
-use std::fmt;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
@@ -16,60 +15,9 @@ use crate::error::{Error, Result};
 use crate::netdev::AddressMap;
 use crate::numvfs::is_passthrough_driver;
 use crate::pci::PciAddress;
+use crate::pending::{PendingVf, WaitingFor};
 use crate::sysfs::Sysfs;
 use crate::vf::Vf;
-
-/// What a VF is still waiting for.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-#[non_exhaustive]
-pub enum WaitingFor {
-    /// The PCI device itself (no `virtfnN` link yet).
-    Device,
-    /// A driver (autoprobe is on, nothing is bound yet).
-    Driver,
-    /// A netdev from its network driver.
-    Netdev {
-        /// The bound driver.
-        driver: String,
-    },
-    /// udev has not processed the netdev yet (`/run/udev/data/n<ifindex>` missing);
-    /// renaming it now would race udev.
-    Udev {
-        /// The netdev.
-        netdev: String,
-    },
-}
-
-/// A VF that is not final yet.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct PendingVf {
-    /// VF index.
-    pub index: u32,
-    /// Its address, once the device exists.
-    pub address: Option<PciAddress>,
-    /// What it lacks.
-    pub waiting_for: WaitingFor,
-}
-
-impl fmt::Display for PendingVf {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "VF {}", self.index)?;
-        if let Some(a) = self.address {
-            write!(f, " ({a})")?;
-        }
-        match &self.waiting_for {
-            WaitingFor::Device => write!(f, " does not exist (no virtfn{} link)", self.index),
-            WaitingFor::Driver => {
-                write!(f, " has no driver bound (is the VF driver module loaded?)")
-            }
-            WaitingFor::Netdev { driver } => write!(f, " has no netdev yet (driver {driver})"),
-            WaitingFor::Udev { netdev } => {
-                write!(f, " netdev {netdev} not yet processed by udev")
-            }
-        }
-    }
-}
 
 /// Reported to the progress callback of [`Sysfs::wait_for_vfs`] whenever something
 /// changed, and once at the start.

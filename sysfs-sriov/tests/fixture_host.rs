@@ -140,12 +140,18 @@ fn names_that_could_escape_sysfs_are_rejected_before_any_path() {
         "way-too-long-name0",
         ".",
         "",
-        "eth 0",
+        "eth\t0",
     ] {
         let e = sysfs.find_pf(bad).unwrap_err();
         assert!(matches!(e, Error::InvalidName { .. }), "{bad:?}: {e}");
         let e = sysfs.netdev(bad).unwrap_err();
         assert!(matches!(e, Error::InvalidName { .. }), "{bad:?}: {e}");
+    }
+    // Not kernel interface names (netlink_vf::IfName refuses them) but safe path
+    // components: looked up, and not found.
+    for odd in ["eth 0", "eth0:1"] {
+        let e = sysfs.netdev(odd).unwrap_err();
+        assert!(matches!(e, Error::NetdevNotFound { .. }), "{odd:?}: {e}");
     }
     let pf = addr("0000:02:00.0");
     for bad in ["..", "../../../../tmp/x", "vfio-pci/../x", "a\0", ""] {
@@ -821,7 +827,9 @@ fn bind_to_vfio_writes_override_unbind_and_probe() {
             if wanted == "vfio-pci" && got.as_deref() == Some("iavf")),
         "{e}"
     );
-    assert_eq!(host.read_attr(&vf, "driver_override").unwrap(), "vfio-pci");
+    // The override was written, then, as the bind failed, the old one (none)
+    // restored with a lone newline: the VF is not left pinned to vfio-pci.
+    assert_eq!(raw(&host, &vf, "driver_override"), "\n");
     assert_eq!(
         host.read("sys/bus/pci/drivers/iavf/unbind").unwrap(),
         vf.to_string()
@@ -930,7 +938,12 @@ fn bind_refuses_to_unbind_a_busy_netdev_unless_forced() {
         matches!(e, Error::BindFailed { .. }),
         "forced: went ahead: {e}"
     );
-    assert_eq!(host.read_attr(&vf, "driver_override").unwrap(), "vfio-pci");
+    assert_eq!(
+        host.read("sys/bus/pci/drivers/iavf/unbind").unwrap(),
+        vf.to_string()
+    );
+    // Failed: the old override (none) is back.
+    assert_eq!(raw(&host, &vf, "driver_override"), "\n");
 }
 
 #[test]
@@ -1128,8 +1141,10 @@ fn interface_names_lists_class_net() {
         sysfs.interface_names().unwrap(),
         ["enp2s0f0", "enp2s0f0v0", "enp2s0f0v1", "enp2s0f0v2"]
     );
-    // Not an interface name: skipped, not returned as a path component.
-    std::fs::write(host.root().join("sys/class/net/bad name"), "").unwrap();
+    // Not a safe path component (a control character, over 15 bytes): skipped,
+    // not returned as a path component.
+    std::fs::write(host.root().join("sys/class/net/bad\tname"), "").unwrap();
+    std::fs::write(host.root().join("sys/class/net/sixteen-bytes-xx"), "").unwrap();
     assert_eq!(sysfs.interface_names().unwrap().len(), 4);
     host.remove("sys/class/net").unwrap();
     assert!(sysfs.interface_names().unwrap().is_empty());

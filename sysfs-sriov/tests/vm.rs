@@ -10,7 +10,9 @@
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
-use sysfs_sriov::{DriverTarget, Error, NumVfsOutcome, PciAddress, Pf, Sysfs, Vf};
+use sysfs_sriov::{
+    CountDone, CountOptions, DriverTarget, Error, NumVfsOutcome, PciAddress, Pf, Sysfs, Vf,
+};
 
 static SERIAL: Mutex<()> = Mutex::new(());
 
@@ -58,6 +60,18 @@ impl Bed {
             .join(format!("sys/bus/pci/devices/{pf}/sriov_numvfs"))
     }
 
+    fn autoprobe_raw(&self) -> String {
+        let pf = self.addr();
+        std::fs::read_to_string(
+            self.sysfs
+                .root()
+                .join(format!("sys/bus/pci/devices/{pf}/sriov_drivers_autoprobe")),
+        )
+        .unwrap()
+        .trim()
+        .to_string()
+    }
+
     fn num_vfs(&self) -> u16 {
         self.sysfs.sriov_info(&self.addr()).unwrap().num_vfs
     }
@@ -72,7 +86,14 @@ impl Bed {
 
 impl Drop for Bed {
     fn drop(&mut self) {
-        // Leave the PF as found, whatever the test did.
+        // Leave the PF as found, whatever the test did: autoprobe on (the test
+        // bed's default, asserted at the start of the tests that change it), 0 VFs.
+        if let Err(e) = self.sysfs.set_drivers_autoprobe(&self.pf.address, true) {
+            eprintln!(
+                "cleanup: could not turn sriov_drivers_autoprobe of {} back on: {e}",
+                self.pf.address
+            );
+        }
         if let Err(e) = self.sysfs.set_num_vfs(&self.pf.address, 0, true) {
             eprintln!("cleanup: could not reset VFs of {}: {e}", self.pf.address);
         }
@@ -344,4 +365,160 @@ fn reloading_a_vf_driver_brings_its_netdev_back_and_refuses_a_busy_one() {
     let back = bed.sysfs.wait_for_vfs(&pf, 1, WAIT, &mut |_| {}).unwrap();
     assert_eq!(back[0].netdevs.len(), 1, "a netdev again: {back:?}");
     assert_eq!(back[0].driver_override, None, "no override left behind");
+}
+
+#[test]
+fn deferred_probe_creates_vfs_without_drivers_then_probe_vfs_binds_them() {
+    let Some(bed) =
+        Bed::new("deferred_probe_creates_vfs_without_drivers_then_probe_vfs_binds_them")
+    else {
+        return;
+    };
+    let pf = bed.addr();
+    assert!(bed.sysfs.sriov_info(&pf).unwrap().drivers_autoprobe);
+    let opts = CountOptions {
+        allow_recreate: false,
+        defer_probe: true,
+    };
+    let done = bed.sysfs.write_count(&pf, 3, opts).unwrap();
+    assert_eq!(
+        done,
+        CountDone {
+            outcome: NumVfsOutcome::Changed { from: 0, to: 3 },
+            probe_deferred: true,
+        }
+    );
+    // Back to what it was.
+    assert_eq!(bed.autoprobe_raw(), "1");
+    // The write is synchronous: the VF devices exist, and the PCI core probed
+    // none of them (pci_device_can_probe() saw the flag off when they were added).
+    let vfs = bed.sysfs.vfs(&pf).unwrap();
+    assert_eq!(vfs.len(), 3);
+    for vf in &vfs {
+        assert_eq!(vf.driver, None, "VF {} has no driver yet", vf.index);
+        assert!(vf.netdevs.is_empty(), "VF {}", vf.index);
+    }
+    let addrs: Vec<PciAddress> = vfs.iter().map(|v| v.address).collect();
+    let probed = bed.sysfs.probe_vfs(&addrs, 8);
+    assert_eq!(probed.len(), 3);
+    for (a, t) in addrs.iter().zip(&probed) {
+        let out = t.value.as_ref().unwrap();
+        assert_eq!(out.address, *a);
+        assert_eq!(out.before, None);
+        assert_eq!(out.after.as_deref(), Some("igbvf"), "{a}");
+        eprintln!("probe {a}: {:?}", t.took);
+    }
+    let vfs = bed.sysfs.wait_for_vfs(&pf, 3, WAIT, &mut |_| {}).unwrap();
+    for vf in &vfs {
+        assert_eq!(vf.driver.as_deref(), Some("igbvf"));
+        assert_eq!(vf.netdevs.len(), 1, "VF {} has its netdev", vf.index);
+        assert_eq!(vf.driver_override, None, "no override left behind");
+    }
+
+    // Nothing in use (netdevs down, no addresses): a reset needs no permission.
+    let imp = bed.sysfs.reset_impact(&[pf, pf]).unwrap();
+    assert_eq!(imp.len(), 1);
+    assert_eq!((imp[0].num_vfs, imp[0].casualties.len()), (3, 3));
+    assert_eq!(imp[0].in_use().count(), 0, "{imp:?}");
+    let got = bed.sysfs.reset_pfs(&[pf], false).unwrap();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].0, pf);
+    assert_eq!(
+        *got[0].1.value.as_ref().unwrap(),
+        NumVfsOutcome::Changed { from: 3, to: 0 }
+    );
+    assert_eq!(bed.num_vfs(), 0);
+    // 0 VFs: not written again.
+    let got = bed.sysfs.reset_pfs(&[pf], false).unwrap();
+    assert_eq!(
+        *got[0].1.value.as_ref().unwrap(),
+        NumVfsOutcome::Unchanged { num_vfs: 0 }
+    );
+}
+
+#[test]
+fn deferred_probe_leaves_an_autoprobe_that_was_off_off() {
+    let Some(bed) = Bed::new("deferred_probe_leaves_an_autoprobe_that_was_off_off") else {
+        return;
+    };
+    let pf = bed.addr();
+    bed.sysfs.set_drivers_autoprobe(&pf, false).unwrap();
+    let opts = CountOptions {
+        allow_recreate: false,
+        defer_probe: true,
+    };
+    let done = bed.sysfs.write_count(&pf, 2, opts).unwrap();
+    assert_eq!(done.outcome, NumVfsOutcome::Changed { from: 0, to: 2 });
+    assert!(!done.probe_deferred, "off already: nothing was deferred");
+    assert_eq!(bed.autoprobe_raw(), "0");
+    let vfs = bed.sysfs.vfs(&pf).unwrap();
+    assert!(vfs.iter().all(|v| v.driver.is_none()), "{vfs:?}");
+    // A count write the kernel refuses (ERANGE, checked before writing) with
+    // autoprobe on: it is still turned back on.
+    bed.sysfs.set_drivers_autoprobe(&pf, true).unwrap();
+    let e = bed.sysfs.write_count(&pf, 8, opts).unwrap_err();
+    assert!(matches!(e, Error::NumVfsOutOfRange { .. }), "{e}");
+    assert_eq!(bed.autoprobe_raw(), "1");
+    assert_eq!(bed.num_vfs(), 2);
+    // The Bed's drop resets to 0 VFs.
+}
+
+#[test]
+fn reset_is_refused_while_a_vf_is_bound_to_vfio_pci() {
+    let test = "reset_is_refused_while_a_vf_is_bound_to_vfio_pci";
+    let Some(bed) = Bed::new(test) else {
+        return;
+    };
+    let pf = bed.addr();
+    if !bed
+        .sysfs
+        .root()
+        .join("sys/bus/pci/drivers/vfio-pci")
+        .exists()
+    {
+        eprintln!("SKIPPED {test}: vfio-pci is not loaded in this guest (modprobe vfio-pci)");
+        return;
+    }
+    let vfs = bed.create(2);
+    if vfs[1].iommu_group.is_none() {
+        eprintln!("SKIPPED {test}: no IOMMU in this boot; vfio-pci cannot bind");
+        return;
+    }
+    let out = bed
+        .sysfs
+        .bind_driver(&vfs[1].address, &DriverTarget::VfioPci, false)
+        .unwrap();
+    assert_eq!(out.after.as_deref(), Some("vfio-pci"));
+
+    let imp = bed.sysfs.reset_impact(&[pf]).unwrap();
+    let in_use: Vec<u32> = imp[0].in_use().map(|c| c.index).collect();
+    assert_eq!(in_use, [1], "{imp:?}");
+
+    // A PF given twice counts once; refused, nothing written.
+    let e = bed.sysfs.reset_pfs(&[pf, pf], false).unwrap_err();
+    let Error::ResetRefused { pfs } = &e else {
+        panic!("{e}");
+    };
+    assert_eq!(pfs.len(), 1);
+    assert_eq!((pfs[0].pf, pfs[0].num_vfs), (pf, 2));
+    let m = e.to_string();
+    assert!(
+        m.contains(&format!("VF 1 ({}): bound to vfio-pci", vfs[1].address))
+            && m.contains("allow_in_use"),
+        "{m}"
+    );
+    assert_eq!(bed.num_vfs(), 2, "refused: nothing written");
+    assert_eq!(
+        bed.sysfs.driver_of(&vfs[1].address).unwrap().as_deref(),
+        Some("vfio-pci")
+    );
+
+    // Allowed: the kernel removes both VFs, the vfio-pci one too (no VM holds it).
+    let got = bed.sysfs.reset_pfs(&[pf, pf], true).unwrap();
+    assert_eq!(got.len(), 1);
+    assert_eq!(
+        *got[0].1.value.as_ref().unwrap(),
+        NumVfsOutcome::Changed { from: 2, to: 0 }
+    );
+    assert_eq!(bed.num_vfs(), 0);
 }
