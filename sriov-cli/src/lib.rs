@@ -157,8 +157,11 @@ impl CliError {
     }
 }
 
+/// `NO_COLOR` set (and not empty), or a terminal that says it has no colour
+/// (`TERM=dumb`).
 fn no_color() -> bool {
     std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty())
+        || std::env::var_os("TERM").is_some_and(|t| t == "dumb")
 }
 
 /// Runs the command line `args` (program name first).
@@ -194,6 +197,14 @@ where
         },
         err_tty,
     };
+    if !ctx.root.is_dir() {
+        let e = CliError::Usage(format!(
+            "--root {}: not a directory (give the root of the system to inspect, or leave it out for the running system)",
+            ctx.root.display()
+        ));
+        print_error(&e, ctx.err_style);
+        return Err(e.code());
+    }
     // The one host of this run: every command reaches the kernel through it.
     let mut host = LiveHost::new(&ctx.root);
     let mut out = std::io::stdout().lock();

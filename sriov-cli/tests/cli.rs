@@ -186,11 +186,13 @@ fn config_errors_carry_file_line_col_and_exit_2() {
 
 #[test]
 fn missing_config_is_a_usage_error() {
-    let o = run(&["--root", "/nonexistent-root", "setup", "--dry-run"]);
+    let d = tempfile::tempdir().unwrap();
+    let root = d.path().display().to_string();
+    let o = run(&["--root", &root, "setup", "--dry-run"]);
     assert_eq!(o.code, 2);
     assert_eq!(
         o.stderr,
-        "error: cannot read config /nonexistent-root/etc/sriov-cli/sriov.toml\n  caused by: No such file or directory (os error 2)\n"
+        format!("error: cannot read config {root}/etc/sriov-cli/sriov.toml\n  caused by: No such file or directory (os error 2)\n")
     );
 }
 
@@ -864,6 +866,94 @@ fn pve_mapping_ids_come_from_sysfs_for_existing_and_future_vfs() {
     );
     assert!(
         o.stdout.contains(",path=0000:02:02.5,id=8086:154c'"),
+        "{}",
+        o.stdout
+    );
+}
+
+/// Issue 17: hostile paths and files. A root that does not exist is a
+/// usage error (exit 2), not "no devices"; a config that is a FIFO or a
+/// device is refused at once (no hang, no unbounded read), one over the size
+/// limit too; an empty config says it configures nothing.
+#[test]
+fn hostile_roots_and_config_files_are_refused_with_exit_2() {
+    let o = run(&["--root", "/nonexistent-sriov-root", "status"]);
+    assert_eq!(o.code, 2);
+    assert_eq!(o.stderr, "error: --root /nonexistent-sriov-root: not a directory (give the root of the system to inspect, or leave it out for the running system)\n");
+    let d = tempfile::tempdir().unwrap();
+    let fifo = d.path().join("sriov.toml");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    let big = d.path().join("big.toml");
+    fs::write(&big, "#".repeat(5 << 20)).unwrap();
+    for (cfg, why) in [
+        (fifo.to_str().unwrap(), "not a regular file"),
+        ("/dev/zero", "not a regular file"),
+        (big.to_str().unwrap(), "larger than the limit of 4 MiB"),
+    ] {
+        let o = run(&["--root", &ex(), "--config", cfg, "setup", "--dry-run"]);
+        assert_eq!(o.code, 2, "{cfg}: {}", o.stderr);
+        assert!(
+            o.stderr.contains(&format!(
+                "error: cannot read config {cfg}\n  caused by: {why}"
+            )),
+            "{cfg}: {}",
+            o.stderr
+        );
+    }
+    let empty = write(d.path(), "empty.toml", "# nothing yet\n");
+    let o = run(&["--root", &ex(), "--config", &empty, "setup", "--dry-run"]);
+    assert_eq!(o.code, 0);
+    assert!(
+        o.stderr.starts_with(&format!(
+            "warning: {empty} configures no PF: setup has nothing to do"
+        )),
+        "{}",
+        o.stderr
+    );
+}
+
+/// Issue 17: `$` in a path is expanded by systemd in ExecStart= but not in
+/// ConditionPathExists=: written `$$` there so both name the same file.
+#[test]
+fn a_dollar_in_the_config_path_is_escaped_in_exec_start_only() {
+    let o = run(&[
+        "--root",
+        &ex(),
+        "--config",
+        "/etc/sriov-cli/$USER.toml",
+        "generate",
+        "systemd-unit",
+    ]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(
+        o.stdout
+            .contains("ConditionPathExists=/etc/sriov-cli/$USER.toml\n"),
+        "{}",
+        o.stdout
+    );
+    assert!(
+        o.stdout.contains(
+            "ExecStart=/usr/local/sbin/sriov-cli setup --config /etc/sriov-cli/$$USER.toml\n"
+        ),
+        "{}",
+        o.stdout
+    );
+}
+
+/// Issue 17: a `'` in a description is quoted in the `pvesh` line, not
+/// dropped.
+#[test]
+fn a_quote_in_a_description_is_quoted_in_pve_mapping() {
+    let d = tempfile::tempdir().unwrap();
+    let cfg = write(
+        d.path(),
+        "s.toml",
+        "[[pf]]\nname = \"enp2s0f1\"\nnum_vfs = 64\n[[pf.vf]]\nindex = 9\ndriver = \"vfio-pci\"\nvlan = 60\ndescription = \"Bob's VM\"\n",
+    );
+    let o = run(&["--root", &ex(), "--config", &cfg, "generate", "pve-mapping"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(
+        o.stdout.contains(" --description 'Bob'\\''s VM' --map "),
         "{}",
         o.stdout
     );

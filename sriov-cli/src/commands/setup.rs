@@ -37,6 +37,16 @@ pub(crate) fn setup(
         Ok(())
     };
     let cfg = ctx.load_config()?;
+    if cfg.pfs.is_empty() {
+        ctx.warn(&format!(
+            "{} configures no PF{}: setup has nothing to do (add a [[pf]] table)",
+            cfg.path.display(),
+            cfg.node
+                .as_deref()
+                .map(|n| format!(" for node {n}"))
+                .unwrap_or_default()
+        ));
+    }
     if !host.live() && !mode.dry_run {
         return Err(CliError::Usage(format!(
             "setup changes VFs through netlink, which --root cannot redirect; with --root {} only `setup --dry-run` is possible",

@@ -235,11 +235,48 @@ pub const DEFAULT_CLUSTER: &str = "sriov-cli";
 /// [`ConfigError::Read`] when the file cannot be read, [`ConfigError::Invalid`]
 /// listing every problem with its line and column.
 pub fn load(path: &Path, shown: &Path, hostname: &str) -> Result<Config, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+    let read = |source| ConfigError::Read {
         path: shown.to_path_buf(),
         source,
-    })?;
+    };
+    let text = read_regular(path, MAX_SIZE).map_err(read)?;
     parse(&text, shown, hostname)
+}
+
+/// The largest config read, in bytes (a cluster file of a few hundred VFs is
+/// a few tens of KiB).
+pub const MAX_SIZE: u64 = 4 << 20;
+
+/// Reads a regular file of at most `max` bytes as UTF-8: opened without
+/// blocking (a FIFO would wait for a writer forever) and checked after
+/// opening, so a FIFO, a device or `/dev/zero` is refused instead of read.
+fn read_regular(path: &Path, max: u64) -> std::io::Result<String> {
+    use std::io::{Error, ErrorKind, Read};
+    use std::os::unix::fs::OpenOptionsExt;
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)?;
+    if !f.metadata()?.is_file() {
+        return Err(Error::new(
+            ErrorKind::InvalidInput,
+            "not a regular file (a FIFO, device or directory is not read)",
+        ));
+    }
+    let mut buf = Vec::new();
+    f.take(max + 1).read_to_end(&mut buf)?;
+    if buf.len() as u64 > max {
+        return Err(Error::new(
+            ErrorKind::InvalidData,
+            format!("larger than the limit of {} MiB", max >> 20),
+        ));
+    }
+    String::from_utf8(buf).map_err(|e| {
+        Error::new(
+            ErrorKind::InvalidData,
+            format!("not UTF-8 (at byte {})", e.utf8_error().valid_up_to()),
+        )
+    })
 }
 
 /// Parses config text for the node `hostname`.
