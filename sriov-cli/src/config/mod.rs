@@ -640,4 +640,20 @@ mod tests {
             "s.toml:5:9: VF index 4294967296 is out of range 0-4294967295"
         );
     }
+
+    /// Issue 17: `ethà` (bytes `c3 a0`) passed the plan and failed halfway
+    /// through setup; the kernel's isspace(0xa0) makes it invalid, and the
+    /// config now says so at the name's position.
+    #[test]
+    fn a_name_the_kernel_refuses_byte_by_byte_is_a_config_error() {
+        let e = parse(
+            "[[pf]]\nname = \"eno1\"\nnum_vfs = 1\n[[pf.vf]]\nindex = 0\nname = \"ethà\"\n",
+            Path::new("s.toml"),
+            "h",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.starts_with("s.toml:6:8: VF 0: "), "{e}");
+        assert!(e.contains("0xa0"), "{e}");
+    }
 }
