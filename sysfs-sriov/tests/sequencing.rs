@@ -547,6 +547,15 @@ fn fifo(host: &Host, rel: &str) -> PathBuf {
     path
 }
 
+/// Sets its flag when dropped (the watchdog of [`bind_with_rebind_meanwhile`]).
+struct Done(std::sync::Arc<std::sync::atomic::AtomicBool>);
+
+impl Drop for Done {
+    fn drop(&mut self) {
+        self.0.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
 /// Binds the bed's VF to vfio-pci while, between the crate's first look and its
 /// unbind, "another tool" rebinds it to `meanwhile`: the override is a FIFO, so
 /// the crate reads `(null)` from this thread, and its override write waits until
@@ -558,12 +567,33 @@ fn bind_with_rebind_meanwhile(
     writes: usize,
 ) -> (sysfs_sriov::Result<sysfs_sriov::BindOutcome>, Vec<String>) {
     let over = fifo(host, &format!("sys/bus/pci/devices/{vf}/driver_override"));
+    // A FIFO that nobody opens blocks forever: a regression must fail this
+    // test binary, not hang the CI run.
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let watched = std::sync::Arc::clone(&done);
+    std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_secs(60));
+        if !watched.load(std::sync::atomic::Ordering::SeqCst) {
+            eprintln!(
+                "bind_with_rebind_meanwhile: no progress on the driver_override FIFO for 60 s"
+            );
+            std::process::exit(101);
+        }
+    });
+    let _done = Done(done);
     std::thread::scope(|s| {
         let other = s.spawn(|| {
             fs::write(&over, "(null)\n").unwrap();
             host.set_driver(vf, Some(meanwhile)).unwrap();
-            (0..writes)
-                .map(|_| fs::read_to_string(&over).unwrap())
+            // Two writes in a row can reach one read of the FIFO (the second
+            // open comes before this reader saw the first close): collect
+            // until every write's newline has arrived, then split them.
+            let mut acc = String::new();
+            while acc.matches('\n').count() < writes {
+                acc.push_str(&fs::read_to_string(&over).unwrap());
+            }
+            acc.split_inclusive('\n')
+                .map(str::to_string)
                 .collect::<Vec<_>>()
         });
         let out = host.sysfs().bind_driver(vf, &DriverTarget::VfioPci, false);
