@@ -53,6 +53,10 @@ pub enum Op {
     CreateVeth,
     /// RTM_DELLINK.
     DeleteLink,
+    /// RTM_NEWLINK kind bridge.
+    CreateBridge,
+    /// IFLA_MASTER (enslave to a bridge, or release).
+    SetMaster,
     /// Joining RTNLGRP_LINK or waiting for an event.
     LinkEvents,
     /// SIOCETHTOOL ETHTOOL_GDRVINFO (`ethtool -i`).
@@ -84,6 +88,8 @@ impl fmt::Display for Op {
             Op::MoveToNetns => "move link to network namespace",
             Op::CreateVeth => "create veth pair",
             Op::DeleteLink => "delete link",
+            Op::CreateBridge => "create bridge",
+            Op::SetMaster => "set link master",
             Op::LinkEvents => "link events",
             Op::DriverInfo => "read driver info (ethtool -i)",
         })

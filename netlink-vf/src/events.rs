@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use crate::error::Op;
 use crate::handle::Handle;
-use crate::link::{parse_link_op, Link};
+use crate::link::{index_and_flags, parse_link_op, Link, IFF_LOWER_UP, IFF_UP};
 use crate::nl::{NlSocket, DEFAULT_RECV_BUF};
 use crate::Error;
 
@@ -135,6 +135,10 @@ impl CarrierOutcome {
 /// PF's `sriov_numvfs`, which resets its link), then [`CarrierWatch::wait`]:
 /// a carrier that comes back between the trigger and the wait is not missed.
 ///
+/// Only the fixed header of each notification is read (`ifi_index`,
+/// `ifi_flags`), so no other link of the namespace, whatever its name or
+/// attributes, can make the wait fail.
+///
 /// ```no_run
 /// use std::time::Duration;
 /// use netlink_vf::{CarrierWatch, Handle, IfName};
@@ -156,7 +160,9 @@ pub struct CarrierWatch {
 }
 
 impl CarrierWatch {
-    /// Joins RTNLGRP_LINK for the links `indexes`.
+    /// Joins RTNLGRP_LINK for the links `indexes` (in the network namespace
+    /// of the calling thread, which should be the one of the [`Handle`]
+    /// later passed to [`CarrierWatch::wait`]).
     ///
     /// # Errors
     /// [`Error::Socket`] when the subscription fails (reported, so a caller
@@ -168,65 +174,171 @@ impl CarrierWatch {
         })
     }
 
+    /// Like [`CarrierWatch::new`] with the socket's kernel receive queue set
+    /// to `bytes` (SO_RCVBUF) instead of 1 MiB. A queue that overflows
+    /// loses events (ENOBUFS), which [`CarrierWatch::wait`] makes up for by
+    /// reading the links again; tests use a tiny queue to exercise that.
+    ///
+    /// # Errors
+    /// [`Error::Socket`] when the subscription or the setsockopt fails.
+    pub fn with_queue_size(indexes: &[u32], bytes: usize) -> Result<CarrierWatch, Error> {
+        let watch = CarrierWatch::new(indexes)?;
+        watch.events.sock.set_queue_size(bytes, Op::LinkEvents)?;
+        Ok(watch)
+    }
+
     /// The links watched.
     pub fn indexes(&self) -> &[u32] {
         &self.indexes
     }
 
-    /// Waits until every watched link is up with carrier, at most `timeout`.
-    /// Each link's state is read with `handle` first (those already back are
-    /// done at once; a link that no longer exists is not back). A timeout is
-    /// not an error: the outcome says which links did not come back. When
-    /// the kernel dropped events (ENOBUFS), the remaining links are read again.
+    /// Waits until every watched link is up with carrier (IFF_UP and
+    /// IFF_LOWER_UP), at most `timeout`.
+    ///
+    /// Each link's state is read with `handle` first: those already back
+    /// are done at once, a link that no longer exists is not back. A timeout
+    /// is not an error: the outcome says which links came back and which did
+    /// not. The wait also ends early when every link still waited for has
+    /// gone (RTM_DELLINK, or never existed). When the kernel dropped events
+    /// (ENOBUFS: the socket's queue overflowed), the links still waited for
+    /// are read again with `handle` and the wait goes on.
+    ///
+    /// Both lists keep the order of [`CarrierWatch::indexes`].
     ///
     /// # Errors
     /// Socket errors other than ENOBUFS, and errors reading a link other
     /// than "no such device".
     pub fn wait(mut self, handle: &mut Handle, timeout: Duration) -> Result<CarrierOutcome, Error> {
         let deadline = Instant::now() + timeout;
-        let mut waiting = self.indexes.clone();
-        still_down(handle, &mut waiting)?;
-        while !waiting.is_empty() {
+        let mut w = Waiting::new(&self.indexes);
+        w.reread(handle)?;
+        while !w.over() {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 break;
             }
-            match self.events.next(Some(left)) {
-                Ok(Some(e)) => {
-                    let l = e.link();
-                    if matches!(e, LinkEvent::New(_)) && l.up && l.lower_up {
-                        waiting.retain(|&i| i != l.index);
+            let got = self
+                .events
+                .sock
+                .recv_with_timeout(Some(left), Op::LinkEvents, &mut |m| {
+                    if let Some((index, flags)) = index_and_flags(m.payload) {
+                        match m.ty {
+                            RTM_NEWLINK => w.seen(index, flags),
+                            RTM_DELLINK => w.deleted(index),
+                            _ => {}
+                        }
                     }
-                }
-                Ok(None) => break,
-                Err(e) if e.errno() == Some(libc::ENOBUFS) => still_down(handle, &mut waiting)?,
+                    Ok(())
+                });
+            match got {
+                // A quiet poll: the loop checks the deadline.
+                Ok(true | false) => {}
+                Err(e) if e.errno() == Some(libc::ENOBUFS) => w.reread(handle)?,
                 Err(e) => return Err(e),
             }
         }
-        let back = self
-            .indexes
-            .iter()
-            .copied()
-            .filter(|i| !waiting.contains(i))
-            .collect();
-        Ok(CarrierOutcome {
-            back,
-            not_back: waiting,
-        })
+        Ok(w.outcome(&self.indexes))
     }
 }
 
-/// Keeps in `waiting` the links that are not up with carrier now.
-fn still_down(handle: &mut Handle, waiting: &mut Vec<u32>) -> Result<(), Error> {
-    let mut down = Vec::new();
-    for &i in waiting.iter() {
-        match handle.link_by_index(i) {
-            Ok(l) if l.up && l.lower_up => {}
-            Ok(_) => down.push(i),
-            Err(e) if e.errno() == Some(libc::ENODEV) => down.push(i),
-            Err(e) => return Err(e),
+/// The links a [`CarrierWatch::wait`] still waits for.
+struct Waiting {
+    /// Not yet up with carrier.
+    down: Vec<u32>,
+    /// Those of `down` that do not exist (now).
+    gone: Vec<u32>,
+}
+
+impl Waiting {
+    fn new(indexes: &[u32]) -> Self {
+        Waiting {
+            down: indexes.to_vec(),
+            gone: Vec::new(),
         }
     }
-    *waiting = down;
-    Ok(())
+
+    /// Nothing left to wait for: all back, or the rest gone.
+    fn over(&self) -> bool {
+        self.down.iter().all(|i| self.gone.contains(i))
+    }
+
+    /// A link's state from RTM_NEWLINK (or a fresh read).
+    fn seen(&mut self, index: u32, flags: u32) {
+        if !self.down.contains(&index) {
+            return;
+        }
+        self.gone.retain(|&i| i != index);
+        if flags & IFF_UP != 0 && flags & IFF_LOWER_UP != 0 {
+            self.down.retain(|&i| i != index);
+        }
+    }
+
+    /// RTM_DELLINK (or ENODEV on a read).
+    fn deleted(&mut self, index: u32) {
+        if self.down.contains(&index) && !self.gone.contains(&index) {
+            self.gone.push(index);
+        }
+    }
+
+    /// Reads every link still down with `handle`.
+    fn reread(&mut self, handle: &mut Handle) -> Result<(), Error> {
+        let mut unique = self.down.clone();
+        unique.sort_unstable();
+        unique.dedup();
+        for i in unique {
+            match handle.link_flags(i)? {
+                Some(flags) => self.seen(i, flags),
+                None => self.deleted(i),
+            }
+        }
+        Ok(())
+    }
+
+    fn outcome(self, indexes: &[u32]) -> CarrierOutcome {
+        let (not_back, back) = indexes.iter().partition(|i| self.down.contains(i));
+        CarrierOutcome { back, not_back }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BACK: u32 = IFF_UP | IFF_LOWER_UP;
+
+    #[test]
+    fn waiting_follows_new_and_deleted_links() {
+        let mut w = Waiting::new(&[3, 4, 5]);
+        w.seen(3, IFF_UP);
+        w.seen(4, BACK);
+        w.seen(9, BACK);
+        assert!(!w.over());
+        w.deleted(5);
+        assert!(!w.over());
+        w.deleted(3);
+        assert!(w.over(), "only gone links left");
+        // A link that comes back (moved back into the namespace) counts.
+        w.seen(3, BACK);
+        w.seen(5, IFF_UP);
+        assert!(!w.over());
+        w.deleted(4); // already back: stays back
+        assert_eq!(
+            w.outcome(&[3, 4, 5]),
+            CarrierOutcome {
+                back: vec![3, 4],
+                not_back: vec![5],
+            }
+        );
+    }
+
+    #[test]
+    fn a_carrier_without_up_or_up_without_carrier_is_not_back() {
+        let mut w = Waiting::new(&[1, 2]);
+        w.seen(1, IFF_LOWER_UP);
+        w.seen(2, IFF_UP);
+        let o = w.outcome(&[1, 2]);
+        assert!(!o.all_back());
+        assert_eq!(o.not_back, [1, 2]);
+        assert!(CarrierOutcome::default().all_back());
+    }
 }

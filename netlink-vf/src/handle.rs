@@ -287,6 +287,32 @@ impl Request {
         }
     }
 
+    /// `ip link add NAME type bridge` (a bridge with the kernel's defaults,
+    /// down).
+    pub fn create_bridge(name: &IfName) -> Self {
+        let mut m = LinkMessage::default();
+        m.attributes.push(LinkAttribute::IfName(name.to_string()));
+        m.attributes
+            .push(LinkAttribute::LinkInfo(vec![LinkInfo::Kind(
+                InfoKind::Bridge,
+            )]));
+        Request {
+            msg: RouteNetlinkMessage::NewLink(m),
+            flags: NLM_F_CREATE | NLM_F_EXCL,
+            op: Op::CreateBridge,
+            link: Some(LinkRef::Name(name.to_string())),
+        }
+    }
+
+    /// `ip link set dev DEV master MASTER` (`Some`), or `... nomaster`
+    /// (`None`: IFLA_MASTER 0), e.g. to make a link a bridge port.
+    pub fn set_master(index: u32, master: Option<u32>) -> Self {
+        let mut m = link_msg(index);
+        m.attributes
+            .push(LinkAttribute::Controller(master.unwrap_or(0)));
+        Self::setlink(index, m, Op::SetMaster)
+    }
+
     /// `ip link del dev DEV`.
     pub fn delete_link(index: u32) -> Self {
         Request {
@@ -391,6 +417,31 @@ impl Handle {
             }
         }
         Err(Error::decode(op, format!("no RTM_NEWLINK for {link}")))
+    }
+
+    /// `ifi_flags` of link `index`, `None` when there is no such link;
+    /// only the fixed header is read (the attributes, the name included,
+    /// are not parsed).
+    pub(crate) fn link_flags(&mut self, index: u32) -> Result<Option<u32>, Error> {
+        let op = Op::GetLink;
+        let mut m = link_msg(index);
+        m.attributes.push(skip_stats());
+        let replies = match self.sock.transact(
+            RouteNetlinkMessage::GetLink(m),
+            0,
+            op,
+            Some(LinkRef::Index(index)),
+        ) {
+            Ok((replies, _)) => replies,
+            Err(Error::NoDevice(_)) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        replies
+            .iter()
+            .find(|(ty, _)| *ty == RTM_NEWLINK)
+            .and_then(|(_, p)| crate::link::index_and_flags(p))
+            .map(|(_, flags)| Some(flags))
+            .ok_or_else(|| Error::decode(op, format!("no RTM_NEWLINK for link {index}")))
     }
 
     /// Looks a link up by name (`ip link show dev NAME`).
@@ -840,6 +891,27 @@ impl Handle {
     pub fn create_veth(&mut self, name: &IfName, peer: &IfName) -> Result<u32, Error> {
         self.execute(Request::create_veth(name, peer))?;
         self.index_of(name)
+    }
+
+    /// `ip link add NAME type bridge`; returns the bridge's index.
+    ///
+    /// # Errors
+    /// [`Error::Exists`] when the name is taken; [`Error::NotSupported`]
+    /// (or another kernel error) when the kernel has no bridge support.
+    pub fn create_bridge(&mut self, name: &IfName) -> Result<u32, Error> {
+        self.execute(Request::create_bridge(name))?;
+        self.index_of(name)
+    }
+
+    /// `ip link set dev DEV master MASTER` / `nomaster` (see
+    /// [`Request::set_master`]).
+    ///
+    /// # Errors
+    /// [`Error::NoDevice`] for an unknown index or master; the kernel's
+    /// refusal when `master` cannot take the link as a port (e.g.
+    /// [`Error::NotSupported`] when it is not a bridge or bond).
+    pub fn set_master(&mut self, index: u32, master: Option<u32>) -> Result<(), Error> {
+        self.execute(Request::set_master(index, master))
     }
 
     /// `ip link del dev DEV`.

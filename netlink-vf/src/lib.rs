@@ -13,12 +13,18 @@
 //!   exact VF + attribute (errno and extended ACK) while applying the rest.
 //! * Link operations: [`Handle::set_name`], [`Handle::set_up`],
 //!   [`Handle::set_promisc`], [`Handle::set_mtu`], [`Handle::set_mac`],
-//!   addresses, routes, namespace moves, veth creation.
+//!   addresses, routes, namespace moves, veth and bridge creation.
 //! * [`Request::set_link`] with a [`LinkChange`]: MTU, name, promisc and up of
 //!   one link in a single RTM_SETLINK.
 //! * [`Batch`] pipelines many requests (about one round trip for N), and
 //!   [`Handle::links_by_name`] many lookups.
 //! * [`LinkEvents`] waits for new VF netdevs or renames (RTNLGRP_LINK).
+//! * [`CarrierWatch`] waits for the carriers of a set of links on those
+//!   events (subscribe, trigger, wait): [`CarrierOutcome`] says which came
+//!   back; a timeout is not an error, a failed subscription is.
+//! * [`Link::promisc`] is the `IFF_PROMISC` flag a user sets;
+//!   [`Link::promiscuity`] the kernel's counter (a bridge port raises it).
+//! * [`Handle::create_bridge`] and [`Handle::set_master`] for bridge ports.
 //! * [`driver_info`] / [`Handle::driver_info`]: driver, driver version,
 //!   firmware version and bus info of a netdev (`ethtool -i`, the
 //!   `SIOCETHTOOL` ioctl with `ETHTOOL_GDRVINFO`).
@@ -80,3 +86,8 @@ pub use vf::{
 
 /// Re-exported so callers can build or inspect messages with the same types.
 pub use netlink_packet_route;
+
+/// The README's examples, compiled as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -24,7 +24,7 @@ const IFLA_INFO_KIND: u16 = 1;
 
 pub(crate) const IFF_UP: u32 = libc::IFF_UP as u32;
 pub(crate) const IFF_PROMISC: u32 = libc::IFF_PROMISC as u32;
-const IFF_LOWER_UP: u32 = 0x1_0000;
+pub(crate) const IFF_LOWER_UP: u32 = 0x1_0000;
 
 /// RFC 2863 operational state (IFLA_OPERSTATE).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -139,6 +139,13 @@ fn u32_of(v: &[u8]) -> Option<u32> {
 fn c_string(v: &[u8]) -> String {
     let end = v.iter().position(|&b| b == 0).unwrap_or(v.len());
     String::from_utf8_lossy(&v[..end]).into_owned()
+}
+
+/// `ifi_index` and `ifi_flags` of an RTM_NEWLINK/RTM_DELLINK payload, from
+/// the fixed `struct ifinfomsg` alone: for waits that need no attribute, so
+/// a link they do not care about can never fail them.
+pub(crate) fn index_and_flags(payload: &[u8]) -> Option<(u32, u32)> {
+    Some((u32_of(payload.get(4..8)?)?, u32_of(payload.get(8..12)?)?))
 }
 
 /// Parses an RTM_NEWLINK payload (`struct ifinfomsg` + attributes).

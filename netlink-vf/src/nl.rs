@@ -244,6 +244,14 @@ impl NlSocket {
         })
     }
 
+    /// Sets the kernel's receive queue of the socket (SO_RCVBUF; the kernel
+    /// doubles it and enforces a minimum of a few KiB).
+    pub(crate) fn set_queue_size(&self, bytes: usize, op: Op) -> Result<(), Error> {
+        self.sock
+            .set_rx_buf_sz(bytes)
+            .map_err(|e| Error::socket(op, "setsockopt(SO_RCVBUF)", &e))
+    }
+
     pub(crate) fn next_seq(&mut self) -> u32 {
         self.seq = self.seq.wrapping_add(1);
         if self.seq == 0 {
@@ -337,13 +345,10 @@ impl NlSocket {
                 None => -1,
                 Some(d) => {
                     let left = d.saturating_duration_since(Instant::now());
-                    let ms = left.as_millis().min(i32::MAX as u128) as libc::c_int;
-                    // round up so sub-millisecond remainders do not spin
-                    if left > Duration::ZERO && ms == 0 {
-                        1
-                    } else {
-                        ms
-                    }
+                    // Rounded up, so a wait never ends before its deadline
+                    // and sub-millisecond remainders do not spin.
+                    let ms = left.as_micros().div_ceil(1000);
+                    libc::c_int::try_from(ms).unwrap_or(libc::c_int::MAX)
                 }
             };
             let mut pfd = libc::pollfd {

@@ -53,10 +53,35 @@ macro_rules! serde_via_string {
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct IfName(String);
 
-/// Whether the kernel's `isspace()` is true for byte `b` (lib/ctype.c:
-/// `_S` is set for HT, LF, VT, FF, CR, space and 0xa0).
+/// Whether the kernel's `isspace()` is true for byte `b`.
+///
+/// include/linux/ctype.h: `isspace(c)` is `_ctype[(unsigned char)c] & _S`;
+/// lib/ctype.c's `_ctype[]` sets `_S` on 9..=13 (`_C|_S`), 32 (`_S|_SP`) and
+/// 160 (`_S|_SP`, Latin-1 no-break space), on nothing else: 0x85 (NEL) and
+/// 0x1c..=0x1f, whitespace to some C libraries, are not space to the kernel.
 pub(crate) fn kernel_isspace(b: u8) -> bool {
     matches!(b, 0x09..=0x0d | 0x20 | 0xa0)
+}
+
+/// Why byte `b` cannot be in an interface name, or `None` when it can
+/// (`dev_valid_name()` in net/core/dev.c, after the length and `.`/`..`).
+fn bad_name_byte(b: u8) -> Option<&'static str> {
+    Some(match b {
+        b'/' => "contains `/`",
+        b':' => "contains `:`",
+        0 => "contains NUL",
+        0x09 => "contains a byte the kernel counts as whitespace (0x09, tab)",
+        0x0a => "contains a byte the kernel counts as whitespace (0x0a, line feed)",
+        0x0b => "contains a byte the kernel counts as whitespace (0x0b, vertical tab)",
+        0x0c => "contains a byte the kernel counts as whitespace (0x0c, form feed)",
+        0x0d => "contains a byte the kernel counts as whitespace (0x0d, carriage return)",
+        0x20 => "contains a byte the kernel counts as whitespace (0x20, space)",
+        0xa0 => "contains a byte the kernel counts as whitespace (0xa0: Latin-1 no-break space to the kernel's isspace(), and part of UTF-8 characters such as `à`, c3 a0)",
+        // Unreachable while the arms above list every byte of kernel_isspace()
+        // (a unit test checks that); kept so the two can never disagree.
+        b if kernel_isspace(b) => "contains a byte the kernel counts as whitespace",
+        _ => return None,
+    })
 }
 
 impl IfName {
@@ -87,15 +112,7 @@ impl FromStr for IfName {
         if s == "." || s == ".." {
             return Err(invalid(WHAT, s, "is `.` or `..`"));
         }
-        for b in s.bytes() {
-            let reason = match b {
-                b'/' => "contains `/`",
-                b':' => "contains `:`",
-                0 => "contains NUL",
-                0xa0 => "contains byte 0xa0, which the kernel counts as whitespace (its isspace() is Latin-1's; it is part of UTF-8 characters such as `à`)",
-                b if kernel_isspace(b) => "contains whitespace",
-                _ => continue,
-            };
+        if let Some(reason) = s.bytes().find_map(bad_name_byte) {
             return Err(invalid(WHAT, s, reason));
         }
         Ok(Self(s.to_owned()))
@@ -510,8 +527,22 @@ mod tests {
     /// it with EINVAL; the check says so before any request is made.
     #[test]
     fn ifname_follows_the_kernels_isspace_not_unicodes() {
-        let e = "ethà".parse::<IfName>().unwrap_err().to_string();
-        assert!(e.contains("0xa0") && e.contains("whitespace"), "{e}");
+        let e = "ethà".parse::<IfName>().unwrap_err();
+        assert_eq!(
+            e,
+            Error::InvalidValue {
+                what: "interface name",
+                input: "ethà".into(),
+                reason: bad_name_byte(0xa0).unwrap(),
+            }
+        );
+        let e = e.to_string();
+        assert!(
+            e.contains("a byte the kernel counts as whitespace (0xa0"),
+            "{e}"
+        );
+        let e = "a b".parse::<IfName>().unwrap_err().to_string();
+        assert!(e.contains("whitespace (0x20, space)"), "{e}");
         for bad in ["a\u{b}b", "a\u{c}b", "a\rb", "a\nb", "\u{a0}"] {
             assert!(bad.parse::<IfName>().is_err(), "{bad:?}");
         }
@@ -523,14 +554,83 @@ mod tests {
         }
     }
 
-    /// A reference of `dev_valid_name()` in C terms, compared on any bytes.
+    /// `_S` of the kernel's `_ctype[]` (lib/ctype.c), transcribed row by
+    /// row as the table is laid out there (8 or 16 entries a row).
+    fn ctype_s(c: u8) -> bool {
+        const S: bool = true;
+        const O: bool = false;
+        #[rustfmt::skip]
+        const TABLE: [bool; 256] = [
+            O,O,O,O,O,O,O,O,                  /* 0-7 */
+            O,S,S,S,S,S,O,O,                  /* 8-15: _C|_S for HT LF VT FF CR */
+            O,O,O,O,O,O,O,O, O,O,O,O,O,O,O,O, /* 16-31 */
+            S,O,O,O,O,O,O,O,                  /* 32-39: _S|_SP */
+            O,O,O,O,O,O,O,O, O,O,O,O,O,O,O,O, O,O,O,O,O,O,O,O, /* 40-63 */
+            O,O,O,O,O,O,O,O, O,O,O,O,O,O,O,O, O,O,O,O,O,O,O,O, O,O,O,O,O,O,O,O, /* 64-95 */
+            O,O,O,O,O,O,O,O, O,O,O,O,O,O,O,O, O,O,O,O,O,O,O,O, O,O,O,O,O,O,O,O, /* 96-127 */
+            O,O,O,O,O,O,O,O,O,O,O,O,O,O,O,O, /* 128-143: 0 */
+            O,O,O,O,O,O,O,O,O,O,O,O,O,O,O,O, /* 144-159: 0 */
+            S,O,O,O,O,O,O,O,O,O,O,O,O,O,O,O, /* 160-175: _S|_SP, then _P */
+            O,O,O,O,O,O,O,O,O,O,O,O,O,O,O,O, /* 176-191 */
+            O,O,O,O,O,O,O,O,O,O,O,O,O,O,O,O, /* 192-207 */
+            O,O,O,O,O,O,O,O,O,O,O,O,O,O,O,O, /* 208-223 */
+            O,O,O,O,O,O,O,O,O,O,O,O,O,O,O,O, /* 224-239 */
+            O,O,O,O,O,O,O,O,O,O,O,O,O,O,O,O, /* 240-255 */
+        ];
+        TABLE[usize::from(c)]
+    }
+
+    /// A reference of `dev_valid_name()` (net/core/dev.c) in C terms, on
+    /// bytes: `*name == '\0'`, `strnlen(name, IFNAMSIZ) == IFNAMSIZ`,
+    /// `.`/`..`, then `/`, `:` or `isspace()` on any byte (a NUL inside a
+    /// Rust string would end the C string early: the netlink attribute is
+    /// refused instead, so it is invalid too).
     fn dev_valid_name(b: &[u8]) -> bool {
         !(b.is_empty()
             || b.len() >= 16
             || b == b"."
             || b == b".."
             || b.iter()
-                .any(|&c| c == b'/' || c == b':' || c == 0 || matches!(c, 9..=13 | 32 | 160)))
+                .any(|&c| c == b'/' || c == b':' || c == 0 || ctype_s(c)))
+    }
+
+    #[test]
+    fn every_byte_against_the_kernels_table() {
+        for b in 0..=255u8 {
+            let bad = b == b'/' || b == b':' || b == 0 || ctype_s(b);
+            assert_eq!(bad_name_byte(b).is_some(), bad, "byte {b:#04x}");
+            assert_eq!(kernel_isspace(b), ctype_s(b), "byte {b:#04x}");
+            if ctype_s(b) {
+                let why = bad_name_byte(b).unwrap();
+                assert!(why.contains(&format!("({b:#04x}")), "{b:#04x}: {why}");
+            }
+            if b.is_ascii() {
+                let name = format!("a{}b", char::from(b));
+                assert_eq!(name.parse::<IfName>().is_ok(), !bad, "{name:?}");
+            }
+        }
+    }
+
+    /// Every Unicode scalar value inside a name: valid exactly when none of
+    /// its UTF-8 bytes is refused (0xa0 hides in U+00A0, U+00E0 `à`,
+    /// U+0120, ..., U+2020, ...).
+    #[test]
+    fn every_char_in_a_name_against_the_reference() {
+        let mut refused_non_ascii = 0;
+        for c in (0..=0x10_ffffu32).filter_map(char::from_u32) {
+            let name = format!("e{c}");
+            let ok = name.parse::<IfName>().is_ok();
+            assert_eq!(ok, dev_valid_name(name.as_bytes()), "{name:?}");
+            if !c.is_ascii() && !ok {
+                refused_non_ascii += 1;
+            }
+        }
+        // Every non-ASCII char whose UTF-8 holds the byte 0xa0, no other.
+        let expect = (0x80..=0x10_ffffu32)
+            .filter_map(char::from_u32)
+            .filter(|c| c.to_string().bytes().any(|b| b == 0xa0))
+            .count();
+        assert_eq!(refused_non_ascii, expect);
     }
 
     proptest::proptest! {

@@ -8,12 +8,12 @@ mod common;
 use std::net::IpAddr;
 use std::os::fd::AsFd;
 use std::sync::mpsc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use common::{in_netns, ip, ip_flags, ip_json, ip_link, name, veth};
 use netlink_vf::{
-    Error, Handle, IpPrefix, LinkChange, LinkEvent, LinkEvents, LinkState, MacAddr, Request,
-    RouteSpec, VfAttr, VfConfig, VlanConfig, VlanId, VlanProto,
+    CarrierOutcome, CarrierWatch, Error, Handle, IpPrefix, LinkChange, LinkEvent, LinkEvents,
+    LinkState, MacAddr, Request, RouteSpec, VfAttr, VfConfig, VlanConfig, VlanId, VlanProto,
 };
 
 #[test]
@@ -697,18 +697,25 @@ fn driver_info_of_a_veth_follows_the_namespace() {
 
 /// Issue 12: a bridge port's promiscuity counter is not its promisc flag.
 /// `Link::promisc` is IFF_PROMISC (what `ip link` shows as PROMISC), read
-/// against iproute2's flags and `promiscuity`.
+/// against iproute2's flags and `promiscuity`; the bridge and the port are
+/// made with `create_bridge` and `set_master`.
 #[test]
 fn a_bridge_port_is_not_promisc_until_its_flag_is_set() {
     require_root!();
     in_netns(|| {
         let mut h = Handle::new().unwrap();
         let (a, _) = veth(&mut h, "brp0", "brp1");
-        let (ok, err) = ip(&["link", "add", "br0", "type", "bridge"]);
-        assert!(ok, "ip link add br0 type bridge: {err}");
-        let (ok, err) = ip(&["link", "set", "brp0", "master", "br0"]);
-        assert!(ok, "ip link set brp0 master br0: {err}");
+        let br = h.create_bridge(&name("br0")).unwrap();
+        assert_eq!(ip_link("br0")["ifindex"], br);
+        assert_eq!(h.link_by_index(br).unwrap().kind.as_deref(), Some("bridge"));
+        let e = h.create_bridge(&name("br0")).unwrap_err();
+        assert!(matches!(e, Error::Exists(_)), "{e:?}");
+        assert_eq!(h.link_by_index(a).unwrap().promiscuity, Some(0));
+
+        h.set_master(a, Some(br)).unwrap();
+        assert_eq!(ip_link("brp0")["master"], "br0");
         let l = h.link_by_index(a).unwrap();
+        assert_eq!(l.master, Some(br));
         let counter = ip_json(&["-d", "link", "show", "brp0"])[0]["promiscuity"]
             .as_u64()
             .unwrap();
@@ -716,70 +723,259 @@ fn a_bridge_port_is_not_promisc_until_its_flag_is_set() {
         assert_eq!(l.promiscuity, Some(u32::try_from(counter).unwrap()));
         assert!(!ip_flags("brp0").contains(&"PROMISC".to_string()));
         assert!(!l.promisc, "a bridge port read as promisc: {l:?}");
+
         h.set_promisc(a, true).unwrap();
         assert!(ip_flags("brp0").contains(&"PROMISC".to_string()));
-        assert!(h.link_by_index(a).unwrap().promisc);
+        let l = h.link_by_index(a).unwrap();
+        assert!(l.promisc, "{l:?}");
+        assert_eq!(l.promiscuity, Some(u32::try_from(counter).unwrap() + 1));
+
         h.set_promisc(a, false).unwrap();
         let l = h.link_by_index(a).unwrap();
         assert!(
-            !l.promisc && l.promiscuity.unwrap_or(0) > 0 && l.master.is_some(),
+            !l.promisc && l.promiscuity.unwrap_or(0) > 0 && l.master == Some(br),
             "{l:?}"
         );
+        assert!(!ip_flags("brp0").contains(&"PROMISC".to_string()));
+
+        // nomaster: no longer a port, the counter back to zero.
+        h.set_master(a, None).unwrap();
+        let l = h.link_by_index(a).unwrap();
+        assert_eq!((l.master, l.promiscuity, l.promisc), (None, Some(0), false));
+        assert!(ip_link("brp0").get("master").is_none());
+        // A veth cannot be a master.
+        let (c, _) = veth(&mut h, "brp2", "brp3");
+        let e = h.set_master(c, Some(a)).unwrap_err();
+        assert!(e.kernel().is_some(), "{e:?}");
     });
 }
 
-/// The wait for a set of links' carriers, on link events: a watch made
-/// before both ends of a veth come up sees both; one whose peer stays down
-/// ends at its timeout with that link not back (no error); a watch on links
-/// already up returns at once.
+/// The watch is made before both ends of a veth (created down) come up; the
+/// wait sees both carriers.
 #[test]
-fn carrier_watch_waits_for_every_link_and_reports_those_not_back() {
+fn carrier_watch_sees_both_ends_of_a_veth_come_up() {
     require_root!();
     in_netns(|| {
         let mut h = Handle::new().unwrap();
         let (a, b) = veth(&mut h, "cw0", "cw1");
-        let watch = netlink_vf::CarrierWatch::new(&[a, b]).unwrap();
+        let watch = CarrierWatch::new(&[a, b]).unwrap();
         assert_eq!(watch.indexes(), [a, b]);
         h.set_up(a, true).unwrap();
         h.set_up(b, true).unwrap();
         let seen = watch.wait(&mut h, Duration::from_secs(10)).unwrap();
         assert!(seen.all_back(), "{seen:?}");
         assert_eq!(seen.back, [a, b]);
-        // Already up: no wait at all.
-        let t = std::time::Instant::now();
-        let seen = netlink_vf::CarrierWatch::new(&[a])
-            .unwrap()
-            .wait(&mut h, Duration::from_secs(10))
-            .unwrap();
-        assert!(
-            seen.all_back() && t.elapsed() < Duration::from_secs(5),
-            "{seen:?}"
-        );
-        // The peer down: a veth end has no carrier without its peer.
-        let (c, _d) = veth(&mut h, "cw2", "cw3");
-        let watch = netlink_vf::CarrierWatch::new(&[c]).unwrap();
+        assert!(seen.not_back.is_empty());
+        assert!(ip_flags("cw0").contains(&"LOWER_UP".to_string()));
+    });
+}
+
+/// Up while the peer stays down: no carrier, so the wait ends at its (short)
+/// timeout with that link in `not_back`, and no error.
+#[test]
+fn carrier_watch_times_out_without_error_when_a_link_stays_down() {
+    require_root!();
+    in_netns(|| {
+        let mut h = Handle::new().unwrap();
+        let (c, d) = veth(&mut h, "cw2", "cw3");
+        let (e, f) = veth(&mut h, "cw4", "cw5");
+        let watch = CarrierWatch::new(&[c, e]).unwrap();
         h.set_up(c, true).unwrap();
+        h.set_up(e, true).unwrap();
+        h.set_up(f, true).unwrap();
+        let t = Instant::now();
         let seen = watch.wait(&mut h, Duration::from_millis(400)).unwrap();
-        assert_eq!((seen.back, seen.not_back), (vec![], vec![c]));
+        let took = t.elapsed();
+        assert_eq!((seen.back, seen.not_back), (vec![e], vec![c]));
+        assert!(
+            took >= Duration::from_millis(400) && took < Duration::from_secs(5),
+            "{took:?}"
+        );
         assert!(!ip_flags("cw2").contains(&"LOWER_UP".to_string()));
+        assert!(!h.link_by_index(d).unwrap().up);
+    });
+}
+
+/// A watch made after the links are already up with carrier returns at once.
+#[test]
+fn carrier_watch_on_links_already_up_returns_at_once() {
+    require_root!();
+    in_netns(|| {
+        let mut h = Handle::new().unwrap();
+        let (a, b) = veth(&mut h, "cw6", "cw7");
+        h.set_up(a, true).unwrap();
+        h.set_up(b, true).unwrap();
+        // The carrier of a veth follows its peer's up at once.
+        assert!(ip_flags("cw6").contains(&"LOWER_UP".to_string()));
+        let t = Instant::now();
+        let seen = CarrierWatch::new(&[b, a])
+            .unwrap()
+            .wait(&mut h, Duration::from_secs(30))
+            .unwrap();
+        assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
+        assert_eq!(seen.back, [b, a]);
+        assert!(seen.all_back());
+        // Nothing to wait for at all.
+        let seen = CarrierWatch::new(&[])
+            .unwrap()
+            .wait(&mut h, Duration::from_secs(30))
+            .unwrap();
+        assert_eq!(seen, CarrierOutcome::default());
+    });
+}
+
+/// A link that does not exist is not back, and the wait does not sit out
+/// its timeout for it; nor for a watched link deleted during the wait.
+#[test]
+fn carrier_watch_on_missing_or_deleted_links_ends_early_not_back() {
+    require_root!();
+    in_netns(|| {
+        let mut h = Handle::new().unwrap();
+        let t = Instant::now();
+        let seen = CarrierWatch::new(&[9999])
+            .unwrap()
+            .wait(&mut h, Duration::from_secs(30))
+            .unwrap();
+        assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
+        assert_eq!((seen.back, seen.not_back), (vec![], vec![9999]));
+
+        let (a, b) = veth(&mut h, "cw8", "cw9");
+        let watch = CarrierWatch::new(&[a, b]).unwrap();
+        // Deleted from another thread of the namespace while the wait runs.
+        let (tx, rx) = mpsc::channel();
+        let killer = std::thread::spawn(move || {
+            let mut h2 = Handle::new().unwrap();
+            std::thread::sleep(Duration::from_millis(200));
+            h2.delete_link(a).unwrap(); // takes its peer b with it
+            tx.send(Instant::now()).unwrap();
+        });
+        let seen = watch.wait(&mut h, Duration::from_secs(30)).unwrap();
+        let ended = Instant::now();
+        killer.join().unwrap();
+        let deleted = rx.recv().unwrap();
+        assert_eq!((seen.back, seen.not_back), (vec![], vec![a, b]));
+        assert!(
+            ended.saturating_duration_since(deleted) < Duration::from_secs(2),
+            "the wait went on after the links were gone"
+        );
+    });
+}
+
+/// Only the fixed header of a notification is read: events of another link
+/// whose name is not UTF-8 (the kernel allows any byte but `/`, `:`, NUL
+/// and whitespace; `Link::name` cannot hold it) do not break the wait.
+#[test]
+fn carrier_watch_ignores_what_it_does_not_need_of_other_links() {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+    require_root!();
+    in_netns(|| {
+        let odd = OsStr::from_bytes(b"\xff\xff\xff\xff\xff\xff");
+        let out = std::process::Command::new("ip")
+            .args(["link", "add"])
+            .arg(odd)
+            .args(["type", "veth", "peer", "name", "oddpeer"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        let mut h = Handle::new().unwrap();
+        let (a, b) = veth(&mut h, "cwa", "cwb");
+        let watch = CarrierWatch::new(&[a, b]).unwrap();
+        let out = std::process::Command::new("ip")
+            .args(["link", "set", "dev"])
+            .arg(odd)
+            .args(["up", "mtu", "1400"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        h.set_up(a, true).unwrap();
+        h.set_up(b, true).unwrap();
+        let seen = watch.wait(&mut h, Duration::from_secs(10)).unwrap();
+        assert_eq!(seen.back, [a, b]);
+    });
+}
+
+/// Events dropped because the socket's queue overflowed (ENOBUFS) are not
+/// lost carriers: the wait reads the links again. A burst of pipelined MTU
+/// changes on other links (one notification each) while the wait runs
+/// overflows the watch's tiny queue; the links watched come up in the same
+/// burst, so their own events are likely among those dropped.
+#[test]
+fn carrier_watch_sees_carriers_through_a_burst_of_events() {
+    require_root!();
+    in_netns(|| {
+        let mut h = Handle::new().unwrap();
+        let (a, b) = veth(&mut h, "cwc", "cwd");
+        let others: Vec<u32> = (0..8)
+            .map(|i| veth(&mut h, &format!("burst{i}a"), &format!("burst{i}b")).0)
+            .collect();
+        let watch = CarrierWatch::with_queue_size(&[a, b], 1).unwrap();
+        let burst = std::thread::spawn(move || {
+            let mut h2 = Handle::new().unwrap();
+            std::thread::sleep(Duration::from_millis(100));
+            let mut reqs = Vec::new();
+            for round in 0..250u32 {
+                for &o in &others {
+                    reqs.push(Request::set_mtu(o, 1280 + round));
+                }
+            }
+            reqs.push(Request::set_up(a, true));
+            reqs.push(Request::set_up(b, true));
+            for r in h2.execute_all(&reqs).unwrap() {
+                r.unwrap();
+            }
+        });
+        let seen = watch.wait(&mut h, Duration::from_secs(20)).unwrap();
+        burst.join().unwrap();
+        assert_eq!(seen.back, [a, b], "{seen:?}");
     });
 }
 
 /// The kernel's own `dev_valid_name()` refuses a name with byte 0xa0
-/// (`ethà`), as IfName does before any request.
+/// (`ethà`, 65 74 68 c3 a0) with EINVAL: a rename request carrying those
+/// bytes is sent as is (the bytes of `Request::set_name` with the name
+/// patched, on a socket of its own), and IfName refuses the name first,
+/// saying why.
 #[test]
 fn the_kernel_refuses_a_name_with_byte_0xa0_and_ifname_refuses_it_first() {
+    use netlink_sys::{protocols::NETLINK_ROUTE, Socket, SocketAddr};
     require_root!();
     in_netns(|| {
+        let e = netlink_vf::IfName::new("ethà").unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("a byte the kernel counts as whitespace (0xa0"),
+            "{e}"
+        );
+
+        let mut h = Handle::new().unwrap();
+        let (a, _) = veth(&mut h, "nm0", "nm1");
+        let mut bytes = Request::set_name(a, &name("ethxx")).to_bytes(77);
+        let at = bytes
+            .windows(6)
+            .position(|w| w == b"ethxx\0")
+            .expect("IFLA_IFNAME in the request");
+        bytes[at..at + 5].copy_from_slice("ethà".as_bytes());
+        let mut sock = Socket::new(NETLINK_ROUTE).unwrap();
+        sock.bind_auto().unwrap();
+        sock.send_to(&bytes, &SocketAddr::new(0, 0), 0).unwrap();
+        let (reply, _) = sock.recv_from_full().unwrap();
+        let ty = u16::from_ne_bytes([reply[4], reply[5]]);
+        let seq = u32::from_ne_bytes(reply[8..12].try_into().unwrap());
+        let errno = i32::from_ne_bytes(reply[16..20].try_into().unwrap());
+        assert_eq!((ty, seq), (2, 77), "NLMSG_ERROR for our request");
+        assert_eq!(errno, -libc::EINVAL, "the kernel's answer to `ethà`");
+        assert_eq!(h.name_of(a).unwrap().as_str(), "nm0");
+        // The same request with a name IfName takes is fine (the patch, not
+        // the message, made the kernel refuse).
+        h.execute(Request::set_name(a, &name("ethxx"))).unwrap();
+        assert_eq!(ip_link("ethxx")["ifindex"], a);
+
         let (ok, err) = ip(&["link", "add", "ethà", "type", "veth", "peer", "name", "p0"]);
         assert!(!ok, "the kernel took `ethà`");
-        assert!(
-            err.contains("nvalid") || err.contains("not a valid"),
-            "{err}"
-        );
-        assert!(netlink_vf::IfName::new("ethà").is_err());
-        // A name the kernel takes although Unicode calls it whitespace.
-        let mut h = Handle::new().unwrap();
+        assert!(err.contains("Invalid argument"), "{err}");
+        // A name the kernel takes although Unicode calls it whitespace
+        // (U+2028, e2 80 a8), and IfName takes it too.
         veth(&mut h, "e\u{2028}x", "p1");
         assert!(ip_flags("e\u{2028}x").contains(&"BROADCAST".to_string()));
     });

@@ -296,3 +296,56 @@ fn carrier_watch_sees_the_pf_come_up_and_come_back_after_a_count_write() {
     let seen = watch.wait(&mut h, Duration::from_secs(20)).unwrap();
     assert_eq!(seen.back, [idx], "{seen:?}");
 }
+
+/// Deletes a link on drop (the bridge of a test), even when the test fails.
+struct DeleteOnDrop(u32);
+
+impl Drop for DeleteOnDrop {
+    fn drop(&mut self) {
+        if let Ok(mut h) = Handle::new() {
+            let _ = h.delete_link(self.0);
+        }
+    }
+}
+
+/// The test bed's bridge scenario through the library: an igbvf VF netdev
+/// made a bridge port (`create_bridge`, `set_master`) holds the bridge's
+/// promiscuity reference (`promiscuity` > 0) without its own IFF_PROMISC
+/// (`promisc` false, as `ip link` shows no PROMISC); its own flag on and off
+/// again is read as such while it stays a port; `nomaster` releases it.
+#[test]
+fn a_vf_netdev_bridge_port_reads_promisc_only_from_its_own_flag() {
+    let Some(pf_name) = testbed_pf() else { return };
+    let mut h = Handle::new().unwrap();
+    let before: HashSet<u32> = h.links().unwrap().iter().map(|l| l.index).collect();
+    let mut ev = LinkEvents::new().unwrap();
+    let _vfs = NumVfs::set(&pf_name, 1);
+    let vf_dev = ev
+        .wait_for(
+            Duration::from_secs(30),
+            |e| matches!(e, LinkEvent::New(l) if !before.contains(&l.index)),
+        )
+        .unwrap()
+        .link()
+        .index;
+    let br = h.create_bridge(&IfName::new("vmbr0").unwrap()).unwrap();
+    let _br = DeleteOnDrop(br);
+    h.set_master(vf_dev, Some(br)).unwrap();
+    let l = h.link_by_index(vf_dev).unwrap();
+    assert_eq!(l.master, Some(br), "{l:?}");
+    assert!(!l.promisc, "a bridge port read as promisc: {l:?}");
+    let counter = l.promiscuity.unwrap_or(0);
+    assert!(counter > 0, "{l:?}");
+    h.set_promisc(vf_dev, true).unwrap();
+    let l = h.link_by_index(vf_dev).unwrap();
+    assert!(l.promisc && l.promiscuity == Some(counter + 1), "{l:?}");
+    h.set_promisc(vf_dev, false).unwrap();
+    let l = h.link_by_index(vf_dev).unwrap();
+    assert!(
+        !l.promisc && l.promiscuity == Some(counter) && l.master == Some(br),
+        "{l:?}"
+    );
+    h.set_master(vf_dev, None).unwrap();
+    let l = h.link_by_index(vf_dev).unwrap();
+    assert_eq!((l.master, l.promiscuity, l.promisc), (None, Some(0), false));
+}
