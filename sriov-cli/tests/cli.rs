@@ -958,3 +958,15 @@ fn a_quote_in_a_description_is_quoted_in_pve_mapping() {
         o.stdout
     );
 }
+
+/// Issue 17: `generate lxc --ctid 0` no longer suggests `lxc = 0`, which the
+/// config would refuse.
+#[test]
+fn a_container_id_below_100_is_a_usage_error() {
+    let o = run(&["--root", &ex(), "generate", "lxc", "--ctid", "0"]);
+    assert_eq!((o.code, o.stdout.as_str()), (2, ""));
+    assert_eq!(
+        o.stderr,
+        "error: --ctid 0: Proxmox VE container ids start at 100\n"
+    );
+}

@@ -295,6 +295,12 @@ pub(crate) fn lxc_text(
 }
 
 pub(crate) fn lxc(ctx: &Ctx, out: &mut dyn Write, ctid: u32) -> Result<u8, CliError> {
+    if ctid < 100 {
+        // The config's `lxc` takes 100 or more: never suggest `lxc = 0`.
+        return Err(CliError::Usage(format!(
+            "--ctid {ctid}: Proxmox VE container ids start at 100"
+        )));
+    }
     let cfg = ctx.load_config()?;
     let conf_path = format!("/etc/pve/lxc/{ctid}.conf");
     let conf = std::fs::read_to_string(ctx.under_root(&conf_path)).ok();
