@@ -245,8 +245,9 @@ impl Engine<'_> {
         }
     }
 
-    /// The one wait for the watched PFs' carriers, with its timing line.
-    fn wait_carriers(&mut self, pfs: &[&crate::state::PfState]) {
+    /// The one wait for the watched PFs' carriers, with its timing line
+    /// naming the PFs of the operations before it (as the config names them).
+    fn wait_carriers(&mut self, pfs: &[&crate::state::PfState], names: &[&str]) {
         if pfs.is_empty() {
             return;
         }
@@ -256,7 +257,7 @@ impl Engine<'_> {
         if !took.is_zero() {
             self.out.timings.push(Timing {
                 depth: 1,
-                what: format!("wait for the link of {}", labels(pfs)),
+                what: format!("wait for the link of {}", names.join(", ")),
                 took,
             });
         }

@@ -67,6 +67,7 @@ impl Engine<'_> {
             .collect();
         self.watch(&ups);
         let together = together(links.len());
+        let names: Vec<String> = items.iter().map(|c| c.pf.clone()).collect();
         let done = self.host.set_pf_links(&links);
         for (mut c, t) in items.into_iter().zip(done) {
             self.out.timings.push(Timing {
@@ -80,7 +81,8 @@ impl Engine<'_> {
             }
             self.out.changes.push(c);
         }
-        self.wait_carriers(&ups);
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        self.wait_carriers(&ups, &names);
     }
 
     /// The VF counts of all PFs, written at once; the PFs that had carrier
@@ -129,7 +131,8 @@ impl Engine<'_> {
         // it), and a VF driver probed while the PF is still resetting misses
         // its MAC: one wait for all (the PFs reset at the same time).
         if done.iter().any(|t| t.value.is_ok()) {
-            self.wait_carriers(&had_carrier);
+            let names: Vec<&str> = items.iter().map(|c| c.pf.as_str()).collect();
+            self.wait_carriers(&had_carrier, &names);
         }
         for ((mut c, t), &(pf, n)) in items.into_iter().zip(done).zip(&writes) {
             let res = match t.value {

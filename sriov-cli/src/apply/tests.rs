@@ -488,6 +488,13 @@ fn the_links_and_counts_of_several_pfs_are_set_together() {
             && lines.contains(&"0000:02:00.0: sriov_numvfs 2 (at the same time as the other PF)"),
         "{lines:#?}"
     );
+    // One wait for both links after the ups, and after the count writes,
+    // named as the config names the PFs.
+    let waits = lines
+        .iter()
+        .filter(|l| **l == "wait for the link of eno1, 0000:02:00.0")
+        .count();
+    assert_eq!(waits, 2, "{lines:#?}");
     // Again: nothing to do.
     f.log.clear();
     let again = apply(&cfg, &mut f, Options::default(), &mut |_| {});

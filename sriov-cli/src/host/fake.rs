@@ -287,6 +287,10 @@ impl Host for Fake {
 
     fn wait_carriers(&mut self, _: Duration) -> Result<Vec<String>, HostError> {
         let w = std::mem::take(&mut self.watched);
+        if !w.is_empty() {
+            // A wait that takes time, as a live one does (timing lines).
+            std::thread::sleep(Duration::from_millis(1));
+        }
         Ok(w.into_iter()
             .filter(|l| self.no_carrier.contains(l))
             .collect())
