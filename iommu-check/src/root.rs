@@ -63,10 +63,10 @@ impl Root {
 
     /// Raw bytes of a file (ACPI tables are binary).
     pub(crate) fn read_bytes(&self, rel: &str) -> Result<Vec<u8>, Read> {
-        match std::fs::read(self.path(rel)) {
+        match read_limited(&self.path(rel)) {
             Ok(b) => Ok(b),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Err(Read::Missing),
-            Err(e) => Err(Read::Unreadable(e.kind().to_string())),
+            Err(e) => Err(Read::Unreadable(why(&e))),
         }
     }
 
@@ -98,10 +98,49 @@ impl Root {
 }
 
 pub(crate) fn read_path(p: &Path) -> Read {
-    match std::fs::read(p) {
+    match read_limited(p) {
         Ok(bytes) => Read::Text(String::from_utf8_lossy(&bytes).into_owned()),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Read::Missing,
-        Err(e) => Read::Unreadable(e.kind().to_string()),
+        Err(e) => Read::Unreadable(why(&e)),
+    }
+}
+
+/// The largest file read: ACPI's DMAR/IVRS tables and proc files are far
+/// smaller; a fixture pointing at `/dev/zero` is not read forever.
+pub(crate) const READ_LIMIT: u64 = 16 << 20;
+
+/// Reads a regular file of at most [`READ_LIMIT`] bytes. It is opened
+/// without blocking and checked after opening: a FIFO (which would wait for
+/// a writer forever) or a device is refused, not read.
+fn read_limited(p: &Path) -> io::Result<Vec<u8>> {
+    use std::io::Read as _;
+    use std::os::unix::fs::OpenOptionsExt;
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(p)?;
+    if !f.metadata()?.is_file() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "not a regular file",
+        ));
+    }
+    let mut buf = Vec::new();
+    f.take(READ_LIMIT + 1).read_to_end(&mut buf)?;
+    if buf.len() as u64 > READ_LIMIT {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("larger than {} MiB", READ_LIMIT >> 20),
+        ));
+    }
+    Ok(buf)
+}
+
+/// The reason an existing file could not be read, for evidence.
+fn why(e: &io::Error) -> String {
+    match e.kind() {
+        io::ErrorKind::InvalidInput | io::ErrorKind::InvalidData => e.to_string(),
+        k => k.to_string(),
     }
 }
 

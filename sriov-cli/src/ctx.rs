@@ -26,6 +26,23 @@ pub(crate) struct Ctx {
 }
 
 impl Ctx {
+    /// Checks what the whole invocation relies on before any command runs:
+    /// `--root` is a directory, `--node` is a node name.
+    pub fn check(&self) -> Result<(), CliError> {
+        if !self.root.is_dir() {
+            return Err(CliError::Usage(format!(
+                "--root {}: not a directory (give the root of the system to inspect, or leave it out for the running system)",
+                self.root.display()
+            )));
+        }
+        if let Some(n) = &self.node {
+            if let Err(why) = config::check_node_name(n) {
+                return Err(CliError::Usage(format!("--node {n:?}: {why}")));
+            }
+        }
+        Ok(())
+    }
+
     /// Whether `--root` is the live system (`/`, however it is written).
     pub fn live(&self) -> bool {
         crate::host::is_live_root(&self.root)
@@ -64,7 +81,8 @@ impl Ctx {
             vec![self.under_root("/etc/hostname")]
         };
         for p in candidates {
-            if let Ok(s) = std::fs::read_to_string(&p) {
+            if let Ok(b) = config::read_regular(&p, 64 << 10) {
+                let s = String::from_utf8_lossy(&b);
                 let h = s.lines().next().unwrap_or("").trim();
                 let h = h.split('.').next().unwrap_or(h);
                 if !h.is_empty() {

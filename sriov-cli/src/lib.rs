@@ -136,14 +136,16 @@ pub(crate) enum CliError {
     /// The plan failed validation (exit 2); nothing was changed.
     #[error("{}\nnothing was changed", .0.join("\n"))]
     Invalid(Vec<String>),
-    /// The host could not be read or changed (exit 1).
+    /// The host could not be read (exit 2): an environment error, before
+    /// anything was changed. A failure while changing it is [`CliError::Failed`].
     #[error(transparent)]
     Host(#[from] HostError),
     /// A command failed while changing the host (exit 1); the message says
     /// what was and was not done.
     #[error("{0}")]
     Failed(String),
-    /// Writing the output failed.
+    /// Writing the output failed (exit 2, an environment error: a full disk,
+    /// `>/dev/full`).
     #[error("writing output")]
     Io(#[from] std::io::Error),
 }
@@ -151,8 +153,12 @@ pub(crate) enum CliError {
 impl CliError {
     fn code(&self) -> u8 {
         match self {
-            CliError::Config(_) | CliError::Usage(_) | CliError::Invalid(_) => 2,
-            CliError::Host(_) | CliError::Failed(_) | CliError::Io(_) => 1,
+            CliError::Config(_)
+            | CliError::Usage(_)
+            | CliError::Invalid(_)
+            | CliError::Host(_)
+            | CliError::Io(_) => 2,
+            CliError::Failed(_) => 1,
         }
     }
 }
@@ -174,10 +180,22 @@ where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
-    let cli = match cli::Cli::try_parse_from(args) {
+    let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
+    let cli = match cli::Cli::try_parse_from(&args) {
         Ok(c) => c,
         Err(e) => {
             let usage = e.use_stderr();
+            if usage && wants_json(&args) {
+                // The one JSON document of a `--json` run, for a usage error too.
+                // Its first paragraph: the error, without the tips and usage.
+                let msg = e.render().to_string();
+                let lines: Vec<String> = msg
+                    .lines()
+                    .take_while(|l| !l.trim().is_empty())
+                    .map(|l| l.trim_start_matches("error: ").trim_end().to_string())
+                    .collect();
+                print_json_errors(&lines);
+            }
             // --help / --version go to stdout; a closed pipe there is not an error.
             let _ = e.print();
             return if usage { Err(2) } else { Ok(()) };
@@ -197,17 +215,23 @@ where
         },
         err_tty,
     };
-    if !ctx.root.is_dir() {
-        let e = CliError::Usage(format!(
-            "--root {}: not a directory (give the root of the system to inspect, or leave it out for the running system)",
-            ctx.root.display()
-        ));
+    let json = command_json(&cli.command);
+    let fail = |e: CliError| {
         print_error(&e, ctx.err_style);
-        return Err(e.code());
+        if json {
+            print_json_errors(&error_lines(&e));
+        }
+        Err(e.code())
+    };
+    if let Err(e) = ctx.check() {
+        return fail(e);
     }
     // The one host of this run: every command reaches the kernel through it.
     let mut host = LiveHost::new(&ctx.root);
-    let mut out = std::io::stdout().lock();
+    let mut out = Tracked {
+        inner: std::io::stdout().lock(),
+        written: false,
+    };
     let res = commands::dispatch(&cli.command, &ctx, &mut host, &mut out).and_then(|code| {
         out.flush()?;
         Ok(code)
@@ -216,11 +240,85 @@ where
         Ok(0) => Ok(()),
         Ok(code) => Err(code),
         Err(CliError::Io(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        Err(e) => {
+        // The command printed its JSON document (with its errors) already.
+        Err(e) if out.written => {
             print_error(&e, ctx.err_style);
             Err(e.code())
         }
+        Err(e) => fail(e),
     }
+}
+
+/// Whether the command's `--json` is set: then every outcome, errors
+/// included, prints one JSON document on stdout.
+fn command_json(cmd: &cli::Command) -> bool {
+    match cmd {
+        cli::Command::Setup { json, .. }
+        | cli::Command::Status { json, .. }
+        | cli::Command::CheckIommu { json } => *json,
+        _ => false,
+    }
+}
+
+/// `--json` among arguments clap refused (before a `--`).
+fn wants_json(args: &[OsString]) -> bool {
+    args.iter()
+        .skip(1)
+        .take_while(|a| *a != "--")
+        .any(|a| a == "--json")
+}
+
+/// Stdout, remembering whether anything was written to it.
+struct Tracked<W> {
+    inner: W,
+    written: bool,
+}
+
+impl<W: Write> Write for Tracked<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.written |= !buf.is_empty();
+        self.inner.write(buf)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// The lines of an error as `--json` lists them: one entry per line of the
+/// message (a config's problems are one line each), the cause chain added to
+/// the last one.
+fn error_lines(e: &CliError) -> Vec<String> {
+    let mut lines: Vec<String> = e
+        .to_string()
+        .lines()
+        .filter(|l| *l != "nothing was changed")
+        .map(str::to_string)
+        .collect();
+    if !matches!(e, CliError::Config(ConfigError::Invalid { .. })) {
+        let mut cur = std::error::Error::source(e);
+        while let Some(c) = cur {
+            match lines.last_mut() {
+                Some(l) => {
+                    l.push_str(": ");
+                    l.push_str(&c.to_string());
+                }
+                None => lines.push(c.to_string()),
+            }
+            cur = c.source();
+        }
+    }
+    lines
+}
+
+/// `{"errors": [...]}` on stdout (best effort: stdout may be the problem).
+fn print_json_errors(lines: &[String]) {
+    #[derive(serde::Serialize)]
+    struct Errors<'a> {
+        errors: &'a [String],
+    }
+    let mut o = std::io::stdout().lock();
+    let _ = o.write_all(render::json(&Errors { errors: lines }).as_bytes());
+    let _ = o.flush();
 }
 
 /// The one error printer: every line of the message as `error: ...`, then the

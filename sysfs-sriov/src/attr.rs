@@ -27,12 +27,24 @@ fn parse_err(path: &Path, content: &str, expected: &'static str) -> Error {
 /// this is not a kernel file (a fixture pointing at `/dev/zero`, say).
 const READ_LIMIT: u64 = 1 << 20;
 
+/// Opened without blocking and checked after opening: a FIFO planted at an
+/// attribute's path (which would wait for a writer forever) or a device is
+/// refused, not read.
 fn read_bounded(path: &Path) -> io::Result<String> {
     use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let f = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)?;
+    if !f.metadata()?.is_file() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "not a regular file, as every sysfs attribute is",
+        ));
+    }
     let mut buf = Vec::new();
-    fs::File::open(path)?
-        .take(READ_LIMIT)
-        .read_to_end(&mut buf)?;
+    f.take(READ_LIMIT).read_to_end(&mut buf)?;
     Ok(String::from_utf8_lossy(&buf).trim().to_string())
 }
 

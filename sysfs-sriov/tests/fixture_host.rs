@@ -359,11 +359,25 @@ fn unreadable_or_odd_attributes_are_errors_not_panics() {
     let f = host
         .root()
         .join(format!("sys/bus/pci/devices/{pf}/sriov_numvfs"));
-    // /dev/zero never ends: reads are bounded, and NULs are no number.
+    // /dev/zero never ends, and a FIFO would block until a writer comes:
+    // only regular files are read (opened without blocking, checked after).
     std::fs::remove_file(&f).unwrap();
     std::os::unix::fs::symlink("/dev/zero", &f).unwrap();
     let e = host.sysfs().set_num_vfs(&pf, 1, false).unwrap_err();
-    assert!(matches!(e, Error::Parse { .. }), "{e}");
+    assert!(matches!(e, Error::Io { .. }), "{e}");
+    assert!(
+        std::error::Error::source(&e).is_some_and(|s| s.to_string().contains("not a regular file")),
+        "{e:?}"
+    );
+    std::fs::remove_file(&f).unwrap();
+    nix::unistd::mkfifo(&f, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    let t0 = std::time::Instant::now();
+    let e = host.sysfs().pf_by_address(&pf).unwrap_err();
+    assert!(
+        t0.elapsed() < std::time::Duration::from_secs(5),
+        "blocked on the FIFO"
+    );
+    assert!(e.to_string().contains("sriov_numvfs"), "{e}");
     std::fs::remove_file(&f).unwrap();
     std::fs::write(&f, "many\n").unwrap();
     let e = host.sysfs().pf_by_address(&pf).unwrap_err();

@@ -303,7 +303,17 @@ pub(crate) fn lxc(ctx: &Ctx, out: &mut dyn Write, ctid: u32) -> Result<u8, CliEr
     }
     let cfg = ctx.load_config()?;
     let conf_path = format!("/etc/pve/lxc/{ctid}.conf");
-    let conf = std::fs::read_to_string(ctx.under_root(&conf_path)).ok();
+    let conf_file = ctx.under_root(&conf_path);
+    let conf = match crate::config::read_regular(&conf_file, crate::config::MAX_SIZE) {
+        Ok(b) => Some(String::from_utf8_lossy(&b).into_owned()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => {
+            return Err(CliError::Usage(format!(
+                "cannot read {}: {e} (the container's config, to number its lxc.net entries)",
+                conf_file.display()
+            )))
+        }
+    };
     let text = lxc_text(&cfg, ctid, conf.as_deref(), &conf_path).map_err(CliError::Usage)?;
     out.write_all(text.as_bytes())?;
     Ok(0)
@@ -325,12 +335,29 @@ impl Passthrough<'_> {
             return m.clone();
         }
         let vlan = self.vf.vlan.and_then(|v| v.id).map(netlink_vf::VlanId::get);
-        match (&self.vf.vm, vlan) {
+        let name = match (&self.vf.vm, vlan) {
             (Some(vm), Some(v)) => format!("{vm}-v{v:03}"),
             (Some(vm), None) => format!("{vm}-trunk{}", self.vf.index),
             (None, Some(v)) => format!("{}-vf{}-v{v:03}", self.pf.key, self.vf.index),
             (None, None) => format!("{}-vf{}", self.pf.key, self.vf.index),
+        };
+        // A derived id must still be a mapping id: `.` and `:` (a VM's DNS
+        // name, a PF given by PCI address) become `-`, and it starts with a
+        // letter.
+        let mut id: String = name
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '_' {
+                    c
+                } else {
+                    '-'
+                }
+            })
+            .collect();
+        if !id.starts_with(|c: char| c.is_ascii_alphabetic()) {
+            id.insert_str(0, "vf-");
         }
+        id
     }
 }
 
@@ -392,29 +419,57 @@ pub(crate) fn pve_mapping(
          # only the first free device of a node). Run on any cluster node. To add another node\n\
          # to an existing mapping, use `pvesh set /cluster/mapping/pci/<id>` with every --map."
     );
+    // VFs with the same mapping id are one mapping with several entries for
+    // this node: alternatives, of which a VM start takes the first free one
+    // (qemu-server's PCI id reservations), a pool of interchangeable VFs.
+    let mut ids: Vec<String> = Vec::new();
     for p in &vfs {
-        let mut map = format!("node={node},path={}", p.address);
-        match &p.id {
-            Some(id) => map.push_str(&format!(",id={id}")),
-            None => map.push_str(",id=<vendor:device>"),
+        let id = p.mapping_name();
+        if !ids.contains(&id) {
+            ids.push(id);
         }
-        if let Some(s) = &p.subsystem {
-            map.push_str(&format!(",subsystem-id={s}"));
-        }
-        match p.group {
-            Some(g) => map.push_str(&format!(",iommugroup={g}")),
-            None => {
-                let _ = writeln!(o, "# VF {} of {} does not exist yet: run `sriov-cli setup` first for its IOMMU group", p.vf.index, p.pf.key);
+    }
+    for id in &ids {
+        let group: Vec<&Passthrough<'_>> = vfs.iter().filter(|p| p.mapping_name() == *id).collect();
+        let mut maps = String::new();
+        for p in &group {
+            let mut map = format!("node={node},path={}", p.address);
+            match &p.id {
+                Some(id) => map.push_str(&format!(",id={id}")),
+                None => map.push_str(",id=<vendor:device>"),
             }
+            if let Some(s) = &p.subsystem {
+                map.push_str(&format!(",subsystem-id={s}"));
+            }
+            match p.group {
+                Some(g) => map.push_str(&format!(",iommugroup={g}")),
+                None => {
+                    let _ = writeln!(o, "# VF {} of {} does not exist yet: run `sriov-cli setup` first for its IOMMU group", p.vf.index, p.pf.key);
+                }
+            }
+            maps.push_str(&format!(" --map '{map}'"));
         }
-        let desc =
-            p.vf.description
-                .clone()
-                .unwrap_or_else(|| format!("VF {} of {}", p.vf.index, p.pf.key));
+        if group.len() > 1 {
+            let list: Vec<String> = group
+                .iter()
+                .map(|p| format!("VF {} of {}", p.vf.index, p.pf.key))
+                .collect();
+            let _ = writeln!(
+                o,
+                "# {id}: {} VFs ({}), alternatives: a VM start takes the first free one",
+                group.len(),
+                list.join(", ")
+            );
+        }
+        let first = group[0];
+        let desc = first
+            .vf
+            .description
+            .clone()
+            .unwrap_or_else(|| format!("VF {} of {}", first.vf.index, first.pf.key));
         let _ = writeln!(
             o,
-            "pvesh create /cluster/mapping/pci --id {} --description '{}' --map '{map}'",
-            p.mapping_name(),
+            "pvesh create /cluster/mapping/pci --id {id} --description '{}'{maps}",
             // A `'` ends the quoted word: write it as `'\''`.
             desc.replace('\'', "'\\''")
         );

@@ -24,6 +24,10 @@ pub(crate) fn check_iommu(
     Ok(if report.verdict.is_ready() { 0 } else { 1 })
 }
 
+/// The largest `/proc/cpuinfo` read (about 3 KiB a CPU: 16 MiB is several
+/// thousand CPUs).
+const CPUINFO_MAX: u64 = 16 << 20;
+
 pub(crate) fn enable_iommu(
     ctx: &Ctx,
     out: &mut dyn Write,
@@ -41,17 +45,20 @@ pub(crate) fn enable_iommu(
             ctx.root.display()
         )));
     }
-    let setup = bootcmd::detect(&ctx.root).map_err(|e| CliError::Failed(chain(&e)))?;
+    // Until the file is written nothing has changed: failures are exit 2.
+    let setup = bootcmd::detect(&ctx.root).map_err(|e| CliError::Usage(chain(&e)))?;
     let cpuinfo_path = ctx.under_root("/proc/cpuinfo");
     // An unreadable cpuinfo is its own error, not "no vendor_id".
-    let cpuinfo = std::fs::read_to_string(&cpuinfo_path).map_err(|e| {
-        CliError::Failed(format!(
-            "cannot tell whether this is an Intel or AMD CPU: reading {}: {e}",
-            cpuinfo_path.display()
-        ))
-    })?;
+    let cpuinfo = crate::config::read_regular(&cpuinfo_path, CPUINFO_MAX)
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .map_err(|e| {
+            CliError::Usage(format!(
+                "cannot tell whether this is an Intel or AMD CPU: reading {}: {e}",
+                cpuinfo_path.display()
+            ))
+        })?;
     let vendor = bootcmd::CpuVendor::from_cpuinfo(&cpuinfo).ok_or_else(|| {
-        CliError::Failed(format!(
+        CliError::Usage(format!(
             "cannot tell whether this is an Intel or AMD CPU ({} has no vendor_id)",
             cpuinfo_path.display()
         ))
@@ -59,7 +66,7 @@ pub(crate) fn enable_iommu(
     let edits = bootcmd::iommu_edits(vendor);
     let plan = setup
         .plan(&ctx.root, &edits)
-        .map_err(|e| CliError::Failed(chain(&e)))?;
+        .map_err(|e| CliError::Usage(chain(&e)))?;
     let file = setup.cmdline_file.display().to_string();
     let refresh = setup.refresh_command();
     let loader = match setup.loader {

@@ -78,7 +78,11 @@ pub(crate) fn reset(
     }
     let addrs: Vec<PciAddress> = todo.iter().map(|(a, _)| *a).collect();
     let mut failed = Vec::new();
-    for (pf, t) in host.reset(&addrs)? {
+    // From here on VFs may be gone: a failure is "failed while applying".
+    let done = host
+        .reset(&addrs)
+        .map_err(|e| CliError::Failed(chain(&e)))?;
+    for (pf, t) in done {
         let n = todo.iter().find(|(a, _)| *a == pf).map_or(0, |(_, n)| *n);
         match t.value {
             Ok(()) => writeln!(out, "PF {} ({pf}): num_vfs {n} -> 0", label(&pf))?,

@@ -21,7 +21,7 @@ impl fmt::Display for Loc {
 /// A config text with its line starts, indexed once, so that turning the many
 /// key offsets of a large config into locations costs a binary search each.
 pub(super) struct Src<'a> {
-    text: &'a str,
+    pub(super) text: &'a str,
     /// Byte offset of the start of every line (the first is 0).
     line_starts: Vec<usize>,
 }
@@ -83,17 +83,182 @@ pub enum ConfigError {
     },
 }
 
-/// Renders diagnostics as `file:line:col: message` lines (compiler style).
+/// At most this many problems are listed; a count stands for the rest (a
+/// generated file with 20,000 duplicates would otherwise print 20,000 lines).
+pub const MAX_SHOWN: usize = 50;
+
+/// Renders diagnostics as `file:line:col: message` lines (compiler style),
+/// one line each (a control character in a message is escaped), at most
+/// [`MAX_SHOWN`] of them.
 pub fn render_diags(path: &Path, diags: &[Diag]) -> String {
     let mut out = String::new();
-    for (i, d) in diags.iter().enumerate() {
+    for (i, d) in diags.iter().take(MAX_SHOWN).enumerate() {
         if i > 0 {
             out.push('\n');
         }
+        let msg = one_line(&d.msg);
         match d.loc {
-            Some(l) => out.push_str(&format!("{}:{}: {}", path.display(), l, d.msg)),
-            None => out.push_str(&format!("{}: {}", path.display(), d.msg)),
+            Some(l) => out.push_str(&format!("{}:{}: {msg}", path.display(), l)),
+            None => out.push_str(&format!("{}: {msg}", path.display())),
         }
     }
+    if diags.len() > MAX_SHOWN {
+        out.push_str(&format!(
+            "\n{}: ... and {} more problems (fix the ones above first)",
+            path.display(),
+            diags.len() - MAX_SHOWN
+        ));
+    }
     out
+}
+
+/// `msg` with control characters escaped (`\n`, `\u{1b}`), so that one
+/// message stays one line.
+fn one_line(msg: &str) -> std::borrow::Cow<'_, str> {
+    if !msg.chars().any(char::is_control) {
+        return msg.into();
+    }
+    msg.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect::<String>()
+        .into()
+}
+
+/// The toml parser's message for the error at `span` of `text`, in the
+/// config's words: no Rust type names (`i64`, "as i128"), a date-time named
+/// as one, the key a "duplicate key" is about and where it was first set,
+/// the `[[pf.vf]]`-before-`[[pf]]` mistake explained.
+pub(super) fn toml_message(
+    msg: &str,
+    span: Option<std::ops::Range<usize>>,
+    src: &Src<'_>,
+) -> String {
+    let msg = msg.trim_end().replace('\n', " ");
+    let at = span
+        .as_ref()
+        .and_then(|r| src.text.get(r.clone()))
+        .unwrap_or("");
+    if let Some(rest) = msg.strip_prefix("invalid type: integer `") {
+        if let Some((n, _)) = rest.split_once('`') {
+            if msg.contains(" as i128") || msg.contains(" as u128") {
+                return format!(
+                    "the number {n} is out of range (TOML integers are 64-bit: at most {})",
+                    i64::MAX
+                );
+            }
+        }
+    }
+    if msg == "duplicate key" {
+        if let Some(r) = span {
+            return duplicate_key(r.start, src);
+        }
+    }
+    if msg == "recursion limit" {
+        return "nested too deeply (dotted keys, tables or arrays more than a hundred levels deep)"
+            .into();
+    }
+    let mut msg = msg;
+    if msg.starts_with("invalid type: map") && looks_like_datetime(at) {
+        msg = msg.replacen("map", "a date-time", 1);
+    }
+    for (rust, words) in [
+        ("i64", "an integer"),
+        ("i32", "an integer"),
+        ("u64", "an integer"),
+        ("u32", "an integer"),
+        ("u16", "an integer"),
+        ("u8", "an integer"),
+        ("f64", "a number"),
+        ("map", "a table"),
+        ("sequence", "an array"),
+    ] {
+        msg = msg
+            .replace(&format!("expected {rust}"), &format!("expected {words}"))
+            .replace(
+                &format!("invalid type: {rust},"),
+                &format!("invalid type: {words},"),
+            );
+    }
+    msg
+}
+
+/// A TOML date, time or date-time literal (`1979-05-27`, `07:32:00`).
+fn looks_like_datetime(s: &str) -> bool {
+    let s = s.trim();
+    s.len() >= 5
+        && s.starts_with(|c: char| c.is_ascii_digit())
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-:.+ ".contains(c))
+        && (s.as_bytes().get(4) == Some(&b'-') || s.as_bytes().get(2) == Some(&b':'))
+}
+
+/// "duplicate key" at byte `at`: which key, and where it was first set in
+/// the same table; a table header redefining a key an earlier header's
+/// dotted name created (`[[pf.vf]]` above its `[[pf]]`) says so.
+fn duplicate_key(at: usize, src: &Src<'_>) -> String {
+    let text = src.text;
+    let line_start = text[..at.min(text.len())].rfind('\n').map_or(0, |i| i + 1);
+    let rest = text.get(at..).unwrap_or("");
+    let key: String = if let Some(q) = rest.strip_prefix('"') {
+        q.split('"').next().unwrap_or("").to_string()
+    } else {
+        rest.chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-')
+            .collect()
+    };
+    let line = text[line_start..].lines().next().unwrap_or("").trim_start();
+    if line.starts_with('[') {
+        // A header: find the earlier header whose dotted name starts with it.
+        let header: String = line
+            .trim_start_matches('[')
+            .split(']')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_string();
+        let mut off = 0;
+        for l in text[..line_start].lines() {
+            let t = l.trim_start();
+            if t.starts_with('[') {
+                let name = t
+                    .trim_start_matches('[')
+                    .split(']')
+                    .next()
+                    .unwrap_or("")
+                    .trim();
+                if name.starts_with(&format!("{header}.")) {
+                    let first = src.loc(off + (l.len() - t.len()));
+                    return format!(
+                        "[{header}] comes after [{name}] (at {first}), which already made `{header}` a table: a [[{name}]] table belongs to the [[{header}]] above it, so put it after its [[{header}]]"
+                    );
+                }
+            }
+            off += l.len() + 1;
+        }
+        return format!("duplicate table [{header}]");
+    }
+    // A key: the first line of the same table that sets it.
+    let mut first = None;
+    let mut off = 0;
+    for l in text[..line_start].lines() {
+        let t = l.trim_start();
+        if t.starts_with('[') {
+            first = None;
+        } else if let Some(after) = t.strip_prefix(key.as_str()) {
+            if !key.is_empty() && after.trim_start().starts_with(['=', '.']) {
+                first = Some(src.loc(off + (l.len() - t.len())));
+            }
+        }
+        off += l.len() + 1;
+    }
+    match first {
+        Some(f) => format!("duplicate key `{key}`: first set at {f}"),
+        None => format!("duplicate key `{key}`"),
+    }
 }

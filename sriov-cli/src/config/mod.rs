@@ -239,7 +239,27 @@ pub fn load(path: &Path, shown: &Path, hostname: &str) -> Result<Config, ConfigE
         path: shown.to_path_buf(),
         source,
     };
-    let text = read_regular(path, MAX_SIZE).map_err(read)?;
+    let bytes = read_regular(path, MAX_SIZE).map_err(read)?;
+    let text = match String::from_utf8(bytes) {
+        Ok(t) => t,
+        Err(e) => {
+            // Where the first bad byte is, as a position in the valid text
+            // before it.
+            let good = e.utf8_error().valid_up_to();
+            let head = String::from_utf8_lossy(&e.as_bytes()[..good]).into_owned();
+            let loc = Src::new(&head).loc(good);
+            return Err(ConfigError::Invalid {
+                path: shown.to_path_buf(),
+                diags: vec![Diag {
+                    loc: Some(loc),
+                    msg: format!(
+                        "not UTF-8: byte 0x{:02x} at byte offset {good} (save the file as UTF-8)",
+                        e.as_bytes()[good]
+                    ),
+                }],
+            });
+        }
+    };
     parse(&text, shown, hostname)
 }
 
@@ -247,10 +267,12 @@ pub fn load(path: &Path, shown: &Path, hostname: &str) -> Result<Config, ConfigE
 /// a few tens of KiB).
 pub const MAX_SIZE: u64 = 4 << 20;
 
-/// Reads a regular file of at most `max` bytes as UTF-8: opened without
-/// blocking (a FIFO would wait for a writer forever) and checked after
-/// opening, so a FIFO, a device or `/dev/zero` is refused instead of read.
-fn read_regular(path: &Path, max: u64) -> std::io::Result<String> {
+/// Reads a regular file of at most `max` bytes: opened without blocking (a
+/// FIFO would wait for a writer forever) and checked after opening, so a
+/// FIFO, a device or `/dev/zero` is refused instead of read. Every file
+/// sriov-cli reads by itself goes through here (the libraries have their own
+/// bounded readers for sysfs, proc and boot files).
+pub(crate) fn read_regular(path: &Path, max: u64) -> std::io::Result<Vec<u8>> {
     use std::io::{Error, ErrorKind, Read};
     use std::os::unix::fs::OpenOptionsExt;
     let f = std::fs::OpenOptions::new()
@@ -271,12 +293,44 @@ fn read_regular(path: &Path, max: u64) -> std::io::Result<String> {
             format!("larger than the limit of {} MiB", max >> 20),
         ));
     }
-    String::from_utf8(buf).map_err(|e| {
-        Error::new(
-            ErrorKind::InvalidData,
-            format!("not UTF-8 (at byte {})", e.utf8_error().valid_up_to()),
-        )
-    })
+    Ok(buf)
+}
+
+/// Where a "recursion limit" error most likely is: the line with the most
+/// dots, brackets and braces.
+fn deepest_line(src: &Src<'_>) -> Loc {
+    let mut best = (0, 0);
+    let mut off = 0;
+    for l in src.text.lines() {
+        let depth = l.chars().filter(|c| ".[{".contains(*c)).count();
+        if depth > best.0 {
+            best = (depth, off);
+        }
+        off += l.len() + 1;
+    }
+    src.loc(best.1)
+}
+
+/// Checks a node name (`[node.NAME]`, `--node`) as Proxmox's `pve-node`
+/// format does (pve-common `src/PVE/JSONSchema.pm`, `pve_verify_node_name`):
+/// letters, digits and inner `-`, as a host name's first label.
+///
+/// # Errors
+/// Why the name is not one, and what a node name looks like.
+pub fn check_node_name(n: &str) -> Result<(), String> {
+    let ok_char = |c: char| c.is_ascii_alphanumeric() || c == '-';
+    if n.is_empty() {
+        Err("a node name cannot be empty (it is the host name, as `hostname -s` prints it)".into())
+    } else if n.len() > 63 {
+        Err(format!(
+            "a node name has at most 63 characters (a host name label), this one has {}",
+            n.chars().count()
+        ))
+    } else if !n.chars().all(ok_char) || n.starts_with('-') || n.ends_with('-') {
+        Err("a node name holds only letters, digits and `-` (not first or last), as `hostname -s` prints it".into())
+    } else {
+        Ok(())
+    }
 }
 
 /// Parses config text for the node `hostname`.
@@ -291,7 +345,8 @@ pub fn parse(text: &str, path: &Path, hostname: &str) -> Result<Config, ConfigEr
     let src = Src::new(text);
     let raw: RawFile = toml::from_str(text).map_err(|e| {
         let loc = e.span().map(|s| src.loc(s.start));
-        let msg = e.message().trim_end().replace('\n', " ");
+        let loc = loc.or_else(|| (e.message() == "recursion limit").then(|| deepest_line(&src)));
+        let msg = diag::toml_message(e.message(), e.span(), &src);
         invalid(vec![Diag { loc, msg }])
     })?;
     let mut diags = Vec::new();
@@ -305,6 +360,14 @@ pub fn parse(text: &str, path: &Path, hostname: &str) -> Result<Config, ConfigEr
         node_id = check_node_id(id, &src, &mut diags);
     }
 
+    for (name, n) in &raw.node {
+        if let Err(why) = check_node_name(name) {
+            diags.push(Diag {
+                loc: Some(src.loc(n.span().start)),
+                msg: format!("[node.{name:?}]: {why}"),
+            });
+        }
+    }
     let mut raw_pfs: Vec<&S<RawPf>> = raw.pf.iter().collect();
     let mut node = None;
     if let Some(n) = raw.node.get(hostname) {

@@ -395,6 +395,13 @@ fn selected(v: &RawVf, eloc: Loc, src: &Src<'_>, diags: &mut Vec<Diag>) -> Optio
             }
         }
     } else if let Some(list) = &v.indices {
+        if list.get_ref().is_empty() {
+            diags.push(Diag {
+                loc: Some(src.loc(list.span().start)),
+                msg: "`indices = []` selects no VF: list at least one index, or remove this [[pf.vf]]".into(),
+            });
+            return None;
+        }
         match list
             .get_ref()
             .iter()

@@ -366,21 +366,20 @@ impl Resolver<'_, '_> {
                 );
             }
         }
-        for (what, s) in [("vm", &v.vm), ("mapping", &v.mapping)] {
-            if let Some(s) = s {
-                let t = s.get_ref();
-                if t.is_empty()
-                    || !t
-                        .chars()
-                        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
-                {
-                    self.err(
-                        s.span().start,
-                        format!(
-                            "VF {index}: {what} `{t}` may only hold letters, digits, `-`, `_` and `.`"
-                        ),
-                    );
-                }
+        if let Some(s) = &v.vm {
+            if let Err(why) = check_vm_name(s.get_ref()) {
+                self.err(
+                    s.span().start,
+                    format!("VF {index}: vm {:?}: {why}", s.get_ref()),
+                );
+            }
+        }
+        if let Some(s) = &v.mapping {
+            if let Err(why) = check_mapping_id(s.get_ref()) {
+                self.err(
+                    s.span().start,
+                    format!("VF {index}: mapping {:?}: {why}", s.get_ref()),
+                );
             }
         }
         self.out.vm = v.vm.as_ref().map(|s| s.get_ref().clone());
@@ -394,5 +393,47 @@ impl Resolver<'_, '_> {
             }
         }
         self.out.description = v.description.as_ref().map(|s| s.get_ref().clone());
+    }
+}
+
+/// The longest `mapping` id taken. Proxmox sets no limit of its own; the id
+/// is repeated in every `hostpciN: mapping=<id>` line and in the web UI.
+pub const MAX_MAPPING_ID: usize = 128;
+
+/// A Proxmox resource mapping id, as pve-common's `pve-configid` format takes
+/// it (`src/PVE/JSONSchema.pm`, `$CONFIGID_RE`: a letter, then letters,
+/// digits, `_` and `-`, two characters at least), at most
+/// [`MAX_MAPPING_ID`] long.
+pub(crate) fn check_mapping_id(id: &str) -> Result<(), String> {
+    let mut chars = id.chars();
+    let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphabetic());
+    let rest_ok = chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    if id.len() > MAX_MAPPING_ID {
+        Err(format!(
+            "has {} characters, more than the {MAX_MAPPING_ID} taken",
+            id.chars().count()
+        ))
+    } else if id.len() < 2 || !first_ok || !rest_ok {
+        Err("a Proxmox mapping id is a letter followed by letters, digits, `_` or `-` (two characters at least), as pvesh takes it".into())
+    } else {
+        Ok(())
+    }
+}
+
+/// A Proxmox VM name, as pve-common's `dns-name` format takes it
+/// (`pve_verify_dns_name`: labels of letters, digits and inner `-`, joined
+/// by `.`).
+pub(crate) fn check_vm_name(name: &str) -> Result<(), String> {
+    let label_ok = |l: &str| {
+        !l.is_empty()
+            && l.len() <= 63
+            && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+    };
+    if name.len() <= 253 && name.split('.').all(label_ok) {
+        Ok(())
+    } else {
+        Err("a Proxmox VM name is a DNS name: letters, digits and `-` (not first or last in a label), labels joined by `.`".into())
     }
 }
