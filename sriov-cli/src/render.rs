@@ -176,6 +176,25 @@ pub fn table(header: &[&str], rows: &[Vec<String>], style: Style) -> String {
     out
 }
 
+/// `msg` with control characters escaped (`\n`, `\u{1b}`), so that a
+/// value from the user (a PF argument, a config string) keeps its message on
+/// one line and cannot drive the terminal.
+pub(crate) fn one_line(msg: &str) -> std::borrow::Cow<'_, str> {
+    if !msg.chars().any(char::is_control) {
+        return msg.into();
+    }
+    msg.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect::<String>()
+        .into()
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {

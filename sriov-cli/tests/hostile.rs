@@ -423,3 +423,33 @@ fn a_bad_node_argument_is_a_usage_error() {
         assert!(o.stderr.contains("--node"), "{}", o.stderr);
     }
 }
+
+#[test]
+fn user_values_in_messages_stay_on_one_line() {
+    let ex = example();
+    for args in [
+        vec!["--root", ex.as_str(), "reset", "x\ny\u{1b}[2J", "nosuch2"],
+        vec!["--root", ex.as_str(), "status", "a\nb"],
+        vec!["--root", ex.as_str(), "generate", "hostpci", "--vm", "v\nm"],
+    ] {
+        let o = run(&args);
+        assert_eq!(o.code, 2, "{args:?}: {}", o.stderr);
+        assert!(!o.stderr.contains('\u{1b}'), "{args:?}: {:?}", o.stderr);
+        for l in o.stderr.lines() {
+            assert!(
+                l.starts_with("error: ")
+                    || l.starts_with("note: ")
+                    || l.starts_with("  caused by: "),
+                "{args:?}: a message split over lines: {:?}",
+                o.stderr
+            );
+        }
+    }
+    // reset names every bad PF, not only the first.
+    let o = run(&["--root", &ex, "reset", "nosuch1", "nosuch2"]);
+    assert!(
+        o.stderr.contains("nosuch1") && o.stderr.contains("nosuch2"),
+        "{}",
+        o.stderr
+    );
+}

@@ -44,7 +44,16 @@ fn read_bounded(path: &Path) -> io::Result<String> {
         ));
     }
     let mut buf = Vec::new();
-    f.take(READ_LIMIT).read_to_end(&mut buf)?;
+    f.take(READ_LIMIT + 1).read_to_end(&mut buf)?;
+    if buf.len() as u64 > READ_LIMIT {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!(
+                "larger than {} MiB, which no sysfs attribute is",
+                READ_LIMIT >> 20
+            ),
+        ));
+    }
     Ok(String::from_utf8_lossy(&buf).trim().to_string())
 }
 
@@ -62,21 +71,54 @@ pub(crate) fn read(path: &Path) -> Result<String> {
     read_bounded(path).map_err(|e| io_err("reading", path, e))
 }
 
+/// An integer type a sysfs attribute is read into, with its range in words
+/// (a number out of it is named as such, not as "not a number").
+pub(crate) trait Dec: std::str::FromStr {
+    /// "a decimal number of at most 65535", ...
+    const EXPECTED: &'static str;
+}
+
+macro_rules! dec {
+    ($($t:ty => $e:literal),* $(,)?) => {
+        $(impl Dec for $t { const EXPECTED: &'static str = $e; })*
+    };
+}
+dec! {
+    u8 => "a decimal number of at most 255",
+    u16 => "a decimal number of at most 65535 (the PCI field is 16 bits)",
+    u32 => "a decimal number of at most 4294967295",
+    i32 => "a decimal number from -2147483648 to 2147483647",
+}
+
+fn parse_dec<T: Dec>(path: &Path, s: &str) -> Result<T> {
+    s.parse().map_err(|_| {
+        let digits = !s.is_empty()
+            && s.trim_start_matches('-')
+                .bytes()
+                .all(|b| b.is_ascii_digit());
+        parse_err(
+            path,
+            s,
+            if digits {
+                T::EXPECTED
+            } else {
+                "a decimal number"
+            },
+        )
+    })
+}
+
 /// A decimal number (`sriov_totalvfs`, `ifindex`, `numa_node`, ...).
-pub(crate) fn read_dec<T: std::str::FromStr>(path: &Path) -> Result<T> {
+pub(crate) fn read_dec<T: Dec>(path: &Path) -> Result<T> {
     let s = read(path)?;
-    s.parse()
-        .map_err(|_| parse_err(path, &s, "a decimal number"))
+    parse_dec(path, &s)
 }
 
 /// A decimal number, `None` when the file does not exist.
-pub(crate) fn read_dec_opt<T: std::str::FromStr>(path: &Path) -> Result<Option<T>> {
+pub(crate) fn read_dec_opt<T: Dec>(path: &Path) -> Result<Option<T>> {
     match read_opt(path)? {
         None => Ok(None),
-        Some(s) => s
-            .parse()
-            .map(Some)
-            .map_err(|_| parse_err(path, &s, "a decimal number")),
+        Some(s) => parse_dec(path, &s).map(Some),
     }
 }
 

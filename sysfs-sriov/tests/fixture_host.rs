@@ -382,6 +382,25 @@ fn unreadable_or_odd_attributes_are_errors_not_panics() {
     std::fs::write(&f, "many\n").unwrap();
     let e = host.sysfs().pf_by_address(&pf).unwrap_err();
     assert!(e.to_string().contains("sriov_numvfs"), "{e}");
+    assert!(e.to_string().contains("(expected a decimal number)"), "{e}");
+    // A regular file past the read limit is an error naming the limit.
+    std::fs::write(&f, vec![b'1'; (1 << 20) + 1]).unwrap();
+    let e = host.sysfs().pf_by_address(&pf).unwrap_err();
+    assert!(
+        std::error::Error::source(&e).is_some_and(|s| s.to_string().contains("larger than 1 MiB")),
+        "{e:?}"
+    );
+    // A number too large for the field says so, not "expected a decimal number".
+    std::fs::write(&f, "0\n").unwrap();
+    let t = host
+        .root()
+        .join(format!("sys/bus/pci/devices/{pf}/sriov_totalvfs"));
+    std::fs::write(&t, "4294967295\n").unwrap();
+    let e = host.sysfs().pf_by_address(&pf).unwrap_err();
+    assert!(
+        e.to_string().contains("\"4294967295\"") && e.to_string().contains("at most 65535"),
+        "{e}"
+    );
 }
 
 // ---------------------------------------------------------------- VFs

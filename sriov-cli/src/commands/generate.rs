@@ -492,7 +492,7 @@ pub(crate) fn hostpci(
         .collect();
     if vfs.is_empty() {
         return Err(CliError::Usage(match vm {
-            Some(vm) => format!("no vfio-pci VF in the config has vm = \"{vm}\""),
+            Some(vm) => format!("no vfio-pci VF in the config has vm = {vm:?}"),
             None => "no VF in the config has driver = \"vfio-pci\"".to_string(),
         }));
     }

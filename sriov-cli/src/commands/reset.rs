@@ -23,7 +23,11 @@ pub(crate) fn reset(
             // The same PF by name and by address: once.
             Ok(a) if pfs.contains(&a) => {}
             Ok(a) => pfs.push(a),
-            Err(e) => errs.push(format!("PF {spec}: {}", chain(&e))),
+            Err(e) => errs.push(format!(
+                "PF {}: {}",
+                crate::render::one_line(spec),
+                chain(&e)
+            )),
         }
     }
     let impacts = host.reset_impact(&pfs)?;

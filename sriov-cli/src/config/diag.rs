@@ -96,7 +96,7 @@ pub fn render_diags(path: &Path, diags: &[Diag]) -> String {
         if i > 0 {
             out.push('\n');
         }
-        let msg = one_line(&d.msg);
+        let msg = crate::render::one_line(&d.msg);
         match d.loc {
             Some(l) => out.push_str(&format!("{}:{}: {msg}", path.display(), l)),
             None => out.push_str(&format!("{}: {msg}", path.display())),
@@ -110,24 +110,6 @@ pub fn render_diags(path: &Path, diags: &[Diag]) -> String {
         ));
     }
     out
-}
-
-/// `msg` with control characters escaped (`\n`, `\u{1b}`), so that one
-/// message stays one line.
-fn one_line(msg: &str) -> std::borrow::Cow<'_, str> {
-    if !msg.chars().any(char::is_control) {
-        return msg.into();
-    }
-    msg.chars()
-        .map(|c| {
-            if c.is_control() {
-                c.escape_default().to_string()
-            } else {
-                c.to_string()
-            }
-        })
-        .collect::<String>()
-        .into()
 }
 
 /// The toml parser's message for the error at `span` of `text`, in the
