@@ -293,3 +293,47 @@ impl Sysfs {
         Ok(())
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use crate::fixture::{Host, HostBuilder, PfSpec};
+    use crate::PciAddress;
+
+    /// An X710 with 2 VFs; VF 0 bound to iavf.
+    fn bed() -> (Host, PciAddress) {
+        let pf: PciAddress = "0000:02:00.0".parse().unwrap();
+        let host = HostBuilder::new()
+            .pf(PfSpec::intel_x710(pf).vfs(2))
+            .build()
+            .unwrap();
+        let vf = host.sysfs().vf(&pf, 0).unwrap().address;
+        (host, vf)
+    }
+
+    #[test]
+    fn the_unbind_goes_to_the_driver_bound_at_that_moment() {
+        // bind_driver looked (iavf) and wrote the override; then another tool
+        // rebound the VF to ixgbevf. The unbind step reads the driver again.
+        let (host, vf) = bed();
+        assert_eq!(host.sysfs().driver_of(&vf).unwrap().as_deref(), Some("iavf"));
+        host.set_driver(&vf, Some("ixgbevf")).unwrap();
+        host.sysfs().unbind_and_probe(&vf, Some("vfio-pci")).unwrap();
+        assert_eq!(
+            host.read("sys/bus/pci/drivers/ixgbevf/unbind").unwrap(),
+            vf.to_string()
+        );
+        assert_eq!(host.read("sys/bus/pci/drivers/iavf/unbind").unwrap(), "");
+        assert_eq!(host.read("sys/bus/pci/drivers_probe").unwrap(), vf.to_string());
+    }
+
+    #[test]
+    fn no_unbind_when_another_tool_bound_the_wanted_driver_meanwhile() {
+        let (host, vf) = bed();
+        host.set_driver(&vf, Some("vfio-pci")).unwrap();
+        host.sysfs().unbind_and_probe(&vf, Some("vfio-pci")).unwrap();
+        assert_eq!(host.read("sys/bus/pci/drivers/iavf/unbind").unwrap(), "");
+        assert_eq!(host.read("sys/bus/pci/drivers/vfio-pci/unbind").unwrap(), "");
+        assert_eq!(host.read("sys/bus/pci/drivers_probe").unwrap(), "");
+    }
+}

@@ -190,6 +190,7 @@ mod tests {
         let busy = Error::NumVfsBusy {
             pf,
             current: 2,
+            requested: 4,
             path: PathBuf::from("/sys/bus/pci/devices/0000:01:00.0/sriov_numvfs"),
         };
         let e = after_restore(&pf, path.clone(), Err(busy), restore_failed()).unwrap_err();
@@ -209,6 +210,7 @@ mod tests {
         let busy = Error::NumVfsBusy {
             pf,
             current: 2,
+            requested: 4,
             path: PathBuf::from("x"),
         };
         assert!(matches!(

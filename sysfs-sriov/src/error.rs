@@ -11,10 +11,15 @@ use crate::usage::{Casualty, PfImpact};
 /// Everything that can go wrong in this crate.
 ///
 /// Variants are named after the failed operation and carry the device, the sysfs
-/// file and, where one exists, the fix. Kernel errnos from sysfs writes map to typed
-/// variants (`EBUSY` -> [`Error::NumVfsBusy`], `ERANGE` -> [`Error::NumVfsOutOfRange`],
-/// `ENOENT` -> [`Error::NoDriver`], `EINVAL` -> [`Error::InvalidValue`],
-/// `EPERM`/`EACCES` -> [`Error::PermissionDenied`]).
+/// file and, where one exists, the fix. Every errno a `sriov_numvfs` write can
+/// return maps to a typed variant (see [`Sysfs::set_num_vfs`](crate::Sysfs::set_num_vfs)):
+/// `ERANGE` -> [`Error::NumVfsOutOfRange`], `ENOENT` -> [`Error::NoDriver`] or
+/// [`Error::NoSriovConfigure`], `EBUSY` -> [`Error::NumVfsBusy`], `ENOMEM` ->
+/// [`Error::NumVfsNoResources`], `EIO`, `ENOSPC`, `EPERM`, `EINVAL`, `EOPNOTSUPP`,
+/// `ENODEV`, `ENOSYS`, `EAGAIN` and any other -> [`Error::NumVfsFailed`] with a
+/// [`NumVfsRefusal`](crate::NumVfsRefusal); a write the driver answered with
+/// fewer VFs than asked -> [`Error::NumVfsShort`]. Other attributes: `EINVAL` ->
+/// [`Error::InvalidValue`], `EPERM`/`EACCES`/`EROFS` -> [`Error::PermissionDenied`].
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -139,18 +144,110 @@ pub enum Error {
         path: PathBuf,
     },
 
-    /// The kernel refused to change the VF count (`EBUSY`): VFs already exist, or
-    /// some are still in use (assigned to a VM).
+    /// The kernel refused to change the VF count (`EBUSY`): VFs already exist
+    /// (`sriov_numvfs_store()`: "Disable before enabling"), some are still in use
+    /// (assigned to a VM), or the driver is busy (i40e and ice during a VF reset).
     #[error(
-        "the kernel refused to change the VF count of {pf} (writing {path}: EBUSY): \
-         {current} VFs exist; set 0 first (destroys them; allow_recreate does that) \
-         and make sure no VM still uses a VF"
+        "the kernel refused to change the VF count of {pf} to {requested} (writing {}: EBUSY): {}",
+        .path.display(),
+        busy_reason(*.current, *.requested)
     )]
     NumVfsBusy {
         /// The PF.
         pf: PciAddress,
         /// VFs enabled when the write was attempted.
         current: u16,
+        /// The count written.
+        requested: u16,
+        /// The `sriov_numvfs` file.
+        path: PathBuf,
+    },
+
+    /// A bound PF driver without `sriov_configure` (the kernel answers `ENOENT`,
+    /// logging "Driver does not support SRIOV configuration via sysfs"), or
+    /// vfio-pci loaded without `enable_sriov=1` (its `sriov_configure` answers
+    /// `ENOENT` too).
+    #[error(
+        "cannot change VFs of {pf}: its driver {driver} does not create VFs through \
+         sysfs (writing {}: ENOENT){}",
+        .path.display(),
+        no_configure_fix(.driver)
+    )]
+    NoSriovConfigure {
+        /// The PF.
+        pf: PciAddress,
+        /// The bound driver.
+        driver: String,
+        /// The `sriov_numvfs` file.
+        path: PathBuf,
+    },
+
+    /// The kernel found no room for the VFs (`ENOMEM` from `sriov_enable()` in
+    /// `drivers/pci/iov.c`): the VF BARs got no MMIO addresses ("not enough MMIO
+    /// resources for SR-IOV"), or the last VF's bus number lies beyond the bus
+    /// range of the port above ("can't enable N VFs (bus .. out of range ..)").
+    /// `diagnosis` holds what the PF's readiness reading found right after the
+    /// failed write ([`Sysfs::sriov_readiness`](crate::Sysfs::sriov_readiness)):
+    /// the VF BAR and bus range findings, empty when it found neither.
+    #[error(
+        "the kernel has no room for {requested} VFs of {pf} (writing {}: ENOMEM): {}",
+        .path.display(),
+        no_resources_text(*.requested, .diagnosis)
+    )]
+    NumVfsNoResources {
+        /// The PF.
+        pf: PciAddress,
+        /// The count written.
+        requested: u16,
+        /// The `sriov_numvfs` file.
+        path: PathBuf,
+        /// Findings on the VF BARs and bus numbers of the PF.
+        diagnosis: Vec<crate::readiness::Finding>,
+    },
+
+    /// The PF driver (or the PCI core) refused the count with another errno.
+    #[error(
+        "{} of {pf} refused {requested} VFs (writing {}: {}): {}",
+        .driver.as_deref().map_or_else(|| "the driver".to_string(), |d| format!("the driver {d}")),
+        .path.display(),
+        crate::numvfs::errno_name(*.errno),
+        .refusal.explain(*.requested)
+    )]
+    NumVfsFailed {
+        /// The PF.
+        pf: PciAddress,
+        /// The count written.
+        requested: u16,
+        /// The raw errno.
+        errno: i32,
+        /// What the errno means for a `sriov_numvfs` write.
+        refusal: crate::numvfs::NumVfsRefusal,
+        /// The PF's driver when the write was made.
+        driver: Option<String>,
+        /// The `sriov_numvfs` file.
+        path: PathBuf,
+    },
+
+    /// The write succeeded, but `sriov_numvfs` reads another count afterwards:
+    /// the driver created fewer VFs than asked and still returned success (bnxt_en
+    /// creates none while its PF is down; the kernel logs "N VFs requested; only
+    /// M enabled").
+    #[error(
+        "{} of {pf} left {enabled} VFs where {requested} were asked for, and \
+         reported success ({} reads {enabled} after writing {requested}): {}",
+        .driver.as_deref().map_or_else(|| "the driver".to_string(), |d| format!("the driver {d}")),
+        .path.display(),
+        short_fix(.driver.as_deref(), *.requested, *.enabled)
+    )]
+    NumVfsShort {
+        /// The PF.
+        pf: PciAddress,
+        /// The count written.
+        requested: u16,
+        /// What `sriov_numvfs` reads after the write.
+        enabled: u16,
+        /// The PF's driver.
+        driver: Option<String>,
         /// The `sriov_numvfs` file.
         path: PathBuf,
     },
@@ -356,6 +453,79 @@ pub enum Error {
         #[source]
         source: io::Error,
     },
+}
+
+fn busy_reason(current: u16, requested: u16) -> String {
+    if requested == 0 {
+        format!(
+            "the driver keeps its {current} VFs while one is assigned to a guest; stop the \
+             VM (or detach the VF from it) and write 0 again"
+        )
+    } else if current == 0 {
+        "the driver is busy (i40e and ice answer EBUSY while a VF reset is in \
+         progress); retry in a second"
+            .to_string()
+    } else {
+        format!(
+            "{current} VFs exist; set 0 first (destroys them; allow_recreate does that) and \
+             make sure no VM still uses a VF"
+        )
+    }
+}
+
+fn no_configure_fix(driver: &str) -> String {
+    if driver == "vfio-pci" {
+        "; vfio-pci creates VFs only when loaded with enable_sriov=1: `modprobe -r vfio-pci \
+         && modprobe vfio-pci enable_sriov=1` (or `options vfio-pci enable_sriov=1` in \
+         /etc/modprobe.d/), or bind the PF to its own driver"
+            .to_string()
+    } else {
+        format!(
+            "; bind the PF to a driver that supports SR-IOV (usually its vendor's driver; \
+             pci-pf-stub creates VFs for a PF that needs no driver of its own), or check \
+             the {driver} documentation for another way"
+        )
+    }
+}
+
+fn no_resources_text(requested: u16, diagnosis: &[crate::readiness::Finding]) -> String {
+    if diagnosis.is_empty() {
+        return format!(
+            "the kernel log (`dmesg`) names the cause: \"not enough MMIO resources for \
+             SR-IOV\" when the VF BARs got no addresses (add pci=realloc to the kernel \
+             command line and reboot; if that is not enough, enable \"SR-IOV support\" and \
+             \"Above 4G decoding\" in the firmware setup), \"can't enable {requested} VFs \
+             (bus .. out of range ..)\" when bus numbers run out (enable SR-IOV in the \
+             firmware setup, or boot with pci=assign-busses)"
+        );
+    }
+    let v: Vec<String> = diagnosis
+        .iter()
+        .map(|f| format!("{}; fix: {}", f.message, f.fix))
+        .collect();
+    v.join("; also: ")
+}
+
+fn short_fix(driver: Option<&str>, requested: u16, enabled: u16) -> String {
+    let dmesg = "`dmesg` says why";
+    if requested == 0 {
+        return format!(
+            "the driver keeps VFs while one is assigned to a guest (bnxt_en: \"Unable to \
+             configure SRIOV since some VFs are assigned to VMs\"); stop the VM (or detach \
+             the VF) and write 0 again ({dmesg})"
+        );
+    }
+    match driver {
+        Some("bnxt_en") => format!(
+            "bnxt_en creates VFs only while the PF's interface is up and no firmware reset \
+             runs (\"Reject SRIOV config request since if is down!\"): `ip link set <pf \
+             netdev> up`, write 0 if {enabled} is not 0, and write {requested} again ({dmesg})"
+        ),
+        _ => format!(
+            "the driver's own limit or state allowed only {enabled} ({dmesg}); ask for at most \
+             {enabled}, or fix what it names, write 0 and write {requested} again"
+        ),
+    }
 }
 
 fn casualty_summary(c: &[Casualty]) -> String {

@@ -11,6 +11,8 @@
 //!     class "0x020000", numa_node, driver_override
 //!     sriov_totalvfs sriov_numvfs sriov_offset sriov_stride sriov_vf_device
 //!     sriov_drivers_autoprobe
+//!     resource (13 lines: BARs, ROM, VF BARs), config (4096 bytes: PCIe, AER,
+//!     ARI and SR-IOV capabilities with the VF BAR registers)
 //!     driver -> ../../../../bus/pci/drivers/i40e
 //!     iommu_group -> ../../../../kernel/iommu_groups/12
 //!     virtfn0 -> ../0000:02:02.0
@@ -20,6 +22,8 @@
 //! sys/bus/pci/devices/0000:02:00.0 -> ../../../devices/pci0000:00/0000:00:03.0/0000:02:00.0
 //! sys/bus/pci/drivers/i40e/{bind,unbind,new_id,remove_id}, .../i40e/0000:02:00.0 -> (device)
 //! sys/bus/pci/drivers_probe
+//! sys/devices/pci0000:00/0000:00:03.0/config     the root port: bus numbers, ARI, ACS
+//! sys/module/vfio_pci/parameters/enable_sriov    N (or Y, HostBuilder::vfio_pci_enable_sriov)
 //! sys/kernel/iommu_groups/12/devices/0000:02:00.0 -> ../../../../devices/...
 //! sys/class/net/enp2s0f0 -> ../../devices/pci0000:00/0000:00:03.0/0000:02:00.0/net/enp2s0f0
 //! run/udev/control, run/udev/data/n<ifindex>      (only with HostBuilder::udev(true))
@@ -93,6 +97,71 @@ pub struct PfSpec {
     vf_addrs: BTreeMap<u32, Vec<Ipv6Addr>>,
     vf_other_netns: BTreeSet<u32>,
     vf_udev_pending: BTreeSet<u32>,
+    sriov_capability: bool,
+    hw_total_vfs: Option<u16>,
+    pf_bars: Vec<Bar>,
+    vf_bars: Vec<Bar>,
+    vf_bar_state: VfBarState,
+    port_ari: PortAri,
+    port_subordinate: Option<u8>,
+}
+
+/// One BAR of a fixture device: its number, its size (for a VF BAR: one VF's),
+/// and the `IORESOURCE_*` flags the kernel shows in `resource`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Bar {
+    index: u8,
+    size: u64,
+    flags: u64,
+}
+
+/// `IORESOURCE_MEM | IORESOURCE_PREFETCH | IORESOURCE_MEM_64 | IORESOURCE_SIZEALIGN`
+/// and the BAR's own type bits (64-bit, prefetchable): how `resource` shows a
+/// 64-bit prefetchable BAR (`0x000000000014220c` on QEMU's igb).
+const MEM64_PREF: u64 = 0x0014_220c;
+/// A 64-bit non-prefetchable BAR (`0x0000000000140204`).
+const MEM64: u64 = 0x0014_0204;
+/// A 32-bit non-prefetchable BAR (`0x0000000000040200`).
+const MEM32: u64 = 0x0004_0200;
+/// An I/O BAR (`0x0000000000040101`).
+const IO: u64 = 0x0004_0101;
+/// `IORESOURCE_UNSET`: no address yet.
+const IORESOURCE_UNSET: u64 = 0x2000_0000;
+
+/// What the kernel made of a fixture PF's VF BARs, as its `resource` file
+/// shows them (lines 8 to 13, `PCI_IOV_RESOURCES` = 7 to 12) and its config
+/// space's SR-IOV capability holds them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum VfBarState {
+    /// Assigned: each line holds the region for every VF (`start end flags`).
+    #[default]
+    Assigned,
+    /// Not assigned, and reset by the kernel: `resource` lines all zero (what
+    /// `reset_resource()` in `drivers/pci/setup-bus.c` leaves when the kernel
+    /// could not place the BAR), while the BAR registers in the SR-IOV capability
+    /// still show the BARs' types with address 0. This is what a guest showed
+    /// for an nvme PF whose VF BARs did not fit (see the README).
+    Reset,
+    /// Not assigned, not reset: start 0, end the size minus 1, the flags with
+    /// `IORESOURCE_UNSET` (the state `__pci_read_base()` leaves for a BAR whose
+    /// firmware address is unusable, before the kernel assigns one).
+    NoAddress,
+}
+
+/// The ARI Forwarding of the PCIe port above a fixture PF (its Device
+/// Capabilities 2 and Device Control 2 registers).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum PortAri {
+    /// Supported and enabled (what `pci_configure_ari()` does when function 0
+    /// below has the ARI capability).
+    #[default]
+    Enabled,
+    /// Supported, not enabled.
+    Disabled,
+    /// Not supported by the port.
+    Unsupported,
 }
 
 impl PfSpec {
@@ -134,7 +203,29 @@ impl PfSpec {
             vf_addrs: BTreeMap::new(),
             vf_other_netns: BTreeSet::new(),
             vf_udev_pending: BTreeSet::new(),
+            sriov_capability: true,
+            hw_total_vfs: None,
+            pf_bars: vec![Bar {
+                index: 0,
+                size: 0x10_0000,
+                flags: MEM64_PREF,
+            }],
+            vf_bars: vec![Bar {
+                index: 0,
+                size: 0x1_0000,
+                flags: MEM64_PREF,
+            }],
+            vf_bar_state: VfBarState::Assigned,
+            port_ari: PortAri::Enabled,
+            port_subordinate: None,
         }
+    }
+
+    fn bars(mut self, pf: &[(u8, u64, u64)], vf: &[(u8, u64, u64)]) -> Self {
+        let bar = |&(index, size, flags): &(u8, u64, u64)| Bar { index, size, flags };
+        self.pf_bars = pf.iter().map(bar).collect();
+        self.vf_bars = vf.iter().map(bar).collect();
+        self
     }
 
     /// Intel Ethernet Controller X710 (8086:1572, driver i40e) on an X710-2 board
@@ -154,6 +245,12 @@ impl PfSpec {
             1,
             "i40e",
             "iavf",
+        )
+        // Typical X710 sizes (PF BAR0 8 MiB, BAR3 32 KiB; VF BAR0 64 KiB, BAR3
+        // 16 KiB, all 64-bit prefetchable), not copied from a host.
+        .bars(
+            &[(0, 0x80_0000, MEM64_PREF), (3, 0x8000, MEM64_PREF)],
+            &[(0, 0x1_0000, MEM64_PREF), (3, 0x4000, MEM64_PREF)],
         )
     }
 
@@ -175,6 +272,20 @@ impl PfSpec {
             "igb",
             "igbvf",
         )
+        // As QEMU's igb shows them under Linux 6.1: PF BAR0 and BAR1 128 KiB,
+        // BAR2 32 bytes of I/O, BAR3 16 KiB 64-bit; VF BAR0 and BAR3 16 KiB
+        // 64-bit prefetchable; the SR-IOV capability offers 8 VFs, of which igb
+        // allows 7 (`pci_sriov_set_totalvfs()`).
+        .bars(
+            &[
+                (0, 0x2_0000, MEM32),
+                (1, 0x2_0000, MEM32),
+                (2, 0x20, IO),
+                (3, 0x4000, MEM64),
+            ],
+            &[(0, 0x4000, MEM64_PREF), (3, 0x4000, MEM64_PREF)],
+        )
+        .hw_total_vfs(8)
     }
 
     /// Mellanox ConnectX-5 (15b3:1017, driver `mlx5_core`) on an MCX512A board
@@ -192,6 +303,12 @@ impl PfSpec {
             1,
             "mlx5_core",
             "mlx5_core",
+        )
+        // Typical ConnectX-5 sizes (PF BAR0 32 MiB, VF BAR0 1 MiB, 64-bit
+        // prefetchable), not copied from a host.
+        .bars(
+            &[(0, 0x200_0000, MEM64_PREF)],
+            &[(0, 0x10_0000, MEM64_PREF)],
         )
     }
 
@@ -350,6 +467,62 @@ impl PfSpec {
         self
     }
 
+    /// No SR-IOV capability: no `sriov_*` files, no SR-IOV capability in its
+    /// config space (a card or firmware setup without SR-IOV, or an mlx5 card
+    /// whose firmware has `SRIOV_EN` off). The device is then no PF to
+    /// [`Sysfs::pfs`].
+    #[must_use]
+    pub fn no_sriov_capability(mut self) -> Self {
+        self.sriov_capability = false;
+        self.num_vfs = 0;
+        self
+    }
+
+    /// The TotalVFs of the SR-IOV capability in config space, when the driver
+    /// offers fewer in `sriov_totalvfs` (default: the same).
+    #[must_use]
+    pub fn hw_total_vfs(mut self, n: u16) -> Self {
+        self.hw_total_vfs = Some(n);
+        self
+    }
+
+    /// What the kernel made of the VF BARs (default [`VfBarState::Assigned`]).
+    #[must_use]
+    pub fn vf_bars(mut self, state: VfBarState) -> Self {
+        self.vf_bar_state = state;
+        self
+    }
+
+    /// One VF's BAR `index` is `size` bytes (64-bit prefetchable), in place of
+    /// the preset's BAR of that number.
+    #[must_use]
+    pub fn vf_bar_size(mut self, index: u8, size: u64) -> Self {
+        self.vf_bars.retain(|b| b.index != index);
+        self.vf_bars.push(Bar {
+            index,
+            size,
+            flags: MEM64_PREF,
+        });
+        self.vf_bars.sort_by_key(|b| b.index);
+        self
+    }
+
+    /// The ARI Forwarding of the root port above the PF (default
+    /// [`PortAri::Enabled`]; a PF on bus 0 has no port).
+    #[must_use]
+    pub fn port_ari(mut self, ari: PortAri) -> Self {
+        self.port_ari = ari;
+        self
+    }
+
+    /// The subordinate bus number of the root port above the PF (default: the
+    /// highest bus any VF of the PFs below it can have).
+    #[must_use]
+    pub fn port_subordinate(mut self, bus: u8) -> Self {
+        self.port_subordinate = Some(bus);
+        self
+    }
+
     /// The PF's address.
     pub fn address(&self) -> PciAddress {
         self.address
@@ -398,6 +571,8 @@ pub struct HostBuilder {
     no_iommu: bool,
     iommu_pt: bool,
     no_vfio: bool,
+    vfio_sriov: bool,
+    config_limit: Option<usize>,
 }
 
 impl HostBuilder {
@@ -443,6 +618,23 @@ impl HostBuilder {
         self
     }
 
+    /// vfio-pci was loaded with `enable_sriov=1`
+    /// (`sys/module/vfio_pci/parameters/enable_sriov` reads `Y`; default `N`).
+    #[must_use]
+    pub fn vfio_pci_enable_sriov(mut self) -> Self {
+        self.vfio_sriov = true;
+        self
+    }
+
+    /// Every `config` file holds only its first `bytes` bytes: what a reader
+    /// without `CAP_SYS_ADMIN` gets (64; `pci_read_config()` in
+    /// `drivers/pci/pci-sysfs.c`). Default: all 4096.
+    #[must_use]
+    pub fn config_limit(mut self, bytes: usize) -> Self {
+        self.config_limit = Some(bytes);
+        self
+    }
+
     /// Writes the tree into a new temp dir.
     ///
     /// # Errors
@@ -460,8 +652,10 @@ impl HostBuilder {
             iommu: !self.no_iommu,
             group_type: if self.iommu_pt { "identity" } else { "DMA" },
             inet6: Vec::new(),
+            config_limit: self.config_limit.unwrap_or(4096),
+            ports: ports(&self.pfs)?,
         };
-        w.base(!self.no_vfio)?;
+        w.base(!self.no_vfio, self.vfio_sriov)?;
         for pf in &self.pfs {
             w.pf(pf)?;
             w.vfs(pf)?;
@@ -471,6 +665,7 @@ impl HostBuilder {
             dir,
             writer: w,
             pfs: self.pfs,
+            answers: Answers::default(),
         })
     }
 }
@@ -480,6 +675,133 @@ fn invalid_input(msg: String) -> io::Error {
 }
 
 impl PfSpec {
+    /// The hardware's TotalVFs (the SR-IOV capability's).
+    fn hw_total(&self) -> u16 {
+        self.hw_total_vfs
+            .unwrap_or(self.total_vfs)
+            .max(self.total_vfs)
+    }
+
+    /// The PF's BARs and VF BAR regions: (resource index, start, length, flags).
+    fn regions(&self) -> Vec<(usize, u64, u64, u64)> {
+        let mut out = Vec::new();
+        let io_base = 0xc000 + (u64::from(self.address.routing_id()) % 64) * 0x100;
+        let mem: Vec<Bar> = self
+            .pf_bars
+            .iter()
+            .filter(|b| b.flags != IO)
+            .copied()
+            .collect();
+        for (b, start, len) in layout(pf_region_base(&self.address), &mem, 1) {
+            out.push((usize::from(b.index), start, len, b.flags));
+        }
+        for b in self.pf_bars.iter().filter(|b| b.flags == IO) {
+            out.push((usize::from(b.index), io_base, b.size, b.flags));
+        }
+        if self.sriov_capability {
+            let count = u64::from(self.hw_total());
+            for (b, start, len) in layout(vf_region_base(&self.address), &self.vf_bars, count) {
+                out.push((7 + usize::from(b.index), start, len, b.flags));
+            }
+        }
+        out.sort_by_key(|r| r.0);
+        out
+    }
+
+    /// The PF's `resource` file, with the VF BARs as [`VfBarState`] says.
+    fn resource_file(&self) -> String {
+        let lines: Vec<(usize, u64, u64, u64)> = self
+            .regions()
+            .into_iter()
+            .filter_map(|(i, start, len, flags)| {
+                let end = start.saturating_add(len).saturating_sub(1);
+                if i < 7 {
+                    return Some((i, start, end, flags));
+                }
+                match self.vf_bar_state {
+                    VfBarState::Assigned => Some((i, start, end, flags)),
+                    VfBarState::Reset => None,
+                    VfBarState::NoAddress => {
+                        Some((i, 0, len.saturating_sub(1), flags | IORESOURCE_UNSET))
+                    }
+                }
+            })
+            .collect();
+        resource_file(&lines)
+    }
+
+    /// 4096 bytes of the PF's config space: a type 0 header with its ids and
+    /// BARs, a PCIe capability (endpoint), and in extended space AER, ARI and
+    /// (unless [`PfSpec::no_sriov_capability`]) SR-IOV with TotalVFs, offset,
+    /// stride, the VF device id and the VF BAR registers. The layout follows
+    /// QEMU's igb as Linux 6.1 shows it (PCIe capability at 0xa0, AER 0x100, ARI
+    /// 0x150, SR-IOV 0x160).
+    fn config_space(&self) -> Vec<u8> {
+        let mut c = vec![0u8; 4096];
+        let put16 = |c: &mut Vec<u8>, off: usize, v: u16| {
+            c[off..off + 2].copy_from_slice(&v.to_le_bytes());
+        };
+        let put32 = |c: &mut Vec<u8>, off: usize, v: u32| {
+            c[off..off + 4].copy_from_slice(&v.to_le_bytes());
+        };
+        put16(&mut c, 0x00, self.vendor);
+        put16(&mut c, 0x02, self.device);
+        put16(&mut c, 0x04, 0x0507);
+        put16(&mut c, 0x06, 0x0010); // capability list
+        c[0x0a] = 0x00;
+        c[0x0b] = 0x02; // network controller
+        put16(&mut c, 0x2c, self.subsystem.0);
+        put16(&mut c, 0x2e, self.subsystem.1);
+        c[0x34] = 0xa0;
+        // PCIe capability, version 2, endpoint.
+        c[0xa0..0xa4].copy_from_slice(&[0x10, 0x00, 0x02, 0x00]);
+        // AER -> ARI -> SR-IOV (or AER -> ARI).
+        put32(&mut c, 0x100, 0x0001 | (2 << 16) | (0x150 << 20));
+        let ari_next: u32 = if self.sriov_capability { 0x160 } else { 0 };
+        put32(&mut c, 0x150, 0x000e | (1 << 16) | (ari_next << 20));
+        let regions = self.regions();
+        for &(i, start, _, flags) in regions.iter().filter(|r| r.0 < 6) {
+            let v = if flags == IO {
+                (start & !0x3) | 1
+            } else {
+                bar_register(flags, start)
+            };
+            put32(&mut c, 0x10 + 4 * i, v as u32);
+            if flags & 0x4 != 0 && i < 5 {
+                put32(&mut c, 0x14 + 4 * i, (v >> 32) as u32);
+            }
+        }
+        if self.sriov_capability {
+            let cap = 0x160;
+            put32(&mut c, cap, 0x0010 | (1 << 16));
+            put16(&mut c, cap + 0x08, 0x0010); // control: ARI Capable Hierarchy
+            put16(&mut c, cap + 0x0c, self.hw_total()); // InitialVFs
+            put16(&mut c, cap + 0x0e, self.hw_total()); // TotalVFs
+            put16(&mut c, cap + 0x10, self.num_vfs);
+            put16(&mut c, cap + 0x14, self.offset().unwrap_or(0));
+            put16(&mut c, cap + 0x16, self.stride);
+            put16(&mut c, cap + 0x1a, self.vf_device);
+            put32(&mut c, cap + 0x1c, 0x553); // supported page sizes
+            put32(&mut c, cap + 0x20, 0x1); // system page size 4 KiB
+            for &(i, start, _, flags) in regions.iter().filter(|r| r.0 >= 7) {
+                let bar = i - 7;
+                // A BAR the kernel could not place keeps its type bits and has
+                // address 0 (the firmware left it so).
+                let addr = if self.vf_bar_state == VfBarState::Assigned {
+                    start
+                } else {
+                    0
+                };
+                let v = bar_register(flags, addr);
+                put32(&mut c, cap + 0x24 + 4 * bar, v as u32);
+                if flags & 0x4 != 0 && bar < 5 {
+                    put32(&mut c, cap + 0x28 + 4 * bar, (v >> 32) as u32);
+                }
+            }
+        }
+        c
+    }
+
     fn offset_checked(&self) -> io::Result<u16> {
         self.offset().ok_or_else(|| {
             invalid_input(format!(
@@ -502,7 +824,7 @@ fn check_addresses(pfs: &[PfSpec]) -> io::Result<()> {
             )));
         }
     }
-    for pf in pfs {
+    for pf in pfs.iter().filter(|p| p.sriov_capability) {
         let offset = pf.offset_checked()?;
         for i in 0..u32::from(pf.total_vfs) {
             // VFs beyond bus ff cannot exist; `Writer::vfs` reports the created ones.
@@ -521,12 +843,94 @@ fn check_addresses(pfs: &[PfSpec]) -> io::Result<()> {
     Ok(())
 }
 
+/// The root port above each PF not on bus 0 (by its directory below `sys`):
+/// its bus range and ARI, from the PFs below it.
+fn ports(pfs: &[PfSpec]) -> io::Result<BTreeMap<String, Port>> {
+    let mut out: BTreeMap<String, Port> = BTreeMap::new();
+    for pf in pfs.iter().filter(|p| p.address.bus() != 0) {
+        let mut last = pf.address.bus();
+        if pf.sriov_capability && pf.total_vfs > 0 {
+            let offset = pf.offset_checked()?;
+            let rid = u32::from(pf.address.routing_id());
+            let last_rid =
+                rid + u32::from(offset) + u32::from(pf.stride) * (u32::from(pf.total_vfs) - 1);
+            last = u8::try_from(last_rid >> 8).unwrap_or(u8::MAX).max(last);
+        }
+        let port = out.entry(Writer::parent_of(&pf.address)).or_insert(Port {
+            secondary: pf.address.bus(),
+            subordinate: pf.address.bus(),
+            ari: pf.port_ari,
+            fixed: false,
+        });
+        match pf.port_subordinate {
+            Some(s) => {
+                port.subordinate = s;
+                port.fixed = true;
+            }
+            None if !port.fixed => port.subordinate = port.subordinate.max(last),
+            None => {}
+        }
+        if pf.port_ari != PortAri::Enabled {
+            port.ari = pf.port_ari;
+        }
+    }
+    Ok(out)
+}
+
+/// A fixture root port.
+#[derive(Debug, Clone, Copy)]
+struct Port {
+    secondary: u8,
+    subordinate: u8,
+    ari: PortAri,
+    /// The subordinate was set by a spec, not derived.
+    fixed: bool,
+}
+
+/// What the fixture answers to `sriov_numvfs` writes, shared by every
+/// [`Sysfs`] from [`Host::sysfs`].
+pub(crate) type Answers = std::sync::Arc<std::sync::Mutex<BTreeMap<PciAddress, NumVfsAnswer>>>;
+
+/// How a fixture's "kernel" answers writes to one PF's `sriov_numvfs`, in
+/// place of a plain file write (see [`Host::answer_numvfs`]).
+///
+/// This simulates the kernel's answer inside the crate (a regular file cannot
+/// fail a write with `ENOMEM`): the crate's write path consults it, so a test
+/// sees the same error mapping, diagnosis and read-back a real write gets. Only
+/// [`Sysfs`] handles from [`Host::sysfs`] see it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum NumVfsAnswer {
+    /// Writes of a non-zero count fail with this errno and change nothing;
+    /// writes of 0 work.
+    Errno(i32),
+    /// Writes of 0 fail with this errno (a VF assigned to a guest: `EPERM` on
+    /// igb and ixgbe, `EBUSY` on others); other writes work.
+    ErrnoOnZero(i32),
+    /// Writes of a non-zero count succeed, but the driver enables this many:
+    /// `sriov_numvfs` reads it afterwards (bnxt_en with its PF down: 0).
+    Enables(u16),
+    /// Writes of 0 succeed, but this many VFs stay: `sriov_numvfs` reads it
+    /// afterwards (bnxt_en while a VF is assigned to a guest).
+    ZeroLeaves(u16),
+}
+
+impl NumVfsAnswer {
+    pub(crate) fn applies_to(&self, n: u16) -> bool {
+        match self {
+            Self::Errno(_) | Self::Enables(_) => n != 0,
+            Self::ErrnoOnZero(_) | Self::ZeroLeaves(_) => n == 0,
+        }
+    }
+}
+
 /// A fixture host on disk; removed when dropped.
 #[derive(Debug)]
 pub struct Host {
     dir: tempfile::TempDir,
     writer: Writer,
     pfs: Vec<PfSpec>,
+    answers: Answers,
 }
 
 impl Host {
@@ -535,9 +939,43 @@ impl Host {
         self.dir.path()
     }
 
-    /// A [`Sysfs`] handle on this tree (addresses from its `proc/net/if_inet6`).
+    /// A [`Sysfs`] handle on this tree (addresses from its `proc/net/if_inet6`),
+    /// whose `sriov_numvfs` writes get the answers set with
+    /// [`Host::answer_numvfs`].
     pub fn sysfs(&self) -> Sysfs {
-        Sysfs::with_root(self.root())
+        Sysfs::with_root(self.root()).with_fixture_answers(self.answers.clone())
+    }
+
+    /// From now on, writes to the `sriov_numvfs` of `pf` get `answer` instead
+    /// of a plain file write (a simulation, see [`NumVfsAnswer`]): the way to
+    /// test what a count write does on `ENOMEM`, `EIO`, or a driver that creates
+    /// fewer VFs than asked.
+    ///
+    /// ```
+    /// use sysfs_sriov::fixture::{HostBuilder, NumVfsAnswer, PfSpec};
+    /// use sysfs_sriov::Error;
+    ///
+    /// let pf = "0000:01:00.0".parse()?;
+    /// let host = HostBuilder::new().pf(PfSpec::intel_82576(pf)).build()?;
+    /// host.answer_numvfs(&pf, NumVfsAnswer::Errno(libc::ENOMEM));
+    /// let e = host.sysfs().set_num_vfs(&pf, 4, false).unwrap_err();
+    /// assert!(matches!(e, Error::NumVfsNoResources { requested: 4, .. }));
+    /// assert_eq!(host.read_attr(&pf, "sriov_numvfs")?, "0");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn answer_numvfs(&self, pf: &PciAddress, answer: NumVfsAnswer) {
+        self.answers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(*pf, answer);
+    }
+
+    /// Back to plain file writes for the `sriov_numvfs` of `pf`.
+    pub fn clear_numvfs_answer(&self, pf: &PciAddress) {
+        self.answers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(pf);
     }
 
     /// The PFs' addresses, in the order they were added.
@@ -650,6 +1088,10 @@ struct Writer {
     /// `kernel/iommu_groups/N/type`: the default domain type.
     group_type: &'static str,
     inet6: Vec<String>,
+    /// Bytes of each `config` file.
+    config_limit: usize,
+    /// The root ports, by directory below `sys`.
+    ports: BTreeMap<String, Port>,
 }
 
 /// The ACS control bits the kernel needs to isolate devices below a port
@@ -660,8 +1102,10 @@ pub const ACS_ISOLATING: u16 = 0x001d;
 /// 4096 bytes of PCIe config space for a root port (type 1 header, class
 /// 0x060400), with an AER extended capability at 0x100 and, when `acs_ctl` is
 /// given, an ACS capability at 0x148 (capable of SV, TB, RR, CR, UF) with that
-/// control register; without it the list ends after AER. The fixture writes
-/// it as the port's `config` file.
+/// control register; without it the list ends after AER. Its PCIe capability
+/// (at 0x40) has ARI Forwarding supported and enabled, and its bus numbers are
+/// 0 (see [`PortConfig`] for other ones). The fixture writes it as the port's
+/// `config` file.
 ///
 /// ```
 /// let c = sysfs_sriov::fixture::bridge_config(Some(sysfs_sriov::fixture::ACS_ISOLATING));
@@ -669,21 +1113,124 @@ pub const ACS_ISOLATING: u16 = 0x001d;
 /// assert_eq!(&c[0x148..0x150], &[0x0d, 0x00, 0x01, 0x00, 0x1f, 0x00, 0x1d, 0x00]);
 /// ```
 pub fn bridge_config(acs_ctl: Option<u16>) -> Vec<u8> {
-    let mut c = vec![0u8; 4096];
-    c[0..4].copy_from_slice(&[0x86, 0x80, 0x01, 0x19]); // vendor 8086, device 1901
-    c[0x0a] = 0x04; // subclass: PCI-to-PCI bridge
-    c[0x0b] = 0x06; // class: bridge
-    c[0x0e] = 0x01; // header type 1
-    let aer_next: u32 = if acs_ctl.is_some() { 0x148 } else { 0 };
-    let aer = 0x0001 | (1 << 16) | (aer_next << 20);
-    c[0x100..0x104].copy_from_slice(&aer.to_le_bytes());
-    if let Some(ctl) = acs_ctl {
-        let acs: u32 = 0x000d | (1 << 16);
-        c[0x148..0x14c].copy_from_slice(&acs.to_le_bytes());
-        c[0x14c..0x14e].copy_from_slice(&0x001f_u16.to_le_bytes());
-        c[0x14e..0x150].copy_from_slice(&ctl.to_le_bytes());
+    PortConfig {
+        acs_ctl,
+        ..PortConfig::default()
     }
-    c
+    .bytes()
+}
+
+/// The config space of a fixture root port, with what the readiness reading
+/// looks at: bus numbers (`PCI_SECONDARY_BUS` 0x19, `PCI_SUBORDINATE_BUS`
+/// 0x1a) and ARI Forwarding (PCIe capability: Device Capabilities 2 bit 5,
+/// Device Control 2 bit 5, as `pci_configure_ari()` in `drivers/pci/pci.c`
+/// sets it). The layout of the standard header and PCIe capability follows a
+/// QEMU `pcie-root-port` as Linux 6.1 shows it (`hexdump config`: bus numbers
+/// `00 01 01` at 0x18, DEVCAP2 `0x00300020`, DEVCTL2 `0x0020`), with an Intel
+/// vendor/device id.
+///
+/// ```
+/// use sysfs_sriov::fixture::{PortAri, PortConfig};
+///
+/// let c = PortConfig { secondary: 2, subordinate: 3, ari: PortAri::Disabled, ..Default::default() }
+///     .bytes();
+/// assert_eq!((c[0x19], c[0x1a]), (2, 3));
+/// assert_eq!(c[0x40 + 0x24] & 0x20, 0x20); // ARI Forwarding Supported
+/// assert_eq!(c[0x40 + 0x28] & 0x20, 0x00); // ... not enabled
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PortConfig {
+    /// The ACS control register, `None` for no ACS capability.
+    pub acs_ctl: Option<u16>,
+    /// The port's secondary bus number.
+    pub secondary: u8,
+    /// The port's subordinate bus number.
+    pub subordinate: u8,
+    /// ARI Forwarding.
+    pub ari: PortAri,
+}
+
+impl PortConfig {
+    /// The 4096 bytes.
+    pub fn bytes(&self) -> Vec<u8> {
+        let mut c = vec![0u8; 4096];
+        c[0..4].copy_from_slice(&[0x86, 0x80, 0x01, 0x19]); // vendor 8086, device 1901
+        c[0x06] = 0x10; // status: capability list
+        c[0x0a] = 0x04; // subclass: PCI-to-PCI bridge
+        c[0x0b] = 0x06; // class: bridge
+        c[0x0e] = 0x01; // header type 1
+        c[0x19] = self.secondary;
+        c[0x1a] = self.subordinate;
+        c[0x34] = 0x40;
+        // PCIe capability, version 2, type root port, slot implemented.
+        c[0x40..0x44].copy_from_slice(&[0x10, 0x00, 0x42, 0x01]);
+        let (devcap2, devctl2): (u32, u16) = match self.ari {
+            PortAri::Enabled => (0x0030_0020, 0x0020),
+            PortAri::Disabled => (0x0030_0020, 0x0000),
+            PortAri::Unsupported => (0x0030_0000, 0x0000),
+        };
+        c[0x64..0x68].copy_from_slice(&devcap2.to_le_bytes());
+        c[0x68..0x6a].copy_from_slice(&devctl2.to_le_bytes());
+        let aer_next: u32 = if self.acs_ctl.is_some() { 0x148 } else { 0 };
+        let aer = 0x0001 | (1 << 16) | (aer_next << 20);
+        c[0x100..0x104].copy_from_slice(&aer.to_le_bytes());
+        if let Some(ctl) = self.acs_ctl {
+            let acs: u32 = 0x000d | (1 << 16);
+            c[0x148..0x14c].copy_from_slice(&acs.to_le_bytes());
+            c[0x14c..0x14e].copy_from_slice(&0x001f_u16.to_le_bytes());
+            c[0x14e..0x150].copy_from_slice(&ctl.to_le_bytes());
+        }
+        c
+    }
+}
+
+/// The base of the VF BAR regions of a fixture PF (above 4 GiB, one 4 GiB
+/// block per routing id, so no two PFs overlap).
+fn vf_region_base(pf: &PciAddress) -> u64 {
+    0x3800_0000_0000 + (u64::from(pf.routing_id()) << 32)
+}
+
+/// The base of the PF's own memory BARs: a 32 MiB block below 4 GiB, one of
+/// 16 by routing id (PFs of a fixture rarely share one; nothing reads them).
+fn pf_region_base(pf: &PciAddress) -> u64 {
+    0xe000_0000 + (u64::from(pf.routing_id()) % 16) * 0x200_0000
+}
+
+/// Lays out `bars` (each `size` x `count`) from `base`, each aligned to its
+/// size: the (bar, start, length) of each.
+fn layout(base: u64, bars: &[Bar], count: u64) -> Vec<(Bar, u64, u64)> {
+    let mut next = base;
+    bars.iter()
+        .map(|b| {
+            let len = b.size.saturating_mul(count.max(1));
+            let align = b.size.max(1);
+            let start = next.div_ceil(align).saturating_mul(align);
+            next = start.saturating_add(len);
+            (*b, start, len)
+        })
+        .collect()
+}
+
+/// A `resource` file as `resource_show()` in `drivers/pci/pci-sysfs.c` prints
+/// it for an endpoint: `PCI_BRIDGE_RESOURCES` (13) lines of
+/// `0x%016llx 0x%016llx 0x%016llx` (start, end, flags): BARs 0-5, the ROM,
+/// then the 6 VF BARs (`PCI_IOV_RESOURCES` = 7).
+fn resource_file(lines: &[(usize, u64, u64, u64)]) -> String {
+    let mut rows = [(0u64, 0u64, 0u64); 13];
+    for &(i, start, end, flags) in lines {
+        if let Some(r) = rows.get_mut(i) {
+            *r = (start, end, flags);
+        }
+    }
+    rows.iter()
+        .map(|(s, e, f)| format!("0x{s:016x} 0x{e:016x} 0x{f:016x}\n"))
+        .collect()
+}
+
+/// The BAR register value of a memory BAR: its type bits (64-bit,
+/// prefetchable, from the flags' low bits) and the address.
+fn bar_register(flags: u64, addr: u64) -> u64 {
+    (addr & !0xf) | (flags & 0xf)
 }
 
 fn ups(rel: &str) -> String {
@@ -730,7 +1277,7 @@ impl Writer {
         self.root.join("sys").join(rel)
     }
 
-    fn base(&mut self, vfio: bool) -> io::Result<()> {
+    fn base(&mut self, vfio: bool, vfio_sriov: bool) -> io::Result<()> {
         for f in ["drivers_probe", "drivers_autoprobe", "rescan"] {
             write_file(&self.sys(&format!("bus/pci/{f}")), "")?;
         }
@@ -742,6 +1289,11 @@ impl Writer {
         }
         if vfio {
             self.driver("vfio-pci")?;
+            // module_param(enable_sriov, bool, 0644) in drivers/vfio/pci/vfio_pci.c
+            write_file(
+                &self.sys("module/vfio_pci/parameters/enable_sriov"),
+                if vfio_sriov { "Y\n" } else { "N\n" },
+            )?;
         }
         if self.udev {
             write_file(&self.root.join("run/udev/control"), "")?;
@@ -908,10 +1460,20 @@ impl Writer {
         ] {
             fs::write(dir.join(f), format!("{v}\n"))?;
         }
-        fs::write(
-            dir.join("config"),
-            bridge_config(Some(if self.iommu { ACS_ISOLATING } else { 0 })),
-        )?;
+        let port = self.ports.get(&rel).copied().unwrap_or(Port {
+            secondary: pf.bus(),
+            subordinate: pf.bus(),
+            ari: PortAri::Enabled,
+            fixed: false,
+        });
+        let config = PortConfig {
+            acs_ctl: Some(if self.iommu { ACS_ISOLATING } else { 0 }),
+            secondary: port.secondary,
+            subordinate: port.subordinate,
+            ari: port.ari,
+        }
+        .bytes();
+        self.write_config(&dir.join("config"), config)?;
         link(&format!("../../../{rel}"), &bus_link)
     }
 
@@ -938,6 +1500,14 @@ impl Writer {
             },
         )?;
         let dir = self.sys(&rel);
+        fs::write(dir.join("resource"), pf.resource_file())?;
+        self.write_config(&dir.join("config"), pf.config_space())?;
+        if !pf.sriov_capability {
+            if let (Some(n), Some(_)) = (&pf.netdev, &pf.driver) {
+                self.netdev(&rel, &pf.address, n, pf.up, true)?;
+            }
+            return Ok(());
+        }
         let files = [
             ("sriov_totalvfs", pf.total_vfs.to_string()),
             ("sriov_numvfs", pf.num_vfs.to_string()),
@@ -958,7 +1528,16 @@ impl Writer {
         Ok(())
     }
 
+    /// Writes a `config` file, cut to the host's config limit.
+    fn write_config(&self, path: &Path, mut bytes: Vec<u8>) -> io::Result<()> {
+        bytes.truncate(self.config_limit);
+        fs::write(path, bytes)
+    }
+
     fn vfs(&mut self, pf: &PfSpec) -> io::Result<()> {
+        if !pf.sriov_capability {
+            return Ok(());
+        }
         let parent = Self::parent_of(&pf.address);
         let pf_dir = self.sys(&format!("{parent}/{}", pf.address));
         replace_file(&pf_dir.join("sriov_numvfs"), &format!("{}\n", pf.num_vfs))?;

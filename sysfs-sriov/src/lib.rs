@@ -11,6 +11,12 @@
 //! threaded probes ([`Sysfs::probe_vfs`]), and resets to 0 VFs checked for VFs in
 //! use before anything is written ([`Sysfs::reset_impact`], [`Sysfs::reset_pfs`]).
 //!
+//! It says why VFs cannot be created: [`Sysfs::sriov_readiness`] reads the
+//! SR-IOV capability, TotalVFs, the driver, whether the kernel could assign the
+//! VF BARs, ARI, and the VFs' bus numbers, each failed condition a [`Finding`]
+//! with its fix; every errno of a count write is a typed [`Error`], and a count
+//! the driver silently cut short is [`Error::NumVfsShort`].
+//!
 //! Everything goes through a [`Sysfs`] handle, rooted at `/` on a live host or at a
 //! fixture directory in tests: no path is global. Every name that becomes part of a
 //! path is checked first ([`PciAddress`] by parsing, netdev and driver names by
@@ -69,6 +75,7 @@
 
 mod attr;
 mod bind;
+mod config;
 mod count;
 mod error;
 mod name;
@@ -77,6 +84,7 @@ mod numvfs;
 mod pci;
 mod pending;
 mod pf;
+mod readiness;
 mod reset;
 mod sysfs;
 mod usage;
@@ -92,10 +100,13 @@ pub use count::{CountDone, CountOptions};
 pub use error::{Error, Result};
 pub use name::{check_driver_name, check_netdev_name, COMPONENT_MAX, IFNAME_MAX};
 pub use netdev::Netdev;
-pub use numvfs::NumVfsOutcome;
+pub use numvfs::{NumVfsOutcome, NumVfsRefusal};
 pub use pci::PciAddress;
 pub use pending::{PendingVf, WaitingFor};
 pub use pf::{predict_vf_address, Pf, SriovInfo, SubsystemId};
+pub use readiness::{
+    AriReading, BusRangeReading, Finding, FindingKind, Readiness, VfBar, VfBarsReading,
+};
 pub use sysfs::{AddressSource, Sysfs, DEFAULT_ROOT};
 pub use usage::{Casualty, InUse, PfImpact};
 pub use vf::Vf;

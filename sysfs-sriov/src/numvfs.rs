@@ -1,7 +1,8 @@
 //! Changing `sriov_numvfs` with the kernel's rules, and saying what a re-create
 //! would destroy.
 //!
-//! The rules are those of `sriov_numvfs_store()` in `drivers/pci/pci-sysfs.c`:
+//! The rules are those of `sriov_numvfs_store()` (`drivers/pci/iov.c` since
+//! Linux 5.x, `drivers/pci/pci-sysfs.c` before):
 //! a count above `sriov_totalvfs` is `ERANGE`; the same count is a no-op; a PF
 //! without a driver (or whose driver lacks `sriov_configure`) is `ENOENT`; going from
 //! one non-zero count to another is `EBUSY` ("Disable before enabling"), so it needs
@@ -38,37 +39,183 @@ pub enum NumVfsOutcome {
     },
 }
 
-/// Maps the kernel's answer to a `sriov_numvfs` write (`sriov_numvfs_store()`).
-pub(crate) fn numvfs_write_error(
-    pf: &PciAddress,
-    path: &Path,
-    n: u16,
-    current: u16,
-    total: u16,
-    e: io::Error,
-) -> Error {
-    match e.raw_os_error() {
-        Some(libc::EBUSY) => Error::NumVfsBusy {
-            pf: *pf,
-            current,
-            path: path.to_path_buf(),
-        },
-        Some(libc::ERANGE) => Error::NumVfsOutOfRange {
-            pf: *pf,
-            requested: u32::from(n),
-            total,
-            path: path.to_path_buf(),
-        },
-        Some(libc::ENOENT) => Error::NoDriver {
-            pf: *pf,
-            path: path.to_path_buf(),
-        },
-        _ => attr::write_error(
-            path,
-            &n.to_string(),
-            e,
-            "; the PF driver refused this count (see `dmesg`)",
-        ),
+/// What an errno from a `sriov_numvfs` write means, for the errnos that have
+/// no variant of their own in [`Error`] ([`Error::NumVfsFailed`]).
+///
+/// Read from `sriov_numvfs_store()` and `sriov_enable()` in `drivers/pci/iov.c`
+/// and the drivers' `sriov_configure` callbacks (kernel 6.x).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum NumVfsRefusal {
+    /// `EIO`: the device or its firmware failed. The PCI core answers it for an
+    /// SR-IOV capability that contradicts itself (InitialVFs above TotalVFs, or
+    /// below it without VF Migration; offset or stride 0); drivers for a failed
+    /// firmware command.
+    DeviceError,
+    /// `ENOSPC`: the driver ran out of its own resources for that many VFs (ice:
+    /// MSI-X vectors or queues).
+    DriverOutOfResources,
+    /// `EPERM` on a write of 0: the driver keeps its VFs while one is assigned
+    /// to a guest (igb, ixgbe: "VFs will not be deallocated").
+    VfsAssigned,
+    /// `EPERM` on a write of a count: the driver's own limit is below
+    /// `sriov_totalvfs` (ixgbe by traffic classes, i40e by its requested VFs).
+    DriverLimit,
+    /// `EINVAL`: the driver rejected the count.
+    InvalidCount,
+    /// `EOPNOTSUPP`: the driver does not do SR-IOV in its current mode or
+    /// firmware.
+    NotSupported,
+    /// `ENODEV`/`ENOSYS`: the PF's Function Dependency Link names a function
+    /// that is missing or not a PF (`sriov_enable()`), or the device is no PF
+    /// (`pci_enable_sriov()`).
+    DependencyLink,
+    /// `EAGAIN`: the driver is busy; a retry may work.
+    TryAgain,
+    /// Any other errno.
+    Other,
+}
+
+impl NumVfsRefusal {
+    /// The refusal an errno from writing `requested` means.
+    pub fn from_errno(errno: i32, requested: u16) -> Self {
+        match errno {
+            libc::EIO => Self::DeviceError,
+            libc::ENOSPC => Self::DriverOutOfResources,
+            libc::EPERM if requested == 0 => Self::VfsAssigned,
+            libc::EPERM => Self::DriverLimit,
+            libc::EINVAL => Self::InvalidCount,
+            libc::EOPNOTSUPP => Self::NotSupported,
+            libc::ENODEV | libc::ENOSYS => Self::DependencyLink,
+            libc::EAGAIN => Self::TryAgain,
+            _ => Self::Other,
+        }
+    }
+
+    /// What happened and what to do, for a write of `requested`.
+    pub fn explain(&self, requested: u16) -> String {
+        match self {
+            Self::DeviceError => "the device or its firmware failed to enable the VFs; `dmesg` \
+                 names the step; reload the PF driver (unbind and bind it) or power-cycle the \
+                 host, and update the card's firmware if it happens again"
+                .to_string(),
+            Self::DriverOutOfResources => format!(
+                "the driver has not enough of its own resources (interrupt vectors, queues) \
+                 for {requested} VFs; ask for fewer, or give the PF fewer queues first \
+                 (`ethtool -L <pf netdev> combined <n>`)"
+            ),
+            Self::VfsAssigned => "a VF is still assigned to a guest, so the driver keeps \
+                 them all; stop the VM (or detach the VF from it) and write 0 again"
+                .to_string(),
+            Self::DriverLimit => format!(
+                "the driver allows fewer than {requested} VFs in its current configuration \
+                 (ixgbe: 63, 31 or 15 by traffic classes; i40e: its max_vfs); `dmesg` names \
+                 the limit: ask for at most that many"
+            ),
+            Self::InvalidCount => format!(
+                "the driver rejected {requested} VFs; `dmesg` says why (usually a limit of its \
+                 own below sriov_totalvfs): ask for fewer"
+            ),
+            Self::NotSupported => "the driver does not create VFs in its current mode or with \
+                 this firmware; `dmesg` says which (e.g. the eswitch mode, or firmware without \
+                 SR-IOV)"
+                .to_string(),
+            Self::DependencyLink => "the PF's SR-IOV capability depends on another function \
+                 of the card (Function Dependency Link) that is missing or has no SR-IOV; \
+                 enable SR-IOV on every function of the card in the firmware setup"
+                .to_string(),
+            Self::TryAgain => {
+                "the driver is busy (a reset in progress); retry in a second".to_string()
+            }
+            Self::Other => "see `dmesg` for the PF".to_string(),
+        }
+    }
+}
+
+/// The name of an errno, for messages (`ENOMEM`), or its number.
+pub(crate) fn errno_name(errno: i32) -> String {
+    let name = match errno {
+        libc::EPERM => "EPERM",
+        libc::ENOENT => "ENOENT",
+        libc::EIO => "EIO",
+        libc::ENOMEM => "ENOMEM",
+        libc::EACCES => "EACCES",
+        libc::EBUSY => "EBUSY",
+        libc::ENODEV => "ENODEV",
+        libc::EINVAL => "EINVAL",
+        libc::ENOSPC => "ENOSPC",
+        libc::EROFS => "EROFS",
+        libc::ERANGE => "ERANGE",
+        libc::EAGAIN => "EAGAIN",
+        libc::ENOSYS => "ENOSYS",
+        libc::EOPNOTSUPP => "EOPNOTSUPP",
+        libc::ENXIO => "ENXIO",
+        _ => return format!("errno {errno}"),
+    };
+    name.to_string()
+}
+
+/// One `sriov_numvfs` write: what is needed to say what its errno means.
+pub(crate) struct NumVfsWrite<'a> {
+    pub(crate) pf: &'a PciAddress,
+    pub(crate) path: &'a Path,
+    /// The count written.
+    pub(crate) n: u16,
+    /// The count before the write.
+    pub(crate) current: u16,
+    /// `sriov_totalvfs`.
+    pub(crate) total: u16,
+    /// The PF's driver.
+    pub(crate) driver: Option<&'a str>,
+}
+
+impl NumVfsWrite<'_> {
+    /// Maps the kernel's answer to the write (`sriov_numvfs_store()`).
+    pub(crate) fn error(&self, e: io::Error) -> Error {
+        let (pf, path, n) = (*self.pf, self.path.to_path_buf(), self.n);
+        let Some(errno) = e.raw_os_error() else {
+            return attr::write_error(self.path, &n.to_string(), e, "");
+        };
+        match errno {
+            libc::EBUSY => Error::NumVfsBusy {
+                pf,
+                current: self.current,
+                requested: n,
+                path,
+            },
+            libc::ERANGE => Error::NumVfsOutOfRange {
+                pf,
+                requested: u32::from(n),
+                total: self.total,
+                path,
+            },
+            libc::ENOENT => match self.driver {
+                None => Error::NoDriver { pf, path },
+                Some(d) => Error::NoSriovConfigure {
+                    pf,
+                    driver: d.to_string(),
+                    path,
+                },
+            },
+            libc::ENOMEM => Error::NumVfsNoResources {
+                pf,
+                requested: n,
+                path,
+                diagnosis: Vec::new(),
+            },
+            // The file's own permissions stop an open, not a write; a write
+            // refused with these is a read-only or locked-down sysfs.
+            libc::EACCES | libc::EROFS => attr::write_error(self.path, &n.to_string(), e, ""),
+            _ => Error::NumVfsFailed {
+                pf,
+                requested: n,
+                errno,
+                refusal: NumVfsRefusal::from_errno(errno, n),
+                driver: self.driver.map(str::to_string),
+                path,
+            },
+        }
     }
 }
 
@@ -90,14 +237,27 @@ impl Sysfs {
     ///   VF. Only done when `allow_recreate`; otherwise [`Error::RecreateRefused`]
     ///   listing every VF and what is in use on it (see [`Sysfs::recreate_impact`]).
     ///
+    /// After each write `sriov_numvfs` is read back: a driver may create fewer VFs
+    /// than asked and still return success (`sriov_numvfs_store()` only logs "N VFs
+    /// requested; only M enabled"; bnxt_en creates none while its PF is down), and
+    /// that is [`Error::NumVfsShort`], never a silent success.
+    ///
     /// The write is synchronous in the kernel: VFs exist when it returns, but their
     /// drivers and netdevs may still be coming; see [`Sysfs::wait_for_vfs`].
     ///
     /// # Errors
     /// The ones above, [`Error::DeviceNotFound`], [`Error::NotSriovCapable`], and the
-    /// kernel's answers mapped: `EBUSY` -> [`Error::NumVfsBusy`], `ERANGE` ->
-    /// [`Error::NumVfsOutOfRange`], `ENOENT` -> [`Error::NoDriver`], `EINVAL` ->
-    /// [`Error::InvalidValue`], `EPERM`/`EACCES` -> [`Error::PermissionDenied`].
+    /// kernel's answers mapped (`sriov_numvfs_store()` and `sriov_enable()` in
+    /// `drivers/pci/iov.c`, the drivers' `sriov_configure`):
+    ///
+    /// | errno | error |
+    /// | --- | --- |
+    /// | `ERANGE` | [`Error::NumVfsOutOfRange`] (more than `sriov_totalvfs`) |
+    /// | `ENOENT` | [`Error::NoDriver`] (no driver), [`Error::NoSriovConfigure`] (a driver without `sriov_configure`, or vfio-pci without `enable_sriov=1`) |
+    /// | `EBUSY` | [`Error::NumVfsBusy`] (VFs exist, or one is assigned, or the driver is resetting) |
+    /// | `ENOMEM` | [`Error::NumVfsNoResources`] (no MMIO room for the VF BARs, or no bus numbers), with the PF's VF BAR and bus findings |
+    /// | `EIO`, `ENOSPC`, `EPERM`, `EINVAL`, `EOPNOTSUPP`, `ENODEV`, `ENOSYS`, `EAGAIN`, others | [`Error::NumVfsFailed`] with its [`NumVfsRefusal`] |
+    /// | `EACCES`, `EROFS` (read-only sysfs) | [`Error::PermissionDenied`] |
     pub fn set_num_vfs(
         &self,
         pf: &PciAddress,
@@ -118,9 +278,19 @@ impl Sysfs {
         if n == from {
             return Ok(NumVfsOutcome::Unchanged { num_vfs: n });
         }
-        if self.driver_of(pf)?.is_none() {
+        let Some(driver) = self.driver_of(pf)? else {
             return Err(Error::NoDriver { pf: *pf, path });
-        }
+        };
+        let write = |n: u16, current: u16| {
+            self.write_numvfs(&NumVfsWrite {
+                pf,
+                path: &path,
+                n,
+                current,
+                total: info.total_vfs,
+                driver: Some(&driver),
+            })
+        };
         if from != 0 && n != 0 {
             if !allow_recreate {
                 return Err(Error::RecreateRefused {
@@ -130,23 +300,74 @@ impl Sysfs {
                     casualties: self.recreate_impact(pf)?,
                 });
             }
-            self.write_numvfs(pf, 0, from, info.total_vfs)?;
+            write(0, from)?;
+            write(n, 0)?;
+        } else {
+            write(n, from)?;
         }
-        self.write_numvfs(
-            pf,
-            n,
-            if from != 0 && n != 0 { 0 } else { from },
-            info.total_vfs,
-        )?;
         Ok(NumVfsOutcome::Changed { from, to: n })
     }
 
-    fn write_numvfs(&self, pf: &PciAddress, n: u16, current: u16, total: u16) -> Result<()> {
-        let path = self.device_file(pf, "sriov_numvfs");
-        let value = n.to_string();
-        attr::write_with(&path, &value, |e| {
-            numvfs_write_error(pf, &path, n, current, total, e)
-        })
+    /// One write of `sriov_numvfs`, its errno mapped, then the count read back.
+    fn write_numvfs(&self, w: &NumVfsWrite<'_>) -> Result<()> {
+        #[allow(unused_mut)]
+        let mut value = w.n.to_string();
+        #[cfg(any(test, feature = "fixture"))]
+        match self.fixture_answer(w.pf, w.n) {
+            Some(
+                crate::fixture::NumVfsAnswer::Errno(errno)
+                | crate::fixture::NumVfsAnswer::ErrnoOnZero(errno),
+            ) => {
+                return Err(self.diagnosed(w.error(io::Error::from_raw_os_error(errno))));
+            }
+            Some(
+                crate::fixture::NumVfsAnswer::Enables(m)
+                | crate::fixture::NumVfsAnswer::ZeroLeaves(m),
+            ) => value = m.to_string(),
+            None => {}
+        }
+        attr::write_with(w.path, &value, |e| w.error(e)).map_err(|e| self.diagnosed(e))?;
+        let enabled: u16 = attr::read_dec(w.path)?;
+        if enabled != w.n {
+            return Err(Error::NumVfsShort {
+                pf: *w.pf,
+                requested: w.n,
+                enabled,
+                driver: w.driver.map(str::to_string),
+                path: w.path.to_path_buf(),
+            });
+        }
+        Ok(())
+    }
+
+    /// An `ENOMEM` answer, with what the PF's readiness reading finds on its VF
+    /// BARs and bus numbers; any other error as it is.
+    fn diagnosed(&self, e: Error) -> Error {
+        match e {
+            Error::NumVfsNoResources {
+                pf,
+                requested,
+                path,
+                ..
+            } => {
+                let diagnosis = self
+                    .sriov_readiness(&pf)
+                    .map(|r| {
+                        r.findings
+                            .into_iter()
+                            .filter(|f| f.explains_no_resources(requested))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                Error::NumVfsNoResources {
+                    pf,
+                    requested,
+                    path,
+                    diagnosis,
+                }
+            }
+            e => e,
+        }
     }
 
     /// Every VF that setting the count to 0 would destroy, each with what is in use
@@ -239,15 +460,45 @@ impl Sysfs {
 mod tests {
     use super::*;
 
+    const EVERY_ERRNO: [i32; 16] = [
+        libc::ERANGE,
+        libc::ENOENT,
+        libc::EBUSY,
+        libc::ENOMEM,
+        libc::EIO,
+        libc::ENOSPC,
+        libc::EPERM,
+        libc::EINVAL,
+        libc::EOPNOTSUPP,
+        libc::ENODEV,
+        libc::ENOSYS,
+        libc::EAGAIN,
+        libc::EACCES,
+        libc::EROFS,
+        libc::ENXIO,
+        libc::EFAULT,
+    ];
+
     #[test]
-    fn kernel_errnos_map_to_typed_errors() {
+    fn every_kernel_errno_maps_to_a_typed_error_naming_pf_file_and_fix() {
         let pf: PciAddress = "0000:01:00.0".parse().unwrap();
         let path = Path::new("/sys/bus/pci/devices/0000:01:00.0/sriov_numvfs");
-        let map =
-            |errno| numvfs_write_error(&pf, path, 8, 2, 7, io::Error::from_raw_os_error(errno));
+        let w = |n, driver| NumVfsWrite {
+            pf: &pf,
+            path,
+            n,
+            current: 2,
+            total: 7,
+            driver,
+        };
+        let map = |errno| w(8, Some("igb")).error(io::Error::from_raw_os_error(errno));
         assert!(matches!(
             map(libc::EBUSY),
-            Error::NumVfsBusy { current: 2, .. }
+            Error::NumVfsBusy {
+                current: 2,
+                requested: 8,
+                ..
+            }
         ));
         assert!(matches!(
             map(libc::ERANGE),
@@ -257,27 +508,67 @@ mod tests {
                 ..
             }
         ));
-        assert!(matches!(map(libc::ENOENT), Error::NoDriver { .. }));
-        assert!(matches!(map(libc::EINVAL), Error::InvalidValue { .. }));
-        assert!(matches!(map(libc::EPERM), Error::PermissionDenied { .. }));
-        assert!(matches!(map(libc::EACCES), Error::PermissionDenied { .. }));
-        assert!(matches!(map(libc::EIO), Error::Io { op: "writing", .. }));
-        // Every message names the device and the file.
-        for errno in [
-            libc::EBUSY,
-            libc::ERANGE,
-            libc::ENOENT,
-            libc::EPERM,
-            libc::EINVAL,
+        assert!(matches!(
+            w(8, None).error(io::Error::from_raw_os_error(libc::ENOENT)),
+            Error::NoDriver { .. }
+        ));
+        assert!(
+            matches!(map(libc::ENOENT), Error::NoSriovConfigure { ref driver, .. } if driver == "igb")
+        );
+        assert!(matches!(
+            map(libc::ENOMEM),
+            Error::NumVfsNoResources { requested: 8, .. }
+        ));
+        let refusal = |e: Error| match e {
+            Error::NumVfsFailed {
+                refusal, requested, ..
+            } => Some((refusal, requested)),
+            _ => None,
+        };
+        for (errno, want) in [
+            (libc::EIO, NumVfsRefusal::DeviceError),
+            (libc::ENOSPC, NumVfsRefusal::DriverOutOfResources),
+            (libc::EPERM, NumVfsRefusal::DriverLimit),
+            (libc::EINVAL, NumVfsRefusal::InvalidCount),
+            (libc::EOPNOTSUPP, NumVfsRefusal::NotSupported),
+            (libc::ENODEV, NumVfsRefusal::DependencyLink),
+            (libc::ENOSYS, NumVfsRefusal::DependencyLink),
+            (libc::EAGAIN, NumVfsRefusal::TryAgain),
+            (libc::ENXIO, NumVfsRefusal::Other),
         ] {
+            assert_eq!(refusal(map(errno)), Some((want, 8)), "{errno}");
+        }
+        // EPERM on a write of 0: a VF is assigned (igb, ixgbe).
+        assert_eq!(
+            refusal(w(0, Some("igb")).error(io::Error::from_raw_os_error(libc::EPERM))),
+            Some((NumVfsRefusal::VfsAssigned, 0))
+        );
+        assert!(matches!(map(libc::EACCES), Error::PermissionDenied { .. }));
+        assert!(matches!(map(libc::EROFS), Error::PermissionDenied { .. }));
+        // Every message names the PF (except a read-only sysfs, which is not the
+        // PF's doing), the file, and says what to do.
+        for errno in EVERY_ERRNO {
             let m = map(errno).to_string();
             assert!(m.contains("sriov_numvfs"), "{m}");
+            if errno != libc::EACCES && errno != libc::EROFS {
+                assert!(m.contains("0000:01:00.0"), "{m}");
+            }
+            assert!(m.len() > 80, "no fix in {m}");
         }
-        for errno in [libc::EBUSY, libc::ERANGE, libc::ENOENT] {
-            let m = map(errno).to_string();
-            assert!(m.contains("0000:01:00.0"), "{m}");
-        }
-        let m = map(libc::EPERM).to_string();
+        let m = map(libc::ENOMEM).to_string();
+        assert!(
+            m.contains("pci=realloc") && m.contains("Above 4G decoding"),
+            "{m}"
+        );
+        let m = map(libc::EACCES).to_string();
         assert!(m.contains("run as root"), "{m}");
+        let m = w(0, Some("igb"))
+            .error(io::Error::from_raw_os_error(libc::EBUSY))
+            .to_string();
+        assert!(m.contains("assigned to a guest"), "{m}");
+        let m = w(3, Some("vfio-pci"))
+            .error(io::Error::from_raw_os_error(libc::ENOENT))
+            .to_string();
+        assert!(m.contains("enable_sriov=1"), "{m}");
     }
 }

@@ -31,6 +31,10 @@ pub struct Sysfs {
     root: PathBuf,
     addresses: AddressSource,
     poll_interval: Duration,
+    /// The fixture's stand-in for the kernel's answer to `sriov_numvfs` writes
+    /// (set only by [`crate::fixture::Host::sysfs`]).
+    #[cfg(any(test, feature = "fixture"))]
+    answers: Option<crate::fixture::Answers>,
 }
 
 impl Default for Sysfs {
@@ -58,7 +62,30 @@ impl Sysfs {
             root,
             addresses,
             poll_interval: Duration::from_millis(20),
+            #[cfg(any(test, feature = "fixture"))]
+            answers: None,
         }
+    }
+
+    #[cfg(any(test, feature = "fixture"))]
+    pub(crate) fn with_fixture_answers(mut self, answers: crate::fixture::Answers) -> Self {
+        self.answers = Some(answers);
+        self
+    }
+
+    /// What the fixture says the kernel answers to writing `n` to the
+    /// `sriov_numvfs` of `pf`; `None`: a plain file write.
+    #[cfg(any(test, feature = "fixture"))]
+    pub(crate) fn fixture_answer(
+        &self,
+        pf: &PciAddress,
+        n: u16,
+    ) -> Option<crate::fixture::NumVfsAnswer> {
+        let answers = self.answers.as_ref()?;
+        let map = answers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        map.get(pf).copied().filter(|a| a.applies_to(n))
     }
 
     /// Chooses where interface addresses come from.

@@ -522,3 +522,36 @@ fn reset_is_refused_while_a_vf_is_bound_to_vfio_pci() {
     );
     assert_eq!(bed.num_vfs(), 0);
 }
+
+#[test]
+fn readiness_of_the_igb_pf_reads_its_vf_bars_ari_and_buses() {
+    let Some(bed) = Bed::new("readiness_of_the_igb_pf_reads_its_vf_bars_ari_and_buses") else {
+        return;
+    };
+    // Verified in a QEMU 10 / Linux 6.1 guest like the test bed's: igb's
+    // capability offers 8 VFs (the VF BAR regions are sized for 8), igb allows
+    // 7; VF BAR0 and BAR3 of 16 KiB each, assigned in the root port's window;
+    // the port forwards ARI (VF 0 is at device 16); bus 01 only.
+    let r = bed.sysfs.sriov_readiness(&bed.addr()).unwrap();
+    assert!(r.is_ready(), "{:?}", r.findings);
+    assert!(r.unknowns().is_empty(), "as root: {:?}", r.unknowns());
+    assert_eq!((r.total_vfs, r.hw_total_vfs), (Some(7), Some(8)));
+    let sysfs_sriov::VfBarsReading::Read { bars, reset, .. } = &r.vf_bars else {
+        panic!("{:?}", r.vf_bars);
+    };
+    assert!(reset.is_empty());
+    let got: Vec<(u8, Option<u64>, bool)> =
+        bars.iter().map(|b| (b.bar, b.per_vf, b.assigned)).collect();
+    assert_eq!(got, [(0, Some(0x4000), true), (3, Some(0x4000), true)]);
+    assert!(
+        matches!(r.ari, sysfs_sriov::AriReading::Enabled { .. }),
+        "{:?}",
+        r.ari
+    );
+    assert!(
+        matches!(r.bus_range, sysfs_sriov::BusRangeReading::Fits { .. }),
+        "{:?}",
+        r.bus_range
+    );
+    // (Every count write in these tests is read back by set_num_vfs now.)
+}
