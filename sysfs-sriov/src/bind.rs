@@ -316,24 +316,37 @@ mod tests {
         // bind_driver looked (iavf) and wrote the override; then another tool
         // rebound the VF to ixgbevf. The unbind step reads the driver again.
         let (host, vf) = bed();
-        assert_eq!(host.sysfs().driver_of(&vf).unwrap().as_deref(), Some("iavf"));
+        assert_eq!(
+            host.sysfs().driver_of(&vf).unwrap().as_deref(),
+            Some("iavf")
+        );
         host.set_driver(&vf, Some("ixgbevf")).unwrap();
-        host.sysfs().unbind_and_probe(&vf, Some("vfio-pci")).unwrap();
+        host.sysfs()
+            .unbind_and_probe(&vf, Some("vfio-pci"))
+            .unwrap();
         assert_eq!(
             host.read("sys/bus/pci/drivers/ixgbevf/unbind").unwrap(),
             vf.to_string()
         );
         assert_eq!(host.read("sys/bus/pci/drivers/iavf/unbind").unwrap(), "");
-        assert_eq!(host.read("sys/bus/pci/drivers_probe").unwrap(), vf.to_string());
+        assert_eq!(
+            host.read("sys/bus/pci/drivers_probe").unwrap(),
+            vf.to_string()
+        );
     }
 
     #[test]
     fn no_unbind_when_another_tool_bound_the_wanted_driver_meanwhile() {
         let (host, vf) = bed();
         host.set_driver(&vf, Some("vfio-pci")).unwrap();
-        host.sysfs().unbind_and_probe(&vf, Some("vfio-pci")).unwrap();
+        host.sysfs()
+            .unbind_and_probe(&vf, Some("vfio-pci"))
+            .unwrap();
         assert_eq!(host.read("sys/bus/pci/drivers/iavf/unbind").unwrap(), "");
-        assert_eq!(host.read("sys/bus/pci/drivers/vfio-pci/unbind").unwrap(), "");
+        assert_eq!(
+            host.read("sys/bus/pci/drivers/vfio-pci/unbind").unwrap(),
+            ""
+        );
         assert_eq!(host.read("sys/bus/pci/drivers_probe").unwrap(), "");
     }
 }
