@@ -464,8 +464,8 @@ fn config_host(netlink: bool) -> HostState {
 
 /// `sriov-cli` config parser and planner, through `sriov_cli::api` (pure,
 /// in memory: no files, no fixture root, no output). For the input as text
-/// (lossy UTF-8) and each node of [`CONFIG_NODES`] (the named ones only when
-/// the text says `node` somewhere):
+/// (lossy UTF-8) and each node of `CONFIG_NODES` (none, `fuzz`, `pve1`; the
+/// named ones only when the text says `node` somewhere):
 /// * parsing never panics and is deterministic (twice -> same `Debug` output,
 ///   for the config and for the error alike);
 /// * a config that parses is planned against both [`config_hosts`], with

@@ -26,6 +26,7 @@ mod cli;
 mod commands;
 mod config;
 mod ctx;
+pub mod generator;
 mod host;
 mod plan;
 mod render;
