@@ -5,7 +5,7 @@ use std::io::Write;
 use std::time::Instant;
 
 use super::plural;
-use crate::apply::{apply, Outcome, Progress, Timing};
+use crate::apply::{apply_from, Outcome, Progress, Timing};
 use crate::host::{Detail, Host, CARRIER_WAIT};
 use crate::plan::{plan, Options, Status};
 use crate::render::{self, ChangesJson};
@@ -112,7 +112,8 @@ pub(crate) fn setup(
             eprint!("{}", progress_text(p));
         }
     };
-    let outcome = apply(&cfg, host, opts, &mut progress);
+    // The first phase plans on the reading just validated.
+    let outcome = apply_from(&cfg, host, opts, &mut progress, Some(state));
     spent.extend(outcome.timings.iter().cloned());
     for w in &outcome.warnings {
         ctx.warn(w);
