@@ -195,7 +195,7 @@ impl Sysfs {
     pub fn impact_with(&self, vfs: &[Vf], addrs: &Addresses) -> Result<Vec<Casualty>> {
         vfs.iter()
             .map(|vf| {
-                let reasons = self.in_use(&vf.driver, &vf.netdevs, &addrs)?;
+                let reasons = self.in_use(&vf.driver, &vf.netdevs, addrs)?;
                 Ok(Casualty {
                     index: vf.index,
                     address: vf.address,
