@@ -27,6 +27,7 @@ mod commands;
 mod config;
 mod ctx;
 mod host;
+mod lock;
 mod plan;
 mod render;
 mod state;
@@ -214,6 +215,7 @@ where
             color: err_tty && !no_color(),
         },
         err_tty,
+        wait: std::time::Duration::from_secs(cli.wait),
     };
     let json = command_json(&cli.command);
     let fail = |e: CliError| {
