@@ -26,6 +26,7 @@ mod cli;
 mod commands;
 mod config;
 mod ctx;
+mod fault;
 mod host;
 mod lock;
 mod plan;

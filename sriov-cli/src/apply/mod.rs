@@ -193,6 +193,7 @@ impl Engine<'_> {
             ..self.opts
         };
         let p = plan(self.cfg, &state, replan);
+        crate::fault::point(&format!("{step}-planned"));
         self.out.timings.push(Timing {
             depth: 0,
             what,
@@ -232,6 +233,7 @@ impl Engine<'_> {
         if let Some(t) = self.out.timings.get_mut(phase_line) {
             t.took = t_phase.elapsed();
         }
+        crate::fault::point(&step.to_string());
         Ok(if !touches {
             Reading::Same(state)
         } else if sysfs_too {

@@ -3,13 +3,17 @@
 # lock serialises them, so both exit 0 and the host ends as one setup leaves
 # it. Before the lock, each renamed what the other was about to rename and
 # both exited 1. Read back with sysfs and iproute2.
-CFG=/tb/guest/configs/guide.toml
+# The guide's layout with a MAC for every VF: igb gives a VF without one a
+# random MAC each time it is created, which two fresh setups would not share.
+awk '{ print } /^index = [0234]$/ { printf "mac = \"02:00:00:02:00:%02d\"\n", $3 }' \
+    /tb/guest/configs/guide.toml >/tmp/fixed-macs.toml
+CFG=/tmp/fixed-macs.toml
 
 reset_host
 cli setup --config "$CFG"
 expect_rc concurrent.reference_setup 0
 require_vfs concurrent.precondition 7 || return 0
-snapshot /tmp/conc.ref
+snapshot_fresh /tmp/conc.ref
 reset_host
 
 ( timeout 180 /tb/bin/sriov-cli setup --config "$CFG" >/tmp/conc1.out 2>/tmp/conc1.err; echo $? >/tmp/conc1.rc ) &
@@ -26,7 +30,7 @@ expect_eq concurrent.both_exit_0 "$rc1 $rc2" "0 0" "(errors: $(grep -h '^error:'
 # One of them waited for the other's lock, and said so.
 waited=$(grep -l 'waiting for another sriov-cli run' /tmp/conc1.err /tmp/conc2.err | wc -l)
 expect_eq concurrent.one_waited "$waited" 1 "(runs whose stderr says they waited)"
-snapshot /tmp/conc.both
+snapshot_fresh /tmp/conc.both
 if cmp -s /tmp/conc.ref /tmp/conc.both; then
     pass concurrent.same_as_one_setup "sysfs + ip view identical to a single setup's"
 else
@@ -54,6 +58,6 @@ fi
 wait "$holder"
 expect_eq concurrent.holder_exit "$(cat /tmp/conc4.rc)" 0 "(the setup holding the lock; errors: $(grep '^error:' /tmp/conc4.err | tr '\n' ' ' | cut -c1-200))"
 # The refused reset changed nothing: the holder's setup is complete.
-snapshot /tmp/conc.after
+snapshot_fresh /tmp/conc.after
 if cmp -s /tmp/conc.ref /tmp/conc.after; then pass concurrent.refused_reset_changed_nothing ""; else
     fail concurrent.refused_reset_changed_nothing "$(diff /tmp/conc.ref /tmp/conc.after | grep '^[-+][^-+]' | tr '\n' ' ')"; fi
