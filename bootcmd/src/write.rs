@@ -405,12 +405,59 @@ fn put(dest: &Path, contents: &[u8], mode: u32, owner: Option<(u32, u32)>) -> Re
         // The rename is durable only once the directory is (fsync(2), NOTES).
         File::open(&dir)
             .and_then(|d| d.sync_all())
-            .map_err(werr(dest, "fsync directory"))
+            .map_err(werr(dest, "fsync directory"))?;
+        remove_stale_temps(&dir, name);
+        Ok(())
     })();
     if result.is_err() && !renamed {
         let _ = fs::remove_file(&tmp);
     }
     result
+}
+
+/// How old a temp file of ours must be before a later write of the same file
+/// removes it: a write killed between creating and renaming its temp file
+/// leaves it behind; a younger one may be another writer's, still working.
+pub const STALE_TEMP_AGE: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// Removes `dir`'s temp files of `name` (`.{name}.{16 hex digits}.tmp`,
+/// regular files only: a symlink there is not ours) older than
+/// [`STALE_TEMP_AGE`]. Best effort: what cannot be read or removed stays.
+fn remove_stale_temps(dir: &Path, name: &OsStr) {
+    use std::os::unix::ffi::OsStrExt;
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    let mut prefix = OsString::from(".");
+    prefix.push(name);
+    prefix.push(".");
+    let prefix = prefix.as_bytes().to_vec();
+    for e in entries.flatten() {
+        let n = e.file_name();
+        let b = n.as_bytes();
+        let ours = b.len() == prefix.len() + 20
+            && b.starts_with(&prefix)
+            && b.ends_with(b".tmp")
+            && b[prefix.len()..prefix.len() + 16]
+                .iter()
+                .all(u8::is_ascii_hexdigit);
+        if !ours {
+            continue;
+        }
+        let old = e
+            .metadata()
+            .ok()
+            .filter(fs::Metadata::is_file)
+            .and_then(|m| {
+                m.modified()
+                    .ok()
+                    .and_then(|t| t.elapsed().ok())
+                    .map(|age| age >= STALE_TEMP_AGE)
+            });
+        if old == Some(true) {
+            let _ = fs::remove_file(e.path());
+        }
+    }
 }
 
 /// How many random temp names [`create_temp`] tries before giving up.
@@ -484,6 +531,35 @@ fn random_u64() -> io::Result<u64> {
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_later_write_removes_stale_temps_of_the_same_file_only() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("grub");
+        let stale = d.path().join(".grub.0123456789abcdef.tmp");
+        let fresh = d.path().join(".grub.fedcba9876543210.tmp");
+        let other = d.path().join(".other.0123456789abcdef.tmp");
+        let link = d.path().join(".grub.00000000000000aa.tmp");
+        for f in [&stale, &fresh, &other] {
+            fs::write(f, "x").unwrap();
+        }
+        std::os::unix::fs::symlink(&other, &link).unwrap();
+        let long_ago = std::time::SystemTime::now() - STALE_TEMP_AGE * 2;
+        for f in [&stale, &other] {
+            File::options()
+                .write(true)
+                .open(f)
+                .unwrap()
+                .set_modified(long_ago)
+                .unwrap();
+        }
+        replace_file(&p, b"new\n", 0o644).unwrap();
+        assert!(!stale.exists(), "a stale temp of grub stays");
+        assert!(fresh.exists(), "a young temp (another writer's) is removed");
+        assert!(other.exists(), "another file's temp is removed");
+        assert!(fs::symlink_metadata(&link).is_ok(), "a symlink is removed");
+        assert_eq!(fs::read_to_string(&p).unwrap(), "new\n");
+    }
 
     #[test]
     fn temp_names_are_dot_name_16_hex_digits_tmp_and_differ() {

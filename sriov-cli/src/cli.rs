@@ -23,6 +23,12 @@ pub struct Cli {
     /// Node name selecting a `[node.NAME]` section [default: the hostname].
     #[arg(long, global = true, value_name = "NAME")]
     pub node: Option<String>,
+    /// How long a command that changes the host (setup, reset,
+    /// enable-iommu) waits for another such run to finish before it gives
+    /// up (exit 2, nothing changed). A boot-time setup of many VFs takes
+    /// seconds: a minute covers it with room.
+    #[arg(long, global = true, value_name = "SECONDS", default_value_t = 60)]
+    pub wait: u64,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,

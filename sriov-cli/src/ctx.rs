@@ -23,6 +23,8 @@ pub(crate) struct Ctx {
     pub err_style: Style,
     /// stderr is a terminal (progress display).
     pub err_tty: bool,
+    /// `--wait`: how long a writer waits for the host lock.
+    pub wait: std::time::Duration,
 }
 
 impl Ctx {
@@ -66,6 +68,16 @@ impl Ctx {
     /// Prints a note on stderr.
     pub fn note(&self, msg: &str) {
         eprintln!("{} {msg}", self.err_style.cyan("note:"));
+    }
+
+    /// Takes the host-wide lock for the command `what`, which changes the
+    /// host (see [`crate::lock`]). Under a fixture root without a `run/`
+    /// directory there is nothing to serialise and no lock is taken.
+    pub fn lock(&self, what: &str) -> Result<Option<crate::lock::HostLock>, CliError> {
+        if !self.live() && !self.under_root("/run").is_dir() {
+            return Ok(None);
+        }
+        crate::lock::acquire(&self.root, what, self.wait, &mut |m| self.note(m)).map(Some)
     }
 
     /// The node name: `--node`, else the hostname (`/proc/sys/kernel/hostname`,

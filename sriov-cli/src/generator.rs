@@ -100,6 +100,8 @@ fn ctx(root: &Path) -> Ctx {
         out_style: Style::default(),
         err_style: Style::default(),
         err_tty: false,
+        // The generator never takes the host lock (it writes nothing there).
+        wait: std::time::Duration::ZERO,
     }
 }
 

@@ -26,8 +26,10 @@ mod cli;
 mod commands;
 mod config;
 mod ctx;
+mod fault;
 pub mod generator;
 mod host;
+mod lock;
 mod plan;
 mod render;
 mod state;
@@ -215,6 +217,7 @@ where
             color: err_tty && !no_color(),
         },
         err_tty,
+        wait: std::time::Duration::from_secs(cli.wait),
     };
     let json = command_json(&cli.command);
     let fail = |e: CliError| {

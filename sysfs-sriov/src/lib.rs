@@ -99,7 +99,7 @@ pub use bind::{BindOutcome, DriverTarget};
 pub use count::{CountDone, CountOptions};
 pub use error::{Error, Result};
 pub use name::{check_driver_name, check_netdev_name, COMPONENT_MAX, IFNAME_MAX};
-pub use netdev::Netdev;
+pub use netdev::{Addresses, Netdev};
 pub use numvfs::{NumVfsOutcome, NumVfsRefusal};
 pub use pci::PciAddress;
 pub use pending::{PendingVf, WaitingFor};

@@ -52,7 +52,10 @@ impl Netdev {
     }
 }
 
-pub(crate) type AddressMap = BTreeMap<String, Vec<IpAddr>>;
+/// Interface name -> its IPv4 and IPv6 addresses (what makes a VF netdev
+/// "in use" by [`InUse::HasAddresses`](crate::InUse)).
+pub type Addresses = BTreeMap<String, Vec<IpAddr>>;
+pub(crate) type AddressMap = Addresses;
 
 impl Sysfs {
     /// Reads one network interface.
@@ -118,6 +121,15 @@ impl Sysfs {
             .into_iter()
             .filter(|n| check_netdev_name(n).is_ok())
             .collect())
+    }
+
+    /// Every interface's addresses, from the configured [`AddressSource`]
+    /// (one `getifaddrs(3)` call on the live system).
+    ///
+    /// # Errors
+    /// The source could not be read.
+    pub fn addresses(&self) -> Result<Addresses> {
+        self.address_map()
     }
 
     /// Interface name -> addresses, from the configured [`AddressSource`].

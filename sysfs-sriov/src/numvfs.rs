@@ -15,7 +15,7 @@ use serde::Serialize;
 
 use crate::attr;
 use crate::error::{Error, Result};
-use crate::netdev::AddressMap;
+use crate::netdev::{AddressMap, Addresses};
 use crate::pci::PciAddress;
 use crate::sysfs::Sysfs;
 use crate::usage::{Casualty, InUse};
@@ -404,10 +404,19 @@ impl Sysfs {
     /// # Errors
     /// I/O and parse errors.
     pub fn impact_of(&self, vfs: &[Vf]) -> Result<Vec<Casualty>> {
-        let addrs = self.address_map()?;
+        self.impact_with(vfs, &self.address_map()?)
+    }
+
+    /// [`Sysfs::impact_of`] with the interfaces' addresses given (from
+    /// [`Sysfs::addresses`], or the caller's own netlink dump), so that one
+    /// reading of a host with several PFs lists the addresses once.
+    ///
+    /// # Errors
+    /// I/O and parse errors.
+    pub fn impact_with(&self, vfs: &[Vf], addrs: &Addresses) -> Result<Vec<Casualty>> {
         vfs.iter()
             .map(|vf| {
-                let reasons = self.in_use(&vf.driver, &vf.netdevs, &addrs)?;
+                let reasons = self.in_use(&vf.driver, &vf.netdevs, addrs)?;
                 Ok(Casualty {
                     index: vf.index,
                     address: vf.address,

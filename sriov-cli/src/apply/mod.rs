@@ -15,7 +15,7 @@ use sysfs_sriov::PciAddress;
 
 use crate::config::Config;
 use crate::host::{chain, Detail, Host, HostError, CARRIER_WAIT};
-use crate::plan::{plan, Change, Options, Status, Step};
+use crate::plan::{plan, Change, Op, Options, Status, Step};
 use crate::state::HostState;
 
 /// What `setup` reports while it waits (the CLI shows it on a terminal).
@@ -83,6 +83,32 @@ impl Outcome {
     }
 }
 
+/// What the next phase plans on.
+pub(crate) enum Reading {
+    /// The host is as this reading shows (the last phase changed nothing).
+    Same(HostState),
+    /// The last phase changed only what netlink shows (links, VF
+    /// attributes, addresses, routes): this reading's sysfs part stands.
+    Netlink(HostState),
+    /// Read the host again.
+    Read,
+}
+
+impl Reading {
+    /// The host now, read as little as this reading allows, with the timing
+    /// line of the phase `step` that plans on it.
+    fn take(self, host: &mut dyn Host, step: &str) -> Result<(HostState, String), HostError> {
+        Ok(match self {
+            Reading::Same(s) => (s, format!("plan ({step}; the host is as read before)")),
+            Reading::Netlink(s) => (host.refresh(s)?, format!("read netlink, plan ({step})")),
+            Reading::Read => (
+                host.read(Detail::Plan)?,
+                format!("read host, plan ({step})"),
+            ),
+        })
+    }
+}
+
 /// The engine's state across phases.
 pub(crate) struct Engine<'a> {
     cfg: &'a Config,
@@ -100,11 +126,25 @@ pub(crate) struct Engine<'a> {
 }
 
 /// Applies `cfg` to the host, phase by phase, then reads back and verifies.
+#[cfg(test)]
 pub fn apply(
     cfg: &Config,
     host: &mut dyn Host,
     opts: Options,
     progress: &mut dyn FnMut(Progress<'_>),
+) -> Outcome {
+    apply_from(cfg, host, opts, progress, None)
+}
+
+/// [`apply`], starting from `read`: the reading the caller validated the
+/// plan on (`setup`), which the first phase then plans on instead of reading
+/// the host again.
+pub fn apply_from(
+    cfg: &Config,
+    host: &mut dyn Host,
+    opts: Options,
+    progress: &mut dyn FnMut(Progress<'_>),
+    read: Option<HostState>,
 ) -> Outcome {
     let mut e = Engine {
         cfg,
@@ -116,10 +156,10 @@ pub fn apply(
         dead_vfs: BTreeSet::new(),
         unprobed: BTreeSet::new(),
     };
-    let mut unchanged: Option<HostState> = None;
+    let mut next = read.map_or(Reading::Read, Reading::Same);
     for step in Step::ALL {
-        match e.phase(step, unchanged.take()) {
-            Ok(next) => unchanged = next,
+        match e.phase(step, next) {
+            Ok(n) => next = n,
             Err(fatal) => {
                 e.out.fatal = Some(fatal);
                 return e.out;
@@ -127,7 +167,7 @@ pub fn apply(
         }
     }
     let t = Instant::now();
-    e.verify(unchanged);
+    e.verify(next);
     e.out.timings.push(Timing {
         depth: 0,
         what: "read back, verify".into(),
@@ -139,13 +179,11 @@ pub fn apply(
 impl Engine<'_> {
     /// One phase: read (or reuse) the host, re-plan, apply this step's
     /// changes. Returns the reading when the phase changed nothing.
-    fn phase(&mut self, step: Step, reuse: Option<HostState>) -> Result<Option<HostState>, String> {
+    fn phase(&mut self, step: Step, reading: Reading) -> Result<Reading, String> {
         let t_read = Instant::now();
-        let reused = reuse.is_some();
-        let state = match reuse {
-            Some(s) => s,
-            None => self.host.read(Detail::Plan).map_err(|e| chain(&e))?,
-        };
+        let (state, what) = reading
+            .take(self.host, &step.to_string())
+            .map_err(|e| chain(&e))?;
         // Validation (before apply) refuses unbinding a busy VF without
         // --force-unbind. A VF created by this run that something (a network
         // manager) brought up meanwhile is not fatal here: the bind itself,
@@ -155,13 +193,10 @@ impl Engine<'_> {
             ..self.opts
         };
         let p = plan(self.cfg, &state, replan);
+        crate::fault::point(&format!("{step}-planned"));
         self.out.timings.push(Timing {
             depth: 0,
-            what: if reused {
-                format!("plan ({step}; the host is as read before)")
-            } else {
-                format!("read host, plan ({step})")
-            },
+            what,
             took: t_read.elapsed(),
         });
         // The phase's own line, filled in when it ends (its operations follow it).
@@ -182,6 +217,12 @@ impl Engine<'_> {
         // Whether this phase may change the host: a change to make, or VFs
         // created without drivers that the driver phase probes.
         let touches = !todo.is_empty() || (step == Step::Driver && !self.unprobed.is_empty());
+        // Changes sysfs shows too: VFs, drivers, netdev names.
+        let sysfs_too = match step {
+            Step::NumVfs | Step::Driver => true,
+            Step::Link => todo.iter().any(|c| matches!(c.op, Op::Rename { .. })),
+            Step::PfLink | Step::VfAttrs | Step::Address | Step::Route => false,
+        };
         match step {
             Step::PfLink => self.pf_links(&state, todo),
             Step::NumVfs => self.num_vfs(&state, todo),
@@ -192,7 +233,14 @@ impl Engine<'_> {
         if let Some(t) = self.out.timings.get_mut(phase_line) {
             t.took = t_phase.elapsed();
         }
-        Ok((!touches).then_some(state))
+        crate::fault::point(&step.to_string());
+        Ok(if !touches {
+            Reading::Same(state)
+        } else if sysfs_too {
+            Reading::Read
+        } else {
+            Reading::Netlink(state)
+        })
     }
 
     /// The changes whose PF or VF failed earlier are reported skipped; the
@@ -278,9 +326,9 @@ impl Engine<'_> {
 
     /// Reads back: whatever still differs was ignored by the driver (if it
     /// was applied) or failed.
-    fn verify(&mut self, unchanged: Option<HostState>) {
-        let state = match unchanged.map_or_else(|| self.host.read(Detail::Plan), Ok) {
-            Ok(s) => s,
+    fn verify(&mut self, reading: Reading) {
+        let state = match reading.take(self.host, "verify") {
+            Ok((s, _)) => s,
             Err(e) => {
                 self.out.fatal = Some(format!("reading back failed: {}", chain(&e)));
                 return;

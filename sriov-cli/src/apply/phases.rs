@@ -117,6 +117,7 @@ impl Engine<'_> {
         self.watch(&had_carrier);
         let together = together(writes.len());
         let done = self.host.set_num_vfs(&writes, self.opts.allow_recreate);
+        crate::fault::point("num_vfs-written");
         for (c, t) in items.iter().zip(&done) {
             let Op::NumVfs { to, .. } = c.op else {
                 continue;

@@ -89,11 +89,12 @@ fn timings_name_every_phase_and_every_kernel_operation_in_order() {
         ("address", &["eth0pve050: address 10.0.50.100/24"][..]),
         ("route", &["eth0pve050: route default via 10.0.50.1"][..]),
     ] {
-        // pf_link changed nothing: num_vfs plans on its reading.
-        want.push(if step == "num_vfs" {
-            "plan (num_vfs; the host is as read before)".to_string()
-        } else {
-            format!("read host, plan ({step})")
+        // pf_link changed nothing: num_vfs plans on its reading; after a
+        // phase that changed only what netlink shows, only netlink is read.
+        want.push(match step {
+            "num_vfs" => "plan (num_vfs; the host is as read before)".to_string(),
+            "driver" | "route" => format!("read netlink, plan ({step})"),
+            _ => format!("read host, plan ({step})"),
         });
         want.push(step.to_string());
         want.extend(ops.iter().map(|o| format!("  {o}")));
@@ -101,8 +102,9 @@ fn timings_name_every_phase_and_every_kernel_operation_in_order() {
     want.push("read back, verify".into());
     assert_eq!(lines, want);
     assert_eq!(
-        f.reads, 7,
-        "a reading per phase after one that changed something, and one to verify"
+        (f.reads, f.refreshes),
+        (4, 3),
+        "a whole reading after a phase that changed sysfs (count, drivers, names) or at the start; netlink only after vf_attrs, address and route"
     );
     // A phase's time covers the operations listed under it.
     let mut phase = None;
@@ -155,14 +157,15 @@ fn phases_after_one_that_changed_nothing_plan_on_the_same_reading() {
     )
     .unwrap();
     f.reads = 0;
+    f.refreshes = 0;
     f.log.clear();
     let o = apply(&edited, &mut f, Options::default(), &mut |_| {});
     assert!(o.converged(), "{:#?}", o.changes);
     assert_eq!(f.log, ["setvfs 0000:01:00.0 [1]"]);
-    // Read for pf_link (reused by num_vfs and vf_attrs), again after
-    // the VLAN change for the driver phase (reused by every later phase
-    // and by the read-back, which still sees the new VLAN).
-    assert_eq!(f.reads, 2);
+    // Read for pf_link (reused by num_vfs and vf_attrs); after the VLAN
+    // change only netlink is read again, for the driver phase (reused by
+    // every later phase and by the read-back, which still sees the new VLAN).
+    assert_eq!((f.reads, f.refreshes), (1, 1));
     let vlan = o.changes.iter().find(|c| c.attr() == "vlan").unwrap();
     assert_eq!(vlan.status, Status::Applied);
     assert_eq!(vlan.detail, None);

@@ -22,6 +22,14 @@ pub(crate) fn dispatch(
     host: &mut dyn Host,
     out: &mut dyn Write,
 ) -> Result<u8, CliError> {
+    // The commands that change the host run one at a time (the lock is
+    // held until this returns); read-only ones never wait.
+    let _lock = match cmd {
+        Command::Setup { dry_run: false, .. } => ctx.lock("setup")?,
+        Command::Reset { .. } => ctx.lock("reset")?,
+        Command::EnableIommu { dry_run: false, .. } => ctx.lock("enable-iommu")?,
+        _ => None,
+    };
     match cmd {
         Command::Setup {
             dry_run,

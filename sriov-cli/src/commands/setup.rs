@@ -5,7 +5,7 @@ use std::io::Write;
 use std::time::Instant;
 
 use super::plural;
-use crate::apply::{apply, Outcome, Progress, Timing};
+use crate::apply::{apply_from, Outcome, Progress, Timing};
 use crate::host::{Detail, Host, CARRIER_WAIT};
 use crate::plan::{plan, Options, Status};
 use crate::render::{self, ChangesJson};
@@ -112,7 +112,8 @@ pub(crate) fn setup(
             eprint!("{}", progress_text(p));
         }
     };
-    let outcome = apply(&cfg, host, opts, &mut progress);
+    // The first phase plans on the reading just validated.
+    let outcome = apply_from(&cfg, host, opts, &mut progress, Some(state));
     spent.extend(outcome.timings.iter().cloned());
     for w in &outcome.warnings {
         ctx.warn(w);
@@ -157,18 +158,33 @@ fn report(
         }
         return Ok(());
     }
-    let bad = outcome
+    let bad: Vec<&crate::plan::Change> = outcome
         .changes
         .iter()
         .filter(|c| c.status != Status::Applied)
-        .count();
+        .collect();
+    // The devices, so that the error line alone says where to look.
+    let mut what: Vec<String> = Vec::new();
+    for c in &bad {
+        let s = format!("{} {}", c.subject(), c.label());
+        if !what.contains(&s) {
+            what.push(s);
+        }
+    }
+    let more = what.len().saturating_sub(4);
+    what.truncate(4);
+    if more > 0 {
+        what.push(format!("{more} more"));
+    }
     out.flush()?;
     if let Some(f) = &outcome.fatal {
         ctx.error(f);
     }
     ctx.error(&format!(
-        "setup did not converge: {bad} of {} not applied (see above); fix the cause and re-run",
-        plural(outcome.changes.len(), "change")
+        "setup did not converge: {} of {} not applied ({}; see above); fix the cause and re-run",
+        bad.len(),
+        plural(outcome.changes.len(), "change"),
+        what.join(", ")
     ));
     Ok(())
 }

@@ -1,8 +1,6 @@
 //! Every command against the fake host, through `dispatch`, as `run` calls
 //! it: exit codes, stdout, and what the host was asked to do.
 
-use std::path::PathBuf;
-
 use super::*;
 use crate::cli::StatsFormat;
 use crate::host::fake::{fake, pci, Fake};
@@ -20,14 +18,18 @@ fn with_config(text: &str) -> Run {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("sriov.toml");
     std::fs::write(&path, text).unwrap();
+    // The root is the temp dir: a writing command's host lock is taken in
+    // its run/, never in the live /run.
+    std::fs::create_dir(dir.path().join("run")).unwrap();
     let ctx = Ctx {
-        root: PathBuf::from("/"),
+        root: dir.path().to_path_buf(),
         config: Some(path),
         node: None,
         verbose: 0,
         out_style: Style::default(),
         err_style: Style::default(),
         err_tty: false,
+        wait: std::time::Duration::from_secs(5),
     };
     Run { _dir: dir, ctx }
 }

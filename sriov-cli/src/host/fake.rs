@@ -91,6 +91,8 @@ pub(crate) struct Fake {
     pub unprobed: Vec<VfState>,
     /// How many times setup read the host.
     pub reads: usize,
+    /// How many times `refresh` was called (netlink-only readings).
+    pub refreshes: usize,
     /// Whether the carrier watch fails to subscribe.
     pub watch_fails: bool,
     /// Labels of the PFs whose carrier does not come back.
@@ -115,6 +117,7 @@ pub(crate) fn fake() -> Fake {
         autoprobe: true,
         unprobed: Vec::new(),
         reads: 0,
+        refreshes: 0,
         watch_fails: false,
         no_carrier: Vec::new(),
         watched: Vec::new(),
@@ -263,6 +266,12 @@ impl Host for Fake {
 
     fn read(&mut self, _: Detail) -> Result<HostState, HostError> {
         self.reads += 1;
+        Ok(self.state.clone())
+    }
+
+    fn refresh(&mut self, _: HostState) -> Result<HostState, HostError> {
+        // The fake's whole state is what a refresh would show.
+        self.refreshes += 1;
         Ok(self.state.clone())
     }
 

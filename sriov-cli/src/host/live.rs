@@ -8,7 +8,10 @@ use std::time::Duration;
 use netlink_vf::{CarrierWatch, Handle, IfName, IpPrefix, RouteSpec, VfConfig};
 use sysfs_sriov::{CountOptions, DriverTarget, PciAddress, PfImpact, Sysfs, Timed};
 
-use super::{read::read_state, Detail, Host, HostError, Resets, VfFailures, VF_WAIT};
+use super::{
+    read::{read_state, refresh_netlink},
+    Detail, Host, HostError, Resets, VfFailures, VF_WAIT,
+};
 use crate::config::DriverSpec;
 use crate::state::{HostState, PfState, VfState};
 
@@ -116,6 +119,16 @@ impl Host for LiveHost {
 
     fn read(&mut self, detail: Detail) -> Result<HostState, HostError> {
         read_state(&self.sysfs, &self.root, self.nl.as_mut().ok(), detail)
+    }
+
+    fn refresh(&mut self, mut st: HostState) -> Result<HostState, HostError> {
+        match self.nl.as_mut() {
+            Ok(nl) if st.netlink => {
+                refresh_netlink(nl, &mut st)?;
+                Ok(st)
+            }
+            _ => self.read(Detail::Plan),
+        }
     }
 
     fn find_pf(&self, spec: &str) -> Result<PciAddress, HostError> {

@@ -107,6 +107,16 @@ pub trait Host {
     /// # Errors
     /// When sysfs or netlink cannot be read at all.
     fn read(&mut self, detail: Detail) -> Result<HostState, HostError>;
+    /// `st` with its netlink fields read again (VF attributes, links,
+    /// addresses, routes), its sysfs fields kept: after a phase that changed
+    /// only what netlink shows. The default reads everything again.
+    ///
+    /// # Errors
+    /// As [`Host::read`].
+    fn refresh(&mut self, st: HostState) -> Result<HostState, HostError> {
+        let _ = st;
+        self.read(Detail::Plan)
+    }
     /// The PF a command-line argument names (netdev name or PCI address).
     ///
     /// # Errors

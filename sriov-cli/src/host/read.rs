@@ -21,14 +21,27 @@ pub(super) fn read_state(
         netlink: nl.is_some(),
         ..HostState::default()
     };
-    for pf in sysfs.pfs()? {
+    // One netlink dump of links and addresses serves the in-use checks and
+    // the netlink details; without netlink, sysfs-sriov's own source, once.
+    let mut nl = nl;
+    let dumps = match nl.as_deref_mut() {
+        Some(h) => Some((h.links()?, h.addresses(None)?)),
+        None => None,
+    };
+    let pfs = sysfs.pfs()?;
+    let addresses = match &dumps {
+        Some((links, addrs)) => addresses_by_name(links, addrs),
+        None if pfs.iter().any(|p| p.sriov.num_vfs > 0) => sysfs.addresses()?,
+        None => sysfs_sriov::Addresses::new(),
+    };
+    for pf in pfs {
         let vfs = sysfs.vfs(&pf.address)?;
         // What is in use on each VF (for the recreate, reset and unbind
         // checks), on the VFs just resolved.
         let impact = if vfs.is_empty() {
             Vec::new()
         } else {
-            sysfs.impact_of(&vfs)?
+            sysfs.impact_with(&vfs, &addresses)?
         };
         let mut ps = PfState::new(pf.address);
         ps.netdevs.clone_from(&pf.netdevs);
@@ -71,21 +84,50 @@ pub(super) fn read_state(
     }
     // Every interface name, for "name already taken" checks.
     st.links.extend(sysfs.interface_names()?);
-    if let Some(nl) = nl {
-        read_netlink(nl, &mut st, detail)?;
+    if let (Some(nl), Some((links, addrs))) = (nl, dumps) {
+        read_netlink(nl, &links, addrs, &mut st, detail)?;
     }
     Ok(st)
 }
 
-fn read_netlink(nl: &mut Handle, st: &mut HostState, detail: Detail) -> Result<(), HostError> {
-    let links = nl.links()?;
+/// Reads the netlink fields of `st` again, keeping what sysfs showed.
+pub(super) fn refresh_netlink(nl: &mut Handle, st: &mut HostState) -> Result<(), HostError> {
+    let (links, addrs) = (nl.links()?, nl.addresses(None)?);
+    read_netlink(nl, &links, addrs, st, Detail::Plan)
+}
+
+/// Interface name -> its addresses, from the netlink dumps, as sysfs-sriov's
+/// in-use check takes them.
+fn addresses_by_name(
+    links: &[netlink_vf::Link],
+    addrs: &[netlink_vf::Address],
+) -> sysfs_sriov::Addresses {
+    let names: BTreeMap<u32, &str> = links.iter().map(|l| (l.index, l.name.as_str())).collect();
+    let mut out = sysfs_sriov::Addresses::new();
+    for a in addrs {
+        if let Some(n) = names.get(&a.index) {
+            out.entry((*n).to_string())
+                .or_default()
+                .push(a.prefix.addr());
+        }
+    }
+    out
+}
+
+fn read_netlink(
+    nl: &mut Handle,
+    links: &[netlink_vf::Link],
+    addresses: Vec<netlink_vf::Address>,
+    st: &mut HostState,
+    detail: Detail,
+) -> Result<(), HostError> {
     let by_name: BTreeMap<&str, &netlink_vf::Link> =
         links.iter().map(|l| (l.name.as_str(), l)).collect();
     let by_index: BTreeMap<u32, &str> = links.iter().map(|l| (l.index, l.name.as_str())).collect();
     st.links
         .extend(links.iter().map(|l| l.name.as_str().to_string()));
     let mut addrs: BTreeMap<u32, Vec<IpPrefix>> = BTreeMap::new();
-    for a in nl.addresses(None)? {
+    for a in addresses {
         addrs.entry(a.index).or_default().push(a.prefix);
     }
     let mut routes = Vec::new();
@@ -100,6 +142,11 @@ fn read_netlink(nl: &mut Handle, st: &mut HostState, detail: Detail) -> Result<(
     }
     st.default_routes = Some(routes);
     for pf in &mut st.pfs {
+        // Nothing of an earlier reading stays (a refresh fills in again).
+        (pf.ifindex, pf.up, pf.carrier) = (None, None, None);
+        for v in &mut pf.vfs {
+            (v.attrs, v.link) = (None, None);
+        }
         let Some(l) = pf.netdevs.first().and_then(|n| by_name.get(n.as_str())) else {
             continue;
         };

@@ -12,7 +12,7 @@ use std::path::PathBuf;
 
 pub use change::{Change, Op, Status, Step};
 
-use crate::config::{Config, Loc, PfKey, PfSpec};
+use crate::config::{Config, DriverSpec, Loc, PfKey, PfSpec};
 use crate::state::{HostState, PfState, VfState};
 
 /// A computed plan.
@@ -280,6 +280,23 @@ fn plan_pf(spec: &PfSpec, pf: &PfState, ctx: &Ctx<'_>, p: &mut Plan) {
     for vs in &spec.vfs {
         let live_vf: Option<&VfState> = if survives { pf.vf(vs.index) } else { None };
         vf::plan_vf(&pfn, pf, vs, live_vf, ctx, p);
+    }
+    // The VFs the config does not mention, left without a driver by a run
+    // killed after its count write, get theirs as an uninterrupted run gives
+    // them (see plan_driver).
+    if survives && vf::autoprobes(pf) {
+        for v in pf.vfs.iter().filter(|v| v.driver.is_none()) {
+            if spec.vfs.iter().all(|s| s.index != v.index) {
+                p.changes.push(mk(
+                    Some(v.index),
+                    Op::Driver {
+                        from: Some(None),
+                        to: DriverSpec::Default,
+                        implicit: true,
+                    },
+                ));
+            }
+        }
     }
 }
 

@@ -464,3 +464,45 @@ fn an_unreported_mtu_is_unknown_not_zero() {
     h.pfs[0].vfs[0].link.as_mut().unwrap().mtu = Some(9000);
     assert!(plan(&c, &h, NO).changes.is_empty());
 }
+
+#[test]
+fn vfs_left_without_a_driver_on_an_autoprobing_pf_are_probed() {
+    // A run killed after its count write (made with autoprobe off) leaves
+    // every VF without a driver: a re-run gives each the driver an
+    // uninterrupted run would have, configured (VF 0: attributes only) or
+    // not (VFs 2 and 3), with or without netdev settings.
+    let text = "[[pf]]\nname = \"eno1\"\nnum_vfs = 4\n[[pf.vf]]\nindex = 0\nvlan = 5\n[[pf.vf]]\nindex = 1\nname = \"eth9\"\n";
+    let mut h = host(4, true);
+    for v in &mut h.pfs[0].vfs {
+        (v.driver, v.netdev, v.link) = (None, None, None);
+    }
+    h.pfs[0].vfs[0].attrs.as_mut().unwrap().vlan = Some(VlanConfig::new(VlanId::new(5).unwrap()));
+    let probes = |p: &Plan| -> Vec<Option<u32>> {
+        p.changes
+            .iter()
+            .filter(|c| matches!(c.op, Op::Driver { implicit: true, .. }))
+            .map(|c| c.vf)
+            .collect()
+    };
+    let p = plan(&cfg(text), &h, NO);
+    assert!(p.errors.is_empty(), "{:?}", p.errors);
+    let mut got = probes(&p);
+    got.sort_unstable();
+    assert_eq!(
+        got,
+        [Some(0), Some(1), Some(2), Some(3)],
+        "{:?}",
+        summary(&p)
+    );
+    // With the PF's autoprobe off, only the VF whose config needs a netdev.
+    h.pfs[0].sriov = Some(sysfs_sriov::SriovInfo {
+        total_vfs: 7,
+        num_vfs: 4,
+        offset: 128,
+        stride: 2,
+        vf_device: 0x10ca,
+        drivers_autoprobe: false,
+    });
+    let p = plan(&cfg(text), &h, NO);
+    assert_eq!(probes(&p), [Some(1)], "{:?}", summary(&p));
+}

@@ -21,7 +21,7 @@ pub(super) fn plan_vf(
     check_vf_live(pfn, vs, vf, ctx, p);
     trunk_warnings(pfn, pf, vs, p);
     plan_attrs(vs, vf, &mk, p);
-    plan_driver(vs, vf, &mk, p);
+    plan_driver(vs, vf, autoprobes(pf), &mk, p);
     plan_reload(pfn, pf, vs, vf, &mk, ctx, p);
     check_unbind(pfn, vs, vf, ctx, p);
     // A VF bound to its network driver whose netdev is not visible here has
@@ -165,7 +165,19 @@ fn plan_attrs(vs: &VfSpec, vf: Option<&VfState>, mk: &impl Fn(Op) -> Change, p: 
     );
 }
 
-fn plan_driver(vs: &VfSpec, vf: Option<&VfState>, mk: &impl Fn(Op) -> Change, p: &mut Plan) {
+/// Whether the kernel gives `pf`'s new VFs their driver by itself
+/// (`sriov_drivers_autoprobe`; absent before Linux 4.12, which always does).
+pub(super) fn autoprobes(pf: &PfState) -> bool {
+    pf.sriov.is_none_or(|s| s.drivers_autoprobe)
+}
+
+fn plan_driver(
+    vs: &VfSpec,
+    vf: Option<&VfState>,
+    autoprobe: bool,
+    mk: &impl Fn(Op) -> Change,
+    p: &mut Plan,
+) {
     let from = vf.map(|v| v.driver.clone());
     let cur = vf.and_then(|v| v.driver.as_deref());
     if let Some(d) = &vs.driver {
@@ -182,10 +194,13 @@ fn plan_driver(vs: &VfSpec, vf: Option<&VfState>, mk: &impl Fn(Op) -> Change, p:
                 implicit: false,
             }));
         }
-    } else if vf.is_some_and(|v| v.driver.is_none()) && vs.wants_netdev() {
+    } else if vf.is_some_and(|v| v.driver.is_none()) && (vs.wants_netdev() || autoprobe) {
         // An unbound VF (unbound by hand, or created while the PF's autoprobe
         // was off) has no netdev for its link settings: give it the network
-        // driver the kernel picks.
+        // driver the kernel picks. On a PF that autoprobes, a VF without a
+        // driver is what a run killed after its count write leaves (setup
+        // creates VFs with autoprobe off and probes them later): probe it, as
+        // an uninterrupted run would have.
         p.changes.push(mk(Op::Driver {
             from,
             to: DriverSpec::Default,

@@ -168,3 +168,11 @@ snapshot() {
         ls /dev/vfio 2>/dev/null
     } >"$1"
 }
+
+# snapshot_fresh FILE: snapshot, with the kernel's own netdev names (ethN)
+# made one: two setups from 0 VFs probe the VFs in parallel, so a VF the
+# config does not name may get another ethN each time.
+snapshot_fresh() {
+    snapshot "$1.raw"
+    sed -E 's/(^|[^a-z0-9])eth[0-9]+($|[^a-z0-9])/\1ethN\2/g' "$1.raw" | sort >"$1"
+}
