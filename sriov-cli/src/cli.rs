@@ -88,6 +88,14 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Can this host create VFs and pass them through? check-iommu's verdict
+    /// plus a line per SR-IOV device (firmware, driver, VF BARs, ARI, bus
+    /// numbers), each problem with its fix. Exit 0 ready, 1 not ready, 2 error.
+    Check {
+        /// JSON report on stdout.
+        #[arg(long)]
+        json: bool,
+    },
     /// Add the IOMMU options to the kernel command line where the boot loader
     /// keeps it, and print (or with --yes run) the refresh command.
     EnableIommu {

@@ -259,7 +259,8 @@ fn command_json(cmd: &cli::Command) -> bool {
     match cmd {
         cli::Command::Setup { json, .. }
         | cli::Command::Status { json, .. }
-        | cli::Command::CheckIommu { json } => *json,
+        | cli::Command::CheckIommu { json }
+        | cli::Command::Check { json } => *json,
         _ => false,
     }
 }

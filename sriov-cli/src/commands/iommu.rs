@@ -4,6 +4,7 @@
 use std::io::Write;
 
 use crate::host::{chain, Host};
+use crate::render;
 use crate::{CliError, Ctx};
 
 pub(crate) fn check_iommu(
@@ -22,6 +23,87 @@ pub(crate) fn check_iommu(
         out.write_all(iommu_check::render(&report, opts).as_bytes())?;
     }
     Ok(if report.verdict.is_ready() { 0 } else { 1 })
+}
+
+/// `check`: the IOMMU verdict and every SR-IOV device's readiness; ready
+/// when both are.
+pub(crate) fn check(
+    ctx: &Ctx,
+    host: &mut dyn Host,
+    out: &mut dyn Write,
+    json: bool,
+) -> Result<u8, CliError> {
+    let report = host
+        .iommu_report()
+        .map_err(|e| CliError::Usage(chain(&e)))?;
+    let sriov = host
+        .sriov_readiness()
+        .map_err(|e| CliError::Usage(chain(&e)))?;
+    let iommu_ready = report.verdict.is_ready();
+    let sriov_ready = !sriov.is_empty() && sriov.iter().all(sysfs_sriov::Readiness::is_ready);
+    if json {
+        #[derive(serde::Serialize)]
+        struct Check<'a> {
+            ready: bool,
+            iommu: &'a iommu_check::Report,
+            sriov: &'a [sysfs_sriov::Readiness],
+        }
+        let doc = Check {
+            ready: iommu_ready && sriov_ready,
+            iommu: &report,
+            sriov: &sriov,
+        };
+        out.write_all(crate::render::json(&doc).as_bytes())?;
+    } else {
+        let opts = iommu_check::RenderOptions::new(ctx.out_style.color).verbose(ctx.verbose > 0);
+        out.write_all(iommu_check::render(&report, opts).as_bytes())?;
+        out.write_all(sriov_text(&sriov, ctx).as_bytes())?;
+        let verdict = match (iommu_ready, sriov_ready) {
+            (true, true) => ctx
+                .out_style
+                .green("ready: VFs can be created and passed through"),
+            (false, true) => ctx.out_style.red("not ready: the IOMMU (above)"),
+            (true, false) => ctx.out_style.red("not ready: SR-IOV (above)"),
+            (false, false) => ctx.out_style.red("not ready: the IOMMU and SR-IOV (above)"),
+        };
+        writeln!(out, "\nVerdict: {verdict}")?;
+    }
+    Ok(if iommu_ready && sriov_ready { 0 } else { 1 })
+}
+
+/// The SR-IOV section of `check`: a line per device, then each problem and
+/// its fix, and what could not be read.
+fn sriov_text(devices: &[sysfs_sriov::Readiness], ctx: &Ctx) -> String {
+    use std::fmt::Write as _;
+    let mut s = String::from("\nSR-IOV\n");
+    if devices.is_empty() {
+        let _ = writeln!(
+            s,
+            "  {} no SR-IOV capable PCI device (no sriov_totalvfs under /sys/bus/pci/devices): SR-IOV may be off in the firmware setup, or the NIC has none",
+            ctx.out_style.red("NOT READY")
+        );
+    }
+    for r in devices {
+        let driver = r.driver.as_deref().unwrap_or("no driver");
+        let vfs = match (r.total_vfs, r.num_vfs) {
+            (Some(t), Some(n)) => format!("{n} of {t} VFs"),
+            _ => "no VFs offered".to_string(),
+        };
+        let tag = if r.is_ready() {
+            ctx.out_style.green("ready    ")
+        } else {
+            ctx.out_style.red("NOT READY")
+        };
+        let _ = writeln!(s, "  {tag} {} ({driver}): {vfs}", r.address);
+        for f in &r.findings {
+            let _ = writeln!(s, "            {}", render::one_line(&f.message));
+            let _ = writeln!(s, "            fix: {}", render::one_line(&f.fix));
+        }
+        for u in r.unknowns() {
+            let _ = writeln!(s, "            not checked: {u}");
+        }
+    }
+    s
 }
 
 /// The largest `/proc/cpuinfo` read (about 3 KiB a CPU: 16 MiB is several

@@ -56,6 +56,7 @@ pub(crate) fn dispatch(
         Command::Status { pf, json } => status::status(ctx, host, out, pf.as_deref(), *json),
         Command::Reset { pf, allow_recreate } => reset::reset(ctx, host, out, pf, *allow_recreate),
         Command::CheckIommu { json } => iommu::check_iommu(ctx, host, out, *json),
+        Command::Check { json } => iommu::check(ctx, host, out, *json),
         Command::EnableIommu { dry_run, yes } => iommu::enable_iommu(ctx, out, *dry_run, *yes),
         Command::Generate(g) => match g {
             Generate::SystemdUnit { bin } => generate::systemd_unit(ctx, host, out, bin),

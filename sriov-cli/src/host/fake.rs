@@ -524,4 +524,8 @@ impl Host for Fake {
     fn iommu_report(&self) -> Result<iommu_check::Report, HostError> {
         Err(fail("no IOMMU report in the fake host"))
     }
+
+    fn sriov_readiness(&self) -> Result<Vec<sysfs_sriov::Readiness>, HostError> {
+        Err(fail("no SR-IOV readiness in the fake host"))
+    }
 }

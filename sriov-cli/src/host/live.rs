@@ -320,6 +320,10 @@ impl Host for LiveHost {
     fn iommu_report(&self) -> Result<iommu_check::Report, HostError> {
         Ok(iommu_check::check(&self.root)?)
     }
+
+    fn sriov_readiness(&self) -> Result<Vec<sysfs_sriov::Readiness>, HostError> {
+        Ok(self.sysfs.sriov_readiness_all()?)
+    }
 }
 
 #[cfg(test)]

@@ -228,6 +228,12 @@ pub trait Host {
     /// # Errors
     /// The report could not be made (an unreadable root).
     fn iommu_report(&self) -> Result<iommu_check::Report, HostError>;
+    /// sysfs-sriov's SR-IOV readiness of every SR-IOV device (and of an
+    /// mlx5 PF whose firmware has SR-IOV off).
+    ///
+    /// # Errors
+    /// sysfs could not be read.
+    fn sriov_readiness(&self) -> Result<Vec<sysfs_sriov::Readiness>, HostError>;
 }
 
 /// Renders an error with its cause chain: `outer: inner: innermost`.
