@@ -533,6 +533,37 @@ fn one_pf_whose_count_fails_leaves_the_other_pf_set_up() {
 }
 
 #[test]
+fn a_count_write_without_room_for_the_vf_bars_stops_that_pf_with_the_diagnosis() {
+    // Issue 15: ENOMEM from sriov_numvfs ("not enough MMIO resources for
+    // SR-IOV"): that PF stops with sysfs-sriov's diagnosis and its fix, the
+    // other PF is set up.
+    let cfg = parse(TWO_PFS, Path::new("s.toml"), "h").unwrap();
+    let mut f = fake_two_pfs();
+    f.enomem_of = Some("0000:01:00.0");
+    let o = apply(&cfg, &mut f, Options::default(), &mut |_| {});
+    assert!(!o.converged());
+    let failed: Vec<&Change> = o
+        .changes
+        .iter()
+        .filter(|c| c.status != Status::Applied)
+        .collect();
+    assert_eq!(failed[0].pf_address.to_string(), "0000:01:00.0");
+    assert_eq!(failed[0].status, Status::Failed);
+    let why = failed[0].detail.as_deref().unwrap_or("");
+    assert!(
+        why.contains("ENOMEM") && why.contains("pci=realloc"),
+        "{why}"
+    );
+    assert!(
+        failed
+            .iter()
+            .all(|c| c.pf_address.to_string() == "0000:01:00.0"),
+        "{failed:#?}"
+    );
+    assert_eq!(f.state.pfs[1].num_vfs, 2);
+}
+
+#[test]
 fn a_failed_count_skips_the_pf_and_says_why() {
     let cfg = parse(CFG, Path::new("s.toml"), "h").unwrap();
     let mut f = fake();

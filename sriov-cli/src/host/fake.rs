@@ -83,6 +83,9 @@ pub(crate) struct Fake {
     pub fail_numvfs: bool,
     /// The one PF (address) whose count write fails, when not all do.
     pub fail_numvfs_of: Option<&'static str>,
+    /// The one PF (address) whose count write fails with ENOMEM: the kernel
+    /// could not place its VF BARs (sysfs-sriov's diagnosis attached).
+    pub enomem_of: Option<&'static str>,
     /// VFs something brings up as soon as they are created (a network manager).
     pub up_on_create: Vec<u32>,
     /// `sriov_drivers_autoprobe` of the PF.
@@ -113,6 +116,7 @@ pub(crate) fn fake() -> Fake {
         ignore: Vec::new(),
         fail_numvfs: false,
         fail_numvfs_of: None,
+        enomem_of: None,
         up_on_create: Vec::new(),
         autoprobe: true,
         unprobed: Vec::new(),
@@ -155,6 +159,19 @@ impl Fake {
         let a = pf.address.to_string();
         if self.fail_numvfs || self.fail_numvfs_of == Some(a.as_str()) {
             return Err(fail("Device or resource busy (EBUSY)"));
+        }
+        if self.enomem_of == Some(a.as_str()) {
+            use sysfs_sriov::{Finding, FindingKind};
+            let kind = FindingKind::VfBarsUnassigned {
+                bars: vec![0, 3],
+                sizes: vec![None, None],
+            };
+            return Err(HostError::Sysfs(sysfs_sriov::Error::NumVfsNoResources {
+                pf: pf.address,
+                requested: u16::try_from(n).unwrap_or(u16::MAX),
+                path: format!("/sys/bus/pci/devices/{a}/sriov_numvfs").into(),
+                diagnosis: vec![Finding::new(&pf.address, kind)],
+            }));
         }
         let defer = n > 0 && self.autoprobe;
         let at = self
