@@ -320,6 +320,9 @@ const CONFLICTS: &[(&str, &str, &str)] = &[
     ("iommu", "merge", "nomerge"),
     ("iommu", "panic", "nopanic"),
     ("intremap", "on", "off"),
+    // drivers/pci/pci.c pci_setup(): `realloc` is `realloc=on`.
+    ("pci", "realloc", "realloc=off"),
+    ("pci", "realloc=on", "realloc=off"),
 ];
 
 /// How the kernel combines repeated occurrences of `key`.
@@ -1002,6 +1005,18 @@ mod tests {
 
     fn s(k: &str, v: Option<&str>) -> (String, Option<String>) {
         (k.to_owned(), v.map(str::to_owned))
+    }
+
+    #[test]
+    fn pci_realloc_joins_the_pci_options_and_replaces_realloc_off() {
+        let mut c = Cmdline::parse("root=/dev/sda1 pci=nocrs,realloc=off quiet");
+        assert!(c.ensure_param("pci", Some("realloc")).unwrap());
+        assert_eq!(c.to_string(), "root=/dev/sda1 pci=nocrs,realloc quiet");
+        // Already there: nothing changes.
+        assert!(!c.ensure_param("pci", Some("realloc")).unwrap());
+        let mut c = Cmdline::parse("quiet");
+        assert!(c.ensure_param("pci", Some("realloc")).unwrap());
+        assert_eq!(c.to_string(), "quiet pci=realloc");
     }
 
     #[test]

@@ -105,6 +105,12 @@ pub enum Command {
         /// Run the boot loader refresh command after editing.
         #[arg(long)]
         yes: bool,
+        /// Also add `pci=realloc`: the kernel then re-sizes the PCI bridge
+        /// windows to fit VF BARs the firmware left no room for (`check`
+        /// says "VF BARs ... could not be placed"; the count write fails
+        /// with ENOMEM).
+        #[arg(long)]
+        pci_realloc: bool,
     },
     /// Print configuration for other tools, derived from the config.
     #[command(subcommand)]

@@ -91,3 +91,20 @@ fn each_device_that_cannot_create_vfs_is_named_with_its_fix() {
         }
     }
 }
+
+#[test]
+fn enable_iommu_adds_pci_realloc_when_asked() {
+    let ex = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/pve1");
+    let ex = ex.to_str().unwrap();
+    let (code, out, err) = run(&["--root", ex, "enable-iommu", "--dry-run", "--pci-realloc"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.lines()
+            .any(|l| l == "+root=ZFS=rpool/ROOT/pve-1 boot=zfs intel_iommu=on iommu=pt pci=realloc"),
+        "{out}"
+    );
+    // Without the flag the example is already done.
+    let (code, out, _) = run(&["--root", ex, "enable-iommu", "--dry-run"]);
+    assert_eq!(code, 0);
+    assert!(!out.contains("pci=realloc"), "{out}");
+}

@@ -115,6 +115,7 @@ pub(crate) fn enable_iommu(
     out: &mut dyn Write,
     dry_run: bool,
     yes: bool,
+    pci_realloc: bool,
 ) -> Result<u8, CliError> {
     if yes && dry_run {
         return Err(CliError::Usage(
@@ -145,7 +146,12 @@ pub(crate) fn enable_iommu(
             cpuinfo_path.display()
         ))
     })?;
-    let edits = bootcmd::iommu_edits(vendor);
+    let mut edits = bootcmd::iommu_edits(vendor);
+    if pci_realloc {
+        // An option of the `pci=` list, merged with the ones already there
+        // (`pci=realloc=off` gives way to it).
+        edits.push(bootcmd::Edit::ensure("pci", "realloc"));
+    }
     let plan = setup
         .plan(&ctx.root, &edits)
         .map_err(|e| CliError::Usage(chain(&e)))?;
@@ -181,7 +187,8 @@ pub(crate) fn enable_iommu(
     if plan.is_noop() {
         writeln!(
             out,
-            "{file} already has the IOMMU options: {}",
+            "{file} already has the IOMMU options{}: {}",
+            if pci_realloc { " and pci=realloc" } else { "" },
             plan.configured.to_string().trim_end()
         )?;
         let (msg, run) = noop_next_step(

@@ -57,7 +57,11 @@ pub(crate) fn dispatch(
         Command::Reset { pf, allow_recreate } => reset::reset(ctx, host, out, pf, *allow_recreate),
         Command::CheckIommu { json } => iommu::check_iommu(ctx, host, out, *json),
         Command::Check { json } => iommu::check(ctx, host, out, *json),
-        Command::EnableIommu { dry_run, yes } => iommu::enable_iommu(ctx, out, *dry_run, *yes),
+        Command::EnableIommu {
+            dry_run,
+            yes,
+            pci_realloc,
+        } => iommu::enable_iommu(ctx, out, *dry_run, *yes, *pci_realloc),
         Command::Generate(g) => match g {
             Generate::SystemdUnit { bin } => generate::systemd_unit(ctx, host, out, bin),
             Generate::Lxc { ctid } => generate::lxc(ctx, out, *ctid),
