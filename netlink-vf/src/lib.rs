@@ -80,8 +80,9 @@ pub use link::{parse_link, Link, OperState};
 pub use route::{Route, RouteSpec};
 pub use types::{IfName, IpPrefix, LinkState, MacAddr, Qos, VlanId, VlanProto, IFNAME_MAX_LEN};
 pub use vf::{
-    parse_vfinfo_list, set_vfs_message, set_vfs_request_bytes, AttrOutcome, SetVfsReport, VfAttr,
-    VfConfig, VfOutcome, VfState, VfStats, VlanConfig,
+    driver_counts_vf_stats, parse_vfinfo_list, set_vfs_message, set_vfs_request_bytes, AttrOutcome,
+    SetVfsReport, VfAttr, VfConfig, VfOutcome, VfState, VfStats, VlanConfig,
+    DRIVERS_WITHOUT_VF_STATS,
 };
 
 /// Re-exported so callers can build or inspect messages with the same types.

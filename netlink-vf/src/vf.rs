@@ -29,6 +29,26 @@ const IFLA_VF_TRUST: u16 = 9;
 const IFLA_VF_VLAN_LIST: u16 = 12;
 const IFLA_VF_VLAN_INFO: u16 = 1;
 
+/// PF drivers known to keep no per-VF counters: their `net_device_ops` have
+/// no `ndo_get_vf_stats`, and `rtnl_fill_vfinfo()` (net/core/rtnetlink.c)
+/// sends IFLA_VF_STATS zeroed for them anyway, so a 0 there means "not
+/// counted", not "no traffic". igb: `igb_netdev_ops` in
+/// drivers/net/ethernet/intel/igb/igb_main.c (checked with `nm` on the igb.ko
+/// of Debian's 6.1 and backports kernels on the test bed, and on the wire:
+/// VF netdev counters grew while IFLA_VF_STATS stayed 0).
+pub const DRIVERS_WITHOUT_VF_STATS: &[&str] = &["igb"];
+
+/// Whether IFLA_VF_STATS from a PF bound to `driver` are counters: `false`
+/// for the [`DRIVERS_WITHOUT_VF_STATS`], whose zeros mean "not counted".
+///
+/// ```
+/// assert!(!netlink_vf::driver_counts_vf_stats("igb"));
+/// assert!(netlink_vf::driver_counts_vf_stats("mlx5_core"));
+/// ```
+pub fn driver_counts_vf_stats(driver: &str) -> bool {
+    !DRIVERS_WITHOUT_VF_STATS.contains(&driver)
+}
+
 /// Per-VF traffic counters (IFLA_VF_STATS), as the PF driver reports them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
 #[non_exhaustive]

@@ -170,6 +170,16 @@ pub(crate) fn stats(
         ctx.note(&n);
     }
     let st = host.read(Detail::Stats)?;
+    for p in &st.pfs {
+        if let Some(d) = p.driver.as_deref() {
+            if st.netlink && p.num_vfs > 0 && !netlink_vf::driver_counts_vf_stats(d) {
+                ctx.note(&format!(
+                    "PF {} ({d}) keeps no per-VF counters (the kernel reports them as 0 for drivers without ndo_get_vf_stats): its VFs have no samples here; a VF netdev's own counters (`ip -s link show <netdev>`, in the namespace that holds it) count its traffic",
+                    p.label()
+                ));
+            }
+        }
+    }
     let body = match format {
         StatsFormat::Prometheus => prometheus(&st),
         StatsFormat::Text => text(

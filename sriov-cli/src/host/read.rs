@@ -163,11 +163,23 @@ fn read_netlink(
             }
         }
         let vfs = nl.vfs(l.index, detail == Detail::Stats)?;
+        // A driver without per-VF counters gets IFLA_VF_STATS zeroed by the
+        // kernel: those zeros are "not counted", so no stats at all.
+        let counted = pf
+            .driver
+            .as_deref()
+            .is_none_or(netlink_vf::driver_counts_vf_stats);
         for v in &mut pf.vfs {
             v.attrs = Some(
                 vfs.iter()
                     .find(|s| s.index == v.index)
                     .map(attrs_of)
+                    .map(|mut a| {
+                        if !counted {
+                            a.stats = None;
+                        }
+                        a
+                    })
                     .unwrap_or_default(),
             );
             if let Some(link) = v.netdev.as_deref().and_then(|n| by_name.get(n)) {
