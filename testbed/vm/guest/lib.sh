@@ -170,9 +170,11 @@ snapshot() {
 }
 
 # snapshot_fresh FILE: snapshot, with the kernel's own netdev names (ethN)
-# made one: two setups from 0 VFs probe the VFs in parallel, so a VF the
-# config does not name may get another ethN each time.
+# made one (two setups from 0 VFs probe the VFs in parallel, so a VF the
+# config does not name may get another ethN each time) and without IPv6
+# link-local addresses (the kernel adds them a moment after a link gets its
+# carrier: whether they are there yet is timing, not setup's work).
 snapshot_fresh() {
     snapshot "$1.raw"
-    sed -E 's/(^|[^a-z0-9])eth[0-9]+($|[^a-z0-9])/\1ethN\2/g' "$1.raw" | sort >"$1"
+    sed -E 's/(^|[^a-z0-9])eth[0-9]+($|[^a-z0-9])/\1ethN\2/g; s/ fe80::[0-9a-f:]*\/64//g; s/ +$//' "$1.raw" | sort >"$1"
 }
