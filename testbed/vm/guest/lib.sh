@@ -1,6 +1,6 @@
 # shellcheck shell=sh
 # Guest-side helpers shared by the scenarios (busybox sh). Each check prints one
-# machine-parsable line on the console:  CHECK <name> PASS|FAIL <detail>
+# machine-parsable line on the console:  CHECK <name> PASS|FAIL|SKIP <detail>
 # and appends it to $TB_RESULTS, from which main prints the final RESULT line.
 
 TB_RESULTS=${TB_RESULTS:-/tmp/tb.results}
@@ -20,6 +20,10 @@ _record() { # STATUS NAME DETAIL...
 }
 pass() { _n=$1; shift; _record PASS "$_n" "$*"; }
 fail() { _n=$1; shift; _record FAIL "$_n" "$*"; }
+# skip NAME REASON: a check that could not reach a verdict because QEMU's model
+# or the driver lacks the feature; REASON names the limit (source file and
+# function). Printed as CHECK NAME SKIP REASON: never counted as passed.
+skip() { _n=$1; shift; _record SKIP "$_n" "$*"; }
 
 # check NAME CMD...: PASS when CMD exits 0.
 check() {
