@@ -112,7 +112,14 @@ impl Sysfs {
         if !self.udev_running() {
             return None;
         }
-        Some(ifindex.is_some_and(|i| self.path(&format!("run/udev/data/n{i}")).exists()))
+        // The database entry alone is not enough: the boot-path guest saw udev
+        // rename a VF netdev after its entry existed. While udev has events
+        // queued (`run/udev/queue` exists; what `udevadm settle` waits for) a
+        // name may still change.
+        Some(
+            ifindex.is_some_and(|i| self.path(&format!("run/udev/data/n{i}")).exists())
+                && !self.path("run/udev/queue").exists(),
+        )
     }
 
     /// The netdev names under `sys/bus/pci/devices/<addr>/net/`, sorted.

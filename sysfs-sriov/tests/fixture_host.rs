@@ -785,6 +785,43 @@ fn udev_running_means_waiting_for_its_data_file() {
 }
 
 #[test]
+fn a_database_entry_is_not_enough_while_udev_has_events_queued() {
+    // The boot-path guest saw udev rename a VF netdev after its database entry
+    // existed: while /run/udev/queue exists (udev has events to process; what
+    // `udevadm settle` waits for) no netdev counts as processed.
+    let pf = addr("0000:02:00.0");
+    let host = HostBuilder::new()
+        .pf(PfSpec::intel_x710(pf).netdev("enp2s0f0").vfs(2))
+        .udev(true)
+        .build()
+        .unwrap();
+    let sysfs = host.sysfs().with_poll_interval(Duration::from_millis(5));
+    assert_eq!(
+        sysfs.netdev("enp2s0f0v0").unwrap().udev_processed,
+        Some(true)
+    );
+    let queue = host.root().join("run/udev/queue");
+    std::fs::write(&queue, "").unwrap();
+    assert_eq!(
+        sysfs.netdev("enp2s0f0v0").unwrap().udev_processed,
+        Some(false)
+    );
+    assert!(sysfs
+        .wait_for_vfs(&pf, 2, Duration::from_millis(50), &mut |_| {})
+        .is_err());
+    let vfs = std::thread::scope(|s| {
+        s.spawn(|| {
+            std::thread::sleep(Duration::from_millis(50));
+            std::fs::remove_file(&queue).unwrap();
+        });
+        sysfs
+            .wait_for_vfs(&pf, 2, Duration::from_secs(10), &mut |_| {})
+            .unwrap()
+    });
+    assert_eq!(vfs.len(), 2);
+}
+
+#[test]
 fn without_udev_pending_netdevs_are_final() {
     let pf = addr("0000:02:00.0");
     let host = HostBuilder::new()
