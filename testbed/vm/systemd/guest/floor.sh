@@ -5,8 +5,8 @@
 # sriov-cli is installed). The same kernel work as `sriov-cli setup` with the
 # least user space: sysfs writes from the shell and two `ip -batch` runs of
 # iproute2, in the order setup uses (VF attributes before the VF drivers probe,
-# VF 6 straight to vfio-pci, renames once udev has seen the VF netdevs: on a
-# host with udev a rename before that is undone by udev's own).
+# VF 6 straight to vfio-pci, renames once udev is idle: on a host with udev a
+# rename before that is undone by udev's own).
 # Writes /var/lib/tb/floor: "<floor us> <its parts>". The driver undoes the layout.
 set -u
 exec >/var/lib/tb/floor.log 2>&1
@@ -70,20 +70,22 @@ for i in 0 1 2 3 4 5 6; do
 done
 wait
 t4=${EPOCHREALTIME/./}
-# The VF netdevs, each processed by udev (its database entry), before renaming.
+# The VF netdevs, then udev idle: renamed by udev, not under our feet. (A
+# netdev's udev database entry, /run/udev/data/n<ifindex>, is not enough: this
+# script saw udev rename a VF netdev after its entry existed, "Cannot find
+# device" on the rename below.)
 names=()
 for ((n = 0; n < 10000; n++)); do
     ok=1
     for i in 0 1 2 3 4; do
-        names[$i]=""
-        for x in "$DEV/virtfn$i/net"/*; do [ -e "$x" ] && names[$i]=${x##*/}; break; done
-        [ -n "${names[$i]}" ] || { ok=0; break; }
-        read -r ix <"/sys/class/net/${names[$i]}/ifindex" 2>/dev/null || { ok=0; break; }
-        [ -e "/run/udev/data/n$ix" ] || { ok=0; break; }
+        x=("$DEV/virtfn$i/net"/*)
+        [ -e "${x[0]}" ] || { ok=0; break; }
     done
     [ $ok = 1 ] && break
     nap
 done
+udevadm settle -t 30
+for i in 0 1 2 3 4; do x=("$DEV/virtfn$i/net"/*); names[$i]=${x[0]##*/}; done
 t5=${EPOCHREALTIME/./}
 want=(eth0pve0 eth0pve050 eth0pve060 eth0pve070 eth1lxc9999v050)
 {
