@@ -27,11 +27,10 @@ fn parse_err(path: &Path, content: &str, expected: &'static str) -> Error {
 /// this is not a kernel file (a fixture pointing at `/dev/zero`, say).
 const READ_LIMIT: u64 = 1 << 20;
 
-/// Opened without blocking and checked after opening: a FIFO planted at an
-/// attribute's path (which would wait for a writer forever) or a device is
-/// refused, not read.
-fn read_bounded(path: &Path) -> io::Result<String> {
-    use std::io::Read;
+/// `path` opened for reading without blocking and checked after opening: a
+/// FIFO planted at an attribute's path (which would wait for a writer
+/// forever) or a device is refused, not read.
+pub(crate) fn open_regular(path: &Path) -> io::Result<fs::File> {
     use std::os::unix::fs::OpenOptionsExt;
     let f = fs::OpenOptions::new()
         .read(true)
@@ -43,6 +42,14 @@ fn read_bounded(path: &Path) -> io::Result<String> {
             "not a regular file, as every sysfs attribute is",
         ));
     }
+    Ok(f)
+}
+
+/// An attribute's trimmed text, read from [`open_regular`], at most
+/// [`READ_LIMIT`] bytes.
+fn read_bounded(path: &Path) -> io::Result<String> {
+    use std::io::Read;
+    let f = open_regular(path)?;
     let mut buf = Vec::new();
     f.take(READ_LIMIT + 1).read_to_end(&mut buf)?;
     if buf.len() as u64 > READ_LIMIT {

@@ -49,17 +49,7 @@ pub(crate) const SUBORDINATE_BUS: usize = 0x1a;
 /// blocking and refused unless it is a regular file (as sysfs attributes are;
 /// a FIFO planted there would block forever).
 pub(crate) fn read(path: &Path) -> io::Result<Config> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let f = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK)
-        .open(path)?;
-    if !f.metadata()?.is_file() {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "not a regular file, as every sysfs attribute is",
-        ));
-    }
+    let f = crate::attr::open_regular(path)?;
     let mut buf = Vec::new();
     f.take(CONFIG_MAX).read_to_end(&mut buf)?;
     Ok(Config(buf))

@@ -19,10 +19,15 @@ pub(crate) fn check_iommu(
     if json {
         out.write_all(crate::render::json(&report).as_bytes())?;
     } else {
-        let opts = iommu_check::RenderOptions::new(ctx.out_style.color).verbose(ctx.verbose > 0);
-        out.write_all(iommu_check::render(&report, opts).as_bytes())?;
+        out.write_all(iommu_text(ctx, &report).as_bytes())?;
     }
     Ok(if report.verdict.is_ready() { 0 } else { 1 })
+}
+
+/// iommu-check's report as text, in the invocation's colour and verbosity.
+fn iommu_text(ctx: &Ctx, report: &iommu_check::Report) -> String {
+    let opts = iommu_check::RenderOptions::new(ctx.out_style.color).verbose(ctx.verbose > 0);
+    iommu_check::render(report, opts)
 }
 
 /// `check`: the IOMMU verdict and every SR-IOV device's readiness; ready
@@ -55,8 +60,7 @@ pub(crate) fn check(
         };
         out.write_all(crate::render::json(&doc).as_bytes())?;
     } else {
-        let opts = iommu_check::RenderOptions::new(ctx.out_style.color).verbose(ctx.verbose > 0);
-        out.write_all(iommu_check::render(&report, opts).as_bytes())?;
+        out.write_all(iommu_text(ctx, &report).as_bytes())?;
         out.write_all(sriov_text(&sriov, ctx).as_bytes())?;
         let verdict = match (iommu_ready, sriov_ready) {
             (true, true) => ctx
