@@ -182,3 +182,13 @@ snapshot_fresh() {
     snapshot "$1.raw"
     sed -E 's/(^|[^a-z0-9])eth[0-9]+($|[^a-z0-9])/\1ethN\2/g; s/ fe80::[0-9a-f:]*\/64//g; s/ +$//' "$1.raw" | sort >"$1"
 }
+
+# fixed_macs_config: writes the guide's layout with a MAC for every VF and the
+# PF up (as on a Proxmox host) to /tmp/fixed-macs.toml and prints its path:
+# igb gives a VF without a MAC, or whose PF is down, a random one each time it
+# is created, which two fresh setups would not share.
+fixed_macs_config() {
+    awk '{ print } /^num_vfs = 7$/ { print "up = true" } /^index = [0234]$/ { printf "mac = \"02:00:00:02:00:%02d\"\n", $3 }' \
+        /tb/guest/configs/guide.toml >/tmp/fixed-macs.toml
+    echo /tmp/fixed-macs.toml
+}

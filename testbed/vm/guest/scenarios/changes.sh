@@ -5,12 +5,7 @@
 # device, and (after the actor's own repair, where the actor broke the
 # hardware's state) a plain re-run converges to an uninterrupted setup's
 # host. Read back with sysfs and iproute2.
-# The guide's layout with a MAC for every VF and the PF up (as on a Proxmox
-# host): igb gives a VF without a MAC, or whose PF is down, a random one each
-# time it is created, which two fresh setups would not share.
-awk '{ print } /^num_vfs = 7$/ { print "up = true" } /^index = [0234]$/ { printf "mac = \"02:00:00:02:00:%02d\"\n", $3 }' \
-    /tb/guest/configs/guide.toml >/tmp/fixed-macs.toml
-CFG=/tmp/fixed-macs.toml
+CFG=$(fixed_macs_config)
 PFADDR=$(basename "$(readlink "$PFDEV")")
 
 reset_host

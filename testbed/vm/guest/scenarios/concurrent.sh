@@ -3,12 +3,7 @@
 # lock serialises them, so both exit 0 and the host ends as one setup leaves
 # it. Before the lock, each renamed what the other was about to rename and
 # both exited 1. Read back with sysfs and iproute2.
-# The guide's layout with a MAC for every VF and the PF up (as on a Proxmox
-# host): igb gives a VF without a MAC, or whose PF is down, a random one each
-# time it is created, which two fresh setups would not share.
-awk '{ print } /^num_vfs = 7$/ { print "up = true" } /^index = [0234]$/ { printf "mac = \"02:00:00:02:00:%02d\"\n", $3 }' \
-    /tb/guest/configs/guide.toml >/tmp/fixed-macs.toml
-CFG=/tmp/fixed-macs.toml
+CFG=$(fixed_macs_config)
 
 reset_host
 cli setup --config "$CFG"
