@@ -7,6 +7,10 @@
 //! writing the address to `/sys/bus/pci/drivers_probe`. Only the named driver may
 //! then bind. An empty override (a lone newline) restores normal matching.
 
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+use std::{fs, io};
+
 use serde::Serialize;
 
 use crate::attr;
@@ -15,6 +19,11 @@ use crate::name::check_driver_name;
 use crate::pci::PciAddress;
 use crate::sysfs::Sysfs;
 use crate::workers::{self, Timed};
+
+/// How long an unbind waits for the `unbind` file of a driver that is still
+/// registering: igbvf probing 7 VFs one after the other under emulation takes
+/// a few seconds.
+pub(crate) const UNBIND_FILE_WAIT: Duration = Duration::from_secs(10);
 
 /// The driver [`Sysfs::bind_driver`] should leave the device bound to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -132,7 +141,7 @@ impl Sysfs {
         if let Some(cur) = &now {
             if wanted != Some(cur.as_str()) {
                 check_driver_name(cur)?;
-                attr::write(&self.driver_dir(cur).join("unbind"), &addr.to_string())?;
+                attr::write(&self.unbind_file(addr, cur)?, &addr.to_string())?;
                 unbound = true;
             }
         }
@@ -222,7 +231,7 @@ impl Sysfs {
             if !force {
                 self.check_unbind_allowed(addr, old)?;
             }
-            attr::write(&self.driver_dir(old).join("unbind"), &addr.to_string())?;
+            attr::write(&self.unbind_file(addr, old)?, &addr.to_string())?;
         }
         self.probe(addr)?;
         let wanted = before.clone();
@@ -271,6 +280,35 @@ impl Sysfs {
         r
     }
 
+    /// The `unbind` file of `driver`, which `addr` is bound to, once it
+    /// exists: a driver that is still registering (udev loads igbvf as the
+    /// VFs appear) has bound devices before the kernel creates its `bind`
+    /// and `unbind` files (`bus_add_driver()` in `drivers/base/bus.c` adds
+    /// them after `driver_attach()`), so wait for it, polling, at most
+    /// [`UNBIND_FILE_WAIT`].
+    fn unbind_file(&self, addr: &PciAddress, driver: &str) -> Result<PathBuf> {
+        let path = self.driver_dir(driver).join("unbind");
+        let start = Instant::now();
+        loop {
+            match fs::symlink_metadata(&path) {
+                Ok(_) => return Ok(path),
+                Err(e) if e.kind() != io::ErrorKind::NotFound => {
+                    return Err(attr::io_err("reading", &path, e))
+                }
+                Err(_) => {}
+            }
+            if start.elapsed() >= self.unbind_file_wait() {
+                return Err(Error::UnbindFileMissing {
+                    address: *addr,
+                    driver: driver.to_string(),
+                    path,
+                    waited: start.elapsed(),
+                });
+            }
+            std::thread::sleep(self.poll_interval());
+        }
+    }
+
     fn check_unbind_allowed(&self, addr: &PciAddress, driver: &str) -> Result<()> {
         let addrs = self.address_map()?;
         for name in self.netdev_names(addr)? {
@@ -297,8 +335,10 @@ impl Sysfs {
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
+    use std::time::{Duration, Instant};
+
     use crate::fixture::{Host, HostBuilder, PfSpec};
-    use crate::PciAddress;
+    use crate::{Error, PciAddress};
 
     /// An X710 with 2 VFs; VF 0 bound to iavf.
     fn bed() -> (Host, PciAddress) {
@@ -347,6 +387,54 @@ mod tests {
             host.read("sys/bus/pci/drivers/vfio-pci/unbind").unwrap(),
             ""
         );
+        assert_eq!(host.read("sys/bus/pci/drivers_probe").unwrap(), "");
+    }
+
+    #[test]
+    fn an_unbind_waits_for_a_driver_that_is_still_registering() {
+        // udev loads igbvf as the VFs appear: the driver binds them before the
+        // kernel creates its unbind file (bus_add_driver, drivers/base/bus.c).
+        let (host, vf) = bed();
+        let unbind = host.sysfs().root().join("sys/bus/pci/drivers/iavf/unbind");
+        std::fs::remove_file(&unbind).unwrap();
+        let later = unbind.clone();
+        let t = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(150));
+            std::fs::write(later, "").unwrap();
+        });
+        let done = host.sysfs().reload_driver(&vf, false).unwrap();
+        t.join().unwrap();
+        assert_eq!(done.before.as_deref(), Some("iavf"));
+        assert_eq!(std::fs::read_to_string(&unbind).unwrap(), vf.to_string());
+    }
+
+    #[test]
+    fn a_missing_unbind_file_is_an_error_naming_it_after_the_wait() {
+        let (host, vf) = bed();
+        let unbind = host.sysfs().root().join("sys/bus/pci/drivers/iavf/unbind");
+        std::fs::remove_file(&unbind).unwrap();
+        let sysfs = host
+            .sysfs()
+            .with_unbind_file_wait(Duration::from_millis(60));
+        let t = Instant::now();
+        let err = sysfs.reload_driver(&vf, false).unwrap_err();
+        assert!(t.elapsed() >= Duration::from_millis(60));
+        match &err {
+            Error::UnbindFileMissing {
+                address,
+                driver,
+                path,
+                ..
+            } => {
+                assert_eq!(address, &vf);
+                assert_eq!(driver, "iavf");
+                assert_eq!(path, &unbind);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(err.to_string().contains("udevadm settle"), "{err}");
+        // Nothing was probed: the device is still bound as it was.
+        assert_eq!(sysfs.driver_of(&vf).unwrap().as_deref(), Some("iavf"));
         assert_eq!(host.read("sys/bus/pci/drivers_probe").unwrap(), "");
     }
 }

@@ -286,6 +286,29 @@ pub enum Error {
         reason: String,
     },
 
+    /// The driver a device is bound to has no `unbind` file, also after
+    /// waiting: the kernel creates a driver's `bind` and `unbind` files only
+    /// after it has probed every device it matched at registration
+    /// (`bus_add_driver()` in `drivers/base/bus.c`), so a driver still loading
+    /// (udev loading igbvf as VFs appear, say) has none yet; a driver that
+    /// suppresses manual binding never has one.
+    #[error(
+        "cannot unbind {address} from {driver}: {path} did not appear within {}s (the driver \
+         is still loading, or does not allow manual unbinding); run again once `udevadm settle` \
+         returns",
+        .waited.as_secs()
+    )]
+    UnbindFileMissing {
+        /// The device.
+        address: PciAddress,
+        /// Its driver.
+        driver: String,
+        /// The missing file.
+        path: PathBuf,
+        /// How long it was waited for.
+        waited: Duration,
+    },
+
     /// The requested driver is not loaded (no `/sys/bus/pci/drivers/<name>`).
     #[error("driver {driver} is not loaded ({path} does not exist); run `modprobe {driver}`")]
     DriverNotLoaded {

@@ -31,6 +31,8 @@ pub struct Sysfs {
     root: PathBuf,
     addresses: AddressSource,
     poll_interval: Duration,
+    /// How long an unbind waits for a registering driver's `unbind` file.
+    unbind_file_wait: Duration,
     /// The fixture's stand-in for the kernel's answer to `sriov_numvfs` writes
     /// (set only by [`crate::fixture::Host::sysfs`]).
     #[cfg(any(test, feature = "fixture"))]
@@ -62,6 +64,7 @@ impl Sysfs {
             root,
             addresses,
             poll_interval: Duration::from_millis(20),
+            unbind_file_wait: crate::bind::UNBIND_FILE_WAIT,
             #[cfg(any(test, feature = "fixture"))]
             answers: None,
         }
@@ -114,6 +117,16 @@ impl Sysfs {
 
     pub(crate) fn poll_interval(&self) -> Duration {
         self.poll_interval
+    }
+
+    pub(crate) fn unbind_file_wait(&self) -> Duration {
+        self.unbind_file_wait
+    }
+
+    #[cfg(test)]
+    pub(crate) fn with_unbind_file_wait(mut self, wait: Duration) -> Self {
+        self.unbind_file_wait = wait;
+        self
     }
 
     /// `root` joined with a relative path.
