@@ -76,7 +76,7 @@ pub use error::{errno_name, Error, KernelError, LinkRef, Op};
 pub use ethtool::{driver_info, DriverInfo};
 pub use events::{CarrierOutcome, CarrierWatch, LinkEvent, LinkEvents};
 pub use handle::{Batch, Handle, LinkChange, Request};
-pub use link::{parse_link, Link, OperState};
+pub use link::{parse_link, Link, LinkStats, OperState};
 pub use route::{Route, RouteSpec};
 pub use types::{IfName, IpPrefix, LinkState, MacAddr, Qos, VlanId, VlanProto, IFNAME_MAX_LEN};
 pub use vf::{

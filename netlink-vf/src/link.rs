@@ -16,6 +16,7 @@ const IFLA_MASTER: u16 = 10;
 const IFLA_OPERSTATE: u16 = 16;
 const IFLA_LINKINFO: u16 = 18;
 const IFLA_NUM_VF: u16 = 21;
+const IFLA_STATS64: u16 = 23;
 const IFLA_PROMISCUITY: u16 = 30;
 const IFLA_PERM_ADDRESS: u16 = 54;
 const IFLA_PARENT_DEV_NAME: u16 = 56;
@@ -60,6 +61,50 @@ impl OperState {
             6 => OperState::Up,
             o => OperState::Other(o),
         }
+    }
+}
+
+/// A link's own traffic counters (IFLA_STATS64, `struct rtnl_link_stats64`
+/// in `include/uapi/linux/if_link.h`; what `ip -s link show` prints), the
+/// ones a VF netdev's driver counts for itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[non_exhaustive]
+pub struct LinkStats {
+    /// Packets received.
+    pub rx_packets: u64,
+    /// Packets sent.
+    pub tx_packets: u64,
+    /// Bytes received.
+    pub rx_bytes: u64,
+    /// Bytes sent.
+    pub tx_bytes: u64,
+    /// Received packets dropped.
+    pub rx_dropped: u64,
+    /// Sent packets dropped.
+    pub tx_dropped: u64,
+    /// Multicast packets received.
+    pub multicast: u64,
+}
+
+impl LinkStats {
+    /// Decodes the leading fields of `struct rtnl_link_stats64` (native-endian
+    /// u64s: rx/tx packets, rx/tx bytes, rx/tx errors, rx/tx dropped,
+    /// multicast); `None` when the attribute is shorter than that.
+    fn parse(v: &[u8]) -> Option<Self> {
+        let f = |i: usize| -> Option<u64> {
+            Some(u64::from_ne_bytes(
+                v.get(i * 8..i * 8 + 8)?.try_into().ok()?,
+            ))
+        };
+        Some(Self {
+            rx_packets: f(0)?,
+            tx_packets: f(1)?,
+            rx_bytes: f(2)?,
+            tx_bytes: f(3)?,
+            rx_dropped: f(6)?,
+            tx_dropped: f(7)?,
+            multicast: f(8)?,
+        })
     }
 }
 
@@ -109,6 +154,9 @@ pub struct Link {
     /// The VF table, when it was requested (RTEXT_FILTER_VF).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub vfs: Option<Vec<VfState>>,
+    /// IFLA_STATS64: the link's own counters (`None` when not reported).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stats: Option<LinkStats>,
 }
 
 /// `Link` without the name, filled while walking the attributes.
@@ -130,6 +178,7 @@ struct Fields {
     parent_dev: Option<String>,
     parent_bus: Option<String>,
     vfs: Option<Vec<VfState>>,
+    stats: Option<LinkStats>,
 }
 
 fn u32_of(v: &[u8]) -> Option<u32> {
@@ -184,6 +233,7 @@ pub(crate) fn parse_link_op(payload: &[u8], op: Op) -> Result<Link, Error> {
         parent_dev: None,
         parent_bus: None,
         vfs: None,
+        stats: None,
     };
     for nla in NlasIterator::new(&payload[16..]) {
         let nla = nla.map_err(|e| Error::decode(op, format!("link attribute: {e}")))?;
@@ -215,6 +265,7 @@ pub(crate) fn parse_link_op(payload: &[u8], op: Op) -> Result<Link, Error> {
                 }
             }
             IFLA_VFINFO_LIST => l.vfs = Some(parse_vfinfo_list(v)?),
+            IFLA_STATS64 => l.stats = LinkStats::parse(v),
             _ => {}
         }
     }
@@ -239,5 +290,51 @@ pub(crate) fn parse_link_op(payload: &[u8], op: Op) -> Result<Link, Error> {
         parent_dev: l.parent_dev,
         parent_bus: l.parent_bus,
         vfs: l.vfs,
+        stats: l.stats,
     })
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    /// An RTM_NEWLINK payload: `struct ifinfomsg`, IFLA_IFNAME, and an
+    /// IFLA_STATS64 of `len` bytes whose u64 number i holds i + 1.
+    fn payload(len: usize) -> Vec<u8> {
+        let mut p = vec![0u8; 16];
+        p[4..8].copy_from_slice(&7u32.to_ne_bytes());
+        let mut nla = |kind: u16, v: &[u8]| {
+            p.extend_from_slice(&u16::try_from(4 + v.len()).unwrap().to_ne_bytes());
+            p.extend_from_slice(&kind.to_ne_bytes());
+            p.extend_from_slice(v);
+            while !p.len().is_multiple_of(4) {
+                p.push(0);
+            }
+        };
+        nla(IFLA_IFNAME, b"eth0\0");
+        let stats: Vec<u8> = (1..=(len / 8) as u64).flat_map(u64::to_ne_bytes).collect();
+        nla(IFLA_STATS64, &stats);
+        p
+    }
+
+    #[test]
+    fn stats64_fields_come_from_their_offsets() {
+        // rtnl_link_stats64: rx_packets, tx_packets, rx_bytes, tx_bytes,
+        // rx_errors, tx_errors, rx_dropped, tx_dropped, multicast, ...
+        let l = parse_link(&payload(25 * 8)).unwrap();
+        let s = l.stats.unwrap();
+        assert_eq!(
+            (s.rx_packets, s.tx_packets, s.rx_bytes, s.tx_bytes),
+            (1, 2, 3, 4)
+        );
+        assert_eq!((s.rx_dropped, s.tx_dropped, s.multicast), (7, 8, 9));
+    }
+
+    #[test]
+    fn a_short_stats64_is_no_stats_not_an_error() {
+        let l = parse_link(&payload(8 * 8)).unwrap();
+        assert_eq!(l.stats, None);
+        assert_eq!(l.name.as_str(), "eth0");
+    }
 }

@@ -13,7 +13,8 @@ use std::time::{Duration, Instant};
 use common::{in_netns, ip, ip_flags, ip_json, ip_link, name, veth};
 use netlink_vf::{
     CarrierOutcome, CarrierWatch, Error, Handle, IpPrefix, LinkChange, LinkEvent, LinkEvents,
-    LinkState, MacAddr, Request, RouteSpec, VfAttr, VfConfig, VlanConfig, VlanId, VlanProto,
+    LinkState, MacAddr, OperState, Request, RouteSpec, VfAttr, VfConfig, VlanConfig, VlanId,
+    VlanProto,
 };
 
 #[test]
@@ -978,5 +979,93 @@ fn the_kernel_refuses_a_name_with_byte_0xa0_and_ifname_refuses_it_first() {
         // (U+2028, e2 80 a8), and IfName takes it too.
         veth(&mut h, "e\u{2028}x", "p1");
         assert!(ip_flags("e\u{2028}x").contains(&"BROADCAST".to_string()));
+    });
+}
+
+/// Sends `n` broadcast Ethernet frames out of link `ifindex` through an
+/// AF_PACKET socket (the test's own traffic, not the library's).
+fn send_frames(ifindex: u32, n: usize) {
+    // SAFETY: a plain socket(2) call; the fd is checked and closed below.
+    let fd = unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_RAW, 0) };
+    assert!(
+        fd >= 0,
+        "AF_PACKET socket: {}",
+        std::io::Error::last_os_error()
+    );
+    let mut frame = [0u8; 60];
+    frame[..6].copy_from_slice(&[0xff; 6]);
+    frame[6..12].copy_from_slice(&[0x02, 0, 0, 0xaa, 0xbb, 0x01]);
+    frame[12..14].copy_from_slice(&0x88b5u16.to_be_bytes()); // local experimental ethertype
+                                                             // SAFETY: sockaddr_ll is plain old data; all-zero is a valid value.
+    let mut to: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
+    to.sll_family = libc::AF_PACKET as u16;
+    to.sll_ifindex = ifindex as i32;
+    to.sll_halen = 6;
+    to.sll_addr[..6].copy_from_slice(&[0xff; 6]);
+    for _ in 0..n {
+        // SAFETY: frame and to outlive the call; the lengths are theirs.
+        let r = unsafe {
+            libc::sendto(
+                fd,
+                frame.as_ptr().cast(),
+                frame.len(),
+                0,
+                std::ptr::addr_of!(to).cast(),
+                std::mem::size_of::<libc::sockaddr_ll>() as u32,
+            )
+        };
+        assert_eq!(r, 60, "sendto: {}", std::io::Error::last_os_error());
+    }
+    // SAFETY: fd is ours and open.
+    unsafe { libc::close(fd) };
+}
+
+#[test]
+fn link_counters_match_iproute2_after_traffic() {
+    require_root!();
+    in_netns(|| {
+        let mut h = Handle::new().unwrap();
+        let (a, b) = veth(&mut h, "vs0", "vs1");
+        h.set_up(a, true).unwrap();
+        h.set_up(b, true).unwrap();
+        // Until linkwatch sees the carrier, the device's queue drops frames.
+        for _ in 0..200 {
+            let mut up = |i| h.link_by_index(i).unwrap().operstate == Some(OperState::Up);
+            if up(a) && up(b) {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        let before = h.link_by_index(b).unwrap().stats.unwrap();
+        send_frames(a, 7);
+        // Counters only grow: iproute2's reading (an independent reader of
+        // IFLA_STATS64) lies between two of ours.
+        let first = h.link_by_index(b).unwrap().stats.unwrap();
+        let theirs = &ip_json(&["-s", "link", "show", "vs1"])[0]["stats64"]["rx"];
+        let second = h.link_by_index(b).unwrap().stats.unwrap();
+        let ip_packets = theirs["packets"].as_u64().unwrap();
+        let ip_bytes = theirs["bytes"].as_u64().unwrap();
+        assert!(
+            first.rx_packets <= ip_packets && ip_packets <= second.rx_packets,
+            "{first:?} {theirs} {second:?}"
+        );
+        assert!(
+            first.rx_bytes <= ip_bytes && ip_bytes <= second.rx_bytes,
+            "{first:?} {theirs} {second:?}"
+        );
+        assert!(
+            first.rx_packets >= before.rx_packets + 7,
+            "{before:?} -> {first:?}"
+        );
+        assert!(
+            first.rx_bytes >= before.rx_bytes + 7 * 60,
+            "{before:?} -> {first:?}"
+        );
+        let sent = h.link_by_index(a).unwrap().stats.unwrap();
+        assert!(sent.tx_packets >= 7, "{sent:?}");
+        let ip_tx = ip_json(&["-s", "link", "show", "vs0"])[0]["stats64"]["tx"]["packets"]
+            .as_u64()
+            .unwrap();
+        assert!(sent.tx_packets <= ip_tx, "{sent:?} vs ip {ip_tx}");
     });
 }

@@ -253,6 +253,10 @@ pub struct LinkInfo {
     /// MAC the PF set for the VF).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mac: Option<MacAddr>,
+    /// The netdev's own traffic counters (IFLA_STATS64), read only for
+    /// `stats`: the second source where the PF keeps no per-VF counters.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stats: Option<netlink_vf::LinkStats>,
 }
 
 impl HostState {

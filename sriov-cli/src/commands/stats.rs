@@ -6,43 +6,98 @@ use std::fmt::Write as _;
 use std::io::Write;
 use std::path::Path;
 
-use netlink_vf::VfStats;
+use netlink_vf::{LinkStats, VfStats};
 
 use crate::cli::StatsFormat;
 use crate::host::{Detail, Host};
 use crate::render::table;
-use crate::state::HostState;
+use crate::state::{HostState, VfState};
 use crate::{CliError, Ctx};
 
-/// A counter: its metric name, help text, and its value (`None` when the
-/// driver does not report it: no sample, never a 0).
-type Field = (&'static str, &'static str, fn(&VfStats) -> Option<u64>);
+/// Where a VF's figures come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Source {
+    /// The PF's IFLA_VF_STATS: the PF's own count of the VF's traffic (also
+    /// for VFs on vfio-pci or in a container's namespace).
+    Pf(VfStats),
+    /// The VF netdev's own IFLA_STATS64, where the PF driver keeps no
+    /// per-VF counters and the netdev is in this network namespace.
+    Netdev(LinkStats),
+}
+
+impl Source {
+    /// The `source` label and the table's SOURCE column.
+    fn name(self) -> &'static str {
+        match self {
+            Self::Pf(_) => "pf",
+            Self::Netdev(_) => "netdev",
+        }
+    }
+}
+
+/// The figures of VF `v`: the PF's counters where it keeps them, else its
+/// netdev's own; `None` when neither is available.
+fn source(v: &VfState) -> Option<Source> {
+    if let Some(s) = v.attrs.as_ref().and_then(|a| a.stats) {
+        return Some(Source::Pf(s));
+    }
+    v.link.as_ref().and_then(|l| l.stats).map(Source::Netdev)
+}
+
+/// A counter: its metric name, help text, and its value from each source
+/// (`None` when that source does not count it: no sample, never a 0).
+type Field = (&'static str, &'static str, fn(Source) -> Option<u64>);
 
 const FIELDS: [Field; 8] = [
-    ("rx_packets", "Packets received by the VF", |c| {
-        Some(c.rx_packets)
+    ("rx_packets", "Packets received by the VF", |s| match s {
+        Source::Pf(c) => Some(c.rx_packets),
+        Source::Netdev(c) => Some(c.rx_packets),
     }),
-    ("tx_packets", "Packets sent by the VF", |c| {
-        Some(c.tx_packets)
+    ("tx_packets", "Packets sent by the VF", |s| match s {
+        Source::Pf(c) => Some(c.tx_packets),
+        Source::Netdev(c) => Some(c.tx_packets),
     }),
-    ("rx_bytes", "Bytes received by the VF", |c| Some(c.rx_bytes)),
-    ("tx_bytes", "Bytes sent by the VF", |c| Some(c.tx_bytes)),
+    ("rx_bytes", "Bytes received by the VF", |s| match s {
+        Source::Pf(c) => Some(c.rx_bytes),
+        Source::Netdev(c) => Some(c.rx_bytes),
+    }),
+    ("tx_bytes", "Bytes sent by the VF", |s| match s {
+        Source::Pf(c) => Some(c.tx_bytes),
+        Source::Netdev(c) => Some(c.tx_bytes),
+    }),
     (
         "rx_broadcast",
         "Broadcast packets received by the VF",
-        |c| Some(c.broadcast),
+        // A netdev counts no broadcasts of their own.
+        |s| match s {
+            Source::Pf(c) => Some(c.broadcast),
+            Source::Netdev(_) => None,
+        },
     ),
     (
         "rx_multicast",
         "Multicast packets received by the VF",
-        |c| Some(c.multicast),
+        |s| match s {
+            Source::Pf(c) => Some(c.multicast),
+            Source::Netdev(c) => Some(c.multicast),
+        },
     ),
-    ("rx_dropped", "Received packets dropped for the VF", |c| {
-        c.rx_dropped
-    }),
-    ("tx_dropped", "Sent packets dropped for the VF", |c| {
-        c.tx_dropped
-    }),
+    (
+        "rx_dropped",
+        "Received packets dropped for the VF",
+        |s| match s {
+            Source::Pf(c) => c.rx_dropped,
+            Source::Netdev(c) => Some(c.rx_dropped),
+        },
+    ),
+    (
+        "tx_dropped",
+        "Sent packets dropped for the VF",
+        |s| match s {
+            Source::Pf(c) => c.tx_dropped,
+            Source::Netdev(c) => Some(c.tx_dropped),
+        },
+    ),
 ];
 
 /// Escapes a Prometheus label value.
@@ -86,28 +141,27 @@ pub(crate) fn prometheus(st: &HostState) -> String {
     for (name, help, get) in FIELDS {
         let _ = writeln!(
             o,
-            "# HELP sriov_vf_{name}_total {help} (IFLA_VF_STATS, counted by the PF)."
+            "# HELP sriov_vf_{name}_total {help} (source=\"pf\": IFLA_VF_STATS, counted by the PF; source=\"netdev\": the VF netdev's own IFLA_STATS64, where the PF keeps no per-VF counters)."
         );
         let _ = writeln!(o, "# TYPE sriov_vf_{name}_total counter");
         for p in &st.pfs {
             for v in &p.vfs {
-                let Some(n) = v
-                    .attrs
-                    .as_ref()
-                    .and_then(|a| a.stats.as_ref())
-                    .and_then(get)
-                else {
+                let Some(src) = source(v) else {
+                    continue;
+                };
+                let Some(n) = get(src) else {
                     continue;
                 };
                 let _ = writeln!(
                     o,
-                    "sriov_vf_{name}_total{{pf=\"{}\",pf_address=\"{}\",vf=\"{}\",vf_address=\"{}\",netdev=\"{}\",driver=\"{}\"}} {}",
+                    "sriov_vf_{name}_total{{pf=\"{}\",pf_address=\"{}\",vf=\"{}\",vf_address=\"{}\",netdev=\"{}\",driver=\"{}\",source=\"{}\"}} {}",
                     esc(&p.label()),
                     p.address,
                     v.index,
                     v.address,
                     esc(v.netdev.as_deref().unwrap_or("")),
                     esc(v.driver.as_deref().unwrap_or("")),
+                    src.name(),
                     n
                 );
             }
@@ -120,7 +174,7 @@ fn text(st: &HostState, style: crate::render::Style) -> String {
     let mut rows = Vec::new();
     for p in &st.pfs {
         for v in &p.vfs {
-            let c = v.attrs.as_ref().and_then(|a| a.stats.as_ref());
+            let src = source(v);
             let mut row = vec![
                 p.label().to_string(),
                 v.index.to_string(),
@@ -128,10 +182,11 @@ fn text(st: &HostState, style: crate::render::Style) -> String {
             ];
             for (_, _, get) in FIELDS {
                 row.push(
-                    c.and_then(get)
+                    src.and_then(get)
                         .map_or_else(|| "n/a".to_string(), |n| n.to_string()),
                 );
             }
+            row.push(src.map_or("-", Source::name).to_string());
             rows.push(row);
         }
     }
@@ -151,6 +206,7 @@ fn text(st: &HostState, style: crate::render::Style) -> String {
             "RX_MCAST",
             "RX_DROP",
             "TX_DROP",
+            "SOURCE",
         ],
         &rows,
         style,
@@ -174,7 +230,7 @@ pub(crate) fn stats(
         if let Some(d) = p.driver.as_deref() {
             if st.netlink && p.num_vfs > 0 && !netlink_vf::driver_counts_vf_stats(d) {
                 ctx.note(&format!(
-                    "PF {} ({d}) keeps no per-VF counters (the kernel reports them as 0 for drivers without ndo_get_vf_stats): its VFs have no samples here; a VF netdev's own counters (`ip -s link show <netdev>`, in the namespace that holds it) count its traffic",
+                    "PF {} ({d}) keeps no per-VF counters (the kernel reports them as 0 for drivers without ndo_get_vf_stats): its VFs' figures are their own netdevs' counters (source \"netdev\") where this network namespace holds the netdev; VFs on vfio-pci or in another namespace (a container's) have none here (`ip -s link show <netdev>` in the namespace that holds it)",
                     p.label()
                 ));
             }
@@ -227,7 +283,7 @@ mod tests {
             ..VfAttrs::default()
         });
         let p = prometheus(&st);
-        assert!(p.contains("# TYPE sriov_vf_rx_packets_total counter\nsriov_vf_rx_packets_total{pf=\"eno1\",pf_address=\"0000:01:00.0\",vf=\"1\",vf_address=\"0000:01:10.2\",netdev=\"eth2\",driver=\"igbvf\"} 5\n"), "{p}");
+        assert!(p.contains("# TYPE sriov_vf_rx_packets_total counter\nsriov_vf_rx_packets_total{pf=\"eno1\",pf_address=\"0000:01:00.0\",vf=\"1\",vf_address=\"0000:01:10.2\",netdev=\"eth2\",driver=\"igbvf\",source=\"pf\"} 5\n"), "{p}");
         assert!(p.contains("sriov_pf_num_vfs{pf=\"eno1\",pf_address=\"0000:01:00.0\"} 2\n"));
         // VF 0 has no counters: no sample for it.
         assert!(!p.contains("vf=\"0\""));
@@ -250,6 +306,45 @@ mod tests {
         assert!(p.contains("sriov_vf_tx_dropped_total{pf=\"eno1\""), "{p}");
         let t = text(&st, crate::render::Style::default());
         let row: Vec<&str> = t.lines().nth(1).unwrap().split_whitespace().collect();
-        assert_eq!(row[row.len() - 2..], ["n/a", "0"], "{row:?}");
+        assert_eq!(row[row.len() - 3..], ["n/a", "0", "pf"], "{row:?}");
+    }
+
+    #[test]
+    fn where_the_pf_keeps_no_vf_counters_the_netdev_s_own_are_used_and_named() {
+        // igb: the reading drops the PF's zeroed IFLA_VF_STATS (no
+        // ndo_get_vf_stats); VF 0's netdev is here with its IFLA_STATS64,
+        // VF 1 (on vfio-pci, say) has no netdev.
+        let mut st = crate::plan::tests::host(2, true);
+        for v in &mut st.pfs[0].vfs {
+            v.attrs = Some(VfAttrs::default());
+        }
+        let mut c = LinkStats::default();
+        c.rx_packets = 10;
+        c.tx_packets = 20;
+        c.multicast = 3;
+        st.pfs[0].vfs[0]
+            .link
+            .get_or_insert_with(Default::default)
+            .stats = Some(c);
+        st.pfs[0].vfs[1].link = None;
+        let p = prometheus(&st);
+        assert!(p.contains("sriov_vf_tx_packets_total{pf=\"eno1\",pf_address=\"0000:01:00.0\",vf=\"0\",vf_address=\"0000:01:10.0\",netdev=\"eth1\",driver=\"igbvf\",source=\"netdev\"} 20\n"), "{p}");
+        assert!(p.contains(",source=\"netdev\"} 3\n"), "multicast: {p}");
+        // A netdev counts no broadcasts: no sample rather than a 0.
+        assert!(!p.contains("sriov_vf_rx_broadcast_total{"), "{p}");
+        assert!(!p.contains("vf=\"1\""), "VF 1 has no source: {p}");
+        let t = text(&st, crate::render::Style::default());
+        let rows: Vec<Vec<&str>> = t
+            .lines()
+            .skip(1)
+            .map(|l| l.split_whitespace().collect())
+            .collect();
+        assert_eq!(
+            rows[0][3..],
+            ["10", "20", "0", "0", "n/a", "3", "0", "0", "netdev"],
+            "{t}"
+        );
+        assert_eq!(rows[1].last(), Some(&"-"), "{t}");
+        assert!(rows[1].iter().filter(|c| **c == "n/a").count() == 8, "{t}");
     }
 }

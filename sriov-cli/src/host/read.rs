@@ -190,6 +190,7 @@ fn read_netlink(
                     mtu: link.mtu,
                     addresses: addrs.get(&link.index).cloned().unwrap_or_default(),
                     mac: link.mac,
+                    stats: link.stats.filter(|_| detail == Detail::Stats),
                 });
             }
         }

@@ -358,7 +358,21 @@ elif [ "$ptx1 $prx1" = "0 0" ]; then
 else
     fail dataplane.stats_pf_vf_stats "IFLA_VF_STATS of VF 4: tx $ptx0 -> $ptx1, rx $prx0 -> $prx1; wire: $wtx out, $orx in"
 fi
+# VF 1's netdev stays in this namespace: with igb keeping no per-VF
+# counters, stats gives its netdev's own (source="netdev"), which iproute2
+# read just before and just after (counters only grow).
+hstat() { ip -s -j link show eth0pve050 | jq -r ".[0].stats64.$1.packets"; }
+htx0=$(hstat tx) hrx0=$(hstat rx)
 cli stats --format prometheus
+htx1=$(hstat tx) hrx1=$(hstat rx)
+cli_htx=$(grep -E '^sriov_vf_tx_packets_total\{.*vf="1",.*source="netdev"\}' "$CLI_OUT" | awk '{ print $NF }')
+cli_hrx=$(grep -E '^sriov_vf_rx_packets_total\{.*vf="1",.*source="netdev"\}' "$CLI_OUT" | awk '{ print $NF }')
+if [ -n "$cli_htx" ] && [ -n "$cli_hrx" ] && [ "$cli_htx" -gt 0 ] && [ "$htx0" -le "$cli_htx" ] && [ "$cli_htx" -le "$htx1" ] &&
+    [ "$hrx0" -le "$cli_hrx" ] && [ "$cli_hrx" -le "$hrx1" ]; then
+    pass dataplane.stats_cli_netdev_source "sriov-cli stats: VF 1 tx_packets $cli_htx rx_packets $cli_hrx, source=\"netdev\", within iproute2's readings of eth0pve050 around it (tx $htx0..$htx1, rx $hrx0..$hrx1)"
+else
+    fail dataplane.stats_cli_netdev_source "sriov-cli stats: VF 1 tx '$cli_htx' rx '$cli_hrx' (want source=\"netdev\" samples, tx > 0, within ip -s link show eth0pve050: tx $htx0..$htx1, rx $hrx0..$hrx1): $(grep -E 'vf="1"' "$CLI_OUT" | head -n 2 | tr '\n' '|')"
+fi
 cli_tx=$(grep -E '^sriov_vf_tx_packets_total\{.*vf="4"' "$CLI_OUT" | awk '{ print $NF }')
 cli_rx=$(grep -E '^sriov_vf_rx_packets_total\{.*vf="4"' "$CLI_OUT" | awk '{ print $NF }')
 if [ -z "$cli_tx$cli_rx" ]; then
