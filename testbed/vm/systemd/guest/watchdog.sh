@@ -1,7 +1,7 @@
 #!/bin/bash
 # See tb-watchdog.service.
 wd=$(tr ' ' '\n' </proc/cmdline | sed -n 's/^tb_wd=//p' | tail -n1)
-wd=${wd:-240}
+wd=${wd:-300}
 up=$(cut -d. -f1 /proc/uptime)
 [ "$up" -lt "$wd" ] && sleep $((wd - up))
 echo "WATCHDOG boot not finished after ${wd}s of uptime; pending jobs:"
