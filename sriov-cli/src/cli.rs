@@ -115,6 +115,10 @@ pub enum Command {
     /// Print configuration for other tools, derived from the config.
     #[command(subcommand)]
     Generate(Generate),
+    /// Proxmox VE: keep the cluster's PCI resource mappings in line with
+    /// this node's VFs (through `pvesh`).
+    #[command(subcommand)]
+    Pve(Pve),
     /// Per-VF traffic counters from the PFs' netlink VF stats.
     Stats {
         /// Output format.
@@ -149,6 +153,26 @@ pub enum Generate {
         /// Only VFs with this `vm` name.
         #[arg(long)]
         vm: Option<String>,
+    },
+}
+
+/// `pve` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Pve {
+    /// Give every VF whose config names a `vm` or a `mapping` exactly one
+    /// entry for this node in its PCI resource mapping (current path, id,
+    /// subsystem-id, iommugroup): a missing mapping is created, this node's
+    /// entries are replaced, other nodes' entries are kept. Through `pvesh`
+    /// (the cluster lock and the digest); nothing is written when all match.
+    /// Exit 0 in line, 1 a pvesh call failed, 2 nothing changed (no pvesh,
+    /// bad config, a VF missing).
+    SyncMappings {
+        /// Print what would change, write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Print one JSON document on stdout instead of text.
+        #[arg(long)]
+        json: bool,
     },
 }
 

@@ -5,10 +5,10 @@ use std::fmt::Write as _;
 use std::io::Write;
 use std::path::Path;
 
-use crate::config::{Config, DriverSpec, PfKey, PfSpec, VfSpec};
+use crate::config::{Config, PfKey, PfSpec, VfSpec};
 use crate::generator::netdev_device_unit;
 use crate::host::{chain, Detail, Host};
-use crate::state::HostState;
+use crate::pve::{passthrough, Passthrough};
 use crate::{CliError, Ctx};
 
 /// The systemd unit text; `devices` are the PF netdevs it waits for
@@ -333,84 +333,6 @@ pub(crate) fn lxc(ctx: &Ctx, out: &mut dyn Write, ctid: u32) -> Result<u8, CliEr
     let text = lxc_text(&cfg, ctid, conf.as_deref(), &conf_path).map_err(CliError::Usage)?;
     out.write_all(text.as_bytes())?;
     Ok(0)
-}
-
-/// One passthrough VF with what Proxmox needs to know about it.
-struct Passthrough<'a> {
-    pf: &'a PfSpec,
-    vf: &'a VfSpec,
-    address: String,
-    id: Option<String>,
-    subsystem: Option<String>,
-    group: Option<u32>,
-}
-
-impl Passthrough<'_> {
-    fn mapping_name(&self) -> String {
-        if let Some(m) = &self.vf.mapping {
-            return m.clone();
-        }
-        let vlan = self.vf.vlan.and_then(|v| v.id).map(netlink_vf::VlanId::get);
-        let name = match (&self.vf.vm, vlan) {
-            (Some(vm), Some(v)) => format!("{vm}-v{v:03}"),
-            (Some(vm), None) => format!("{vm}-trunk{}", self.vf.index),
-            (None, Some(v)) => format!("{}-vf{}-v{v:03}", self.pf.key, self.vf.index),
-            (None, None) => format!("{}-vf{}", self.pf.key, self.vf.index),
-        };
-        // A derived id must still be a mapping id: `.` and `:` (a VM's DNS
-        // name, a PF given by PCI address) become `-`, and it starts with a
-        // letter.
-        let mut id: String = name
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || c == '_' {
-                    c
-                } else {
-                    '-'
-                }
-            })
-            .collect();
-        if !id.starts_with(|c: char| c.is_ascii_alphabetic()) {
-            id.insert_str(0, "vf-");
-        }
-        id
-    }
-}
-
-/// The vfio-pci VFs of the config with their PCI identity: as sysfs shows
-/// the VF when it exists, else as it will be (the PF's VF offset, stride and
-/// device id; the subsystem id is unknown until the VF exists).
-fn passthrough<'a>(cfg: &'a Config, st: &HostState) -> Vec<Passthrough<'a>> {
-    let mut out = Vec::new();
-    for pf in &cfg.pfs {
-        let live = st.find_pf(&pf.key);
-        for vf in pf
-            .vfs
-            .iter()
-            .filter(|v| v.driver == Some(DriverSpec::VfioPci))
-        {
-            let lv = live.and_then(|p| p.vf(vf.index));
-            let Some(address) = live.and_then(|p| p.vf_address(vf.index)) else {
-                continue;
-            };
-            let ids = lv.and_then(|v| v.ids);
-            let id = match (ids, live) {
-                (Some(ids), _) => Some((ids.vendor, ids.device)),
-                (None, Some(p)) => p.sriov.map(|s| (p.vendor_id, s.vf_device)),
-                _ => None,
-            }
-            .map(|(vendor, device)| format!("{vendor:04x}:{device:04x}"));
-            out.push(Passthrough {
-                pf,
-                vf,
-                address: address.to_string(),
-                id,
-                subsystem: ids.and_then(|i| i.subsystem).map(|s| s.to_string()),
-                group: lv.and_then(|v| v.iommu_group),
-            });
-        }
-    }
-    out
 }
 
 pub(crate) fn pve_mapping(

@@ -3,6 +3,7 @@
 
 mod generate;
 mod iommu;
+mod pve;
 mod reset;
 mod setup;
 mod stats;
@@ -10,7 +11,7 @@ mod status;
 
 use std::io::Write;
 
-use crate::cli::{Command, Generate};
+use crate::cli::{Command, Generate, Pve};
 use crate::host::Host;
 use crate::plan::Options;
 use crate::{CliError, Ctx};
@@ -67,6 +68,11 @@ pub(crate) fn dispatch(
             Generate::Lxc { ctid } => generate::lxc(ctx, out, *ctid),
             Generate::PveMapping => generate::pve_mapping(ctx, host, out),
             Generate::Hostpci { vm } => generate::hostpci(ctx, host, out, vm.as_deref()),
+        },
+        Command::Pve(p) => match p {
+            Pve::SyncMappings { dry_run, json } => {
+                pve::sync_mappings(ctx, host, out, *dry_run, *json)
+            }
         },
         Command::Stats { format, output } => {
             stats::stats(ctx, host, out, *format, output.as_deref())
