@@ -166,11 +166,10 @@ pub(crate) fn systemd_unit(
         // pve-cluster.service (pmxcfs, which mounts /etc/pve) starts after
         // network.target; this unit runs before network-pre.target.
         ctx.warn(&format!(
-            "{} is on the Proxmox cluster file system, which pve-cluster mounts only after the network is up, but this unit runs before the network: at boot it would find no config and be skipped (ConditionPathExists). Keep a local copy on every node (install -D -m 0644 {} {}) after each edit, and generate the unit with --config {}",
-            config.display(),
+            "{} is on the Proxmox cluster file system, which pve-cluster mounts only after the network is up, but this unit runs before the network: at boot it would find no config and be skipped (ConditionPathExists). Generate the unit with --config {}: on Proxmox VE, sriov-vfs-pve.service (`generate pve-unit`) copies {} there at every boot once /etc/pve is mounted (`sriov-cli pve pull-config`)",
             config.display(),
             crate::config::DEFAULT_PATH,
-            crate::config::DEFAULT_PATH
+            super::pve::CLUSTER_PATH
         ));
     }
     let (devices, waits) = pf_netdevs(ctx, host);
