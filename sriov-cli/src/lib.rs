@@ -28,6 +28,7 @@ mod config;
 mod ctx;
 mod fault;
 pub mod generator;
+mod guest;
 mod host;
 mod lock;
 mod plan;
