@@ -115,6 +115,10 @@ pub enum Command {
     /// Print configuration for other tools, derived from the config.
     #[command(subcommand)]
     Generate(Generate),
+    /// Proxmox VE: the cluster's copy of the config, and the cluster's PCI
+    /// resource mappings kept in line with this node's VFs (through `pvesh`).
+    #[command(subcommand)]
+    Pve(Pve),
     /// Per-VF traffic counters from the PFs' netlink VF stats.
     Stats {
         /// Output format.
@@ -141,6 +145,15 @@ pub enum Generate {
         /// Container id.
         #[arg(long)]
         ctid: u32,
+        /// Write them into /etc/pve/lxc/<ctid>.conf (under PVE's config
+        /// lock, atomically), replacing the entries an earlier --write put
+        /// there and leaving every other line as it is.
+        #[arg(long)]
+        write: bool,
+        /// With --write: print the change to the container's config as a
+        /// diff and write nothing.
+        #[arg(long, requires = "write")]
+        dry_run: bool,
     },
     /// `pvesh create /cluster/mapping/pci ...` commands for vfio-pci VFs.
     PveMapping,
@@ -149,6 +162,60 @@ pub enum Generate {
         /// Only VFs with this `vm` name.
         #[arg(long)]
         vm: Option<String>,
+        /// The VM id: number the lines above the hostpciN entries of
+        /// /etc/pve/qemu-server/<vmid>.conf (read only), and add `pcie=1` on
+        /// q35 machines.
+        #[arg(long, requires = "vm")]
+        vmid: Option<u32>,
+        /// Attach the VFs with `qm set <vmid> --hostpciN ...` (`mapping=<id>`
+        /// for VFs with a `mapping`, else the PCI address); VFs the VM has
+        /// already are left alone. The qm binary: $SRIOV_CLI_QM, else `qm`
+        /// on PATH.
+        #[arg(long, requires = "vmid")]
+        write: bool,
+        /// With --write: print the `qm set` commands and run none.
+        #[arg(long, requires = "write")]
+        dry_run: bool,
+    },
+    /// The `sriov-vfs-pve.service` unit for Proxmox VE hosts: after
+    /// pve-cluster, before the guests start, it runs `pve pull-config` and
+    /// `pve sync-mappings`.
+    PveUnit {
+        /// Path of the binary in ExecStart.
+        #[arg(long, value_name = "PATH", default_value = "/usr/local/sbin/sriov-cli")]
+        bin: PathBuf,
+    },
+}
+
+/// `pve` subcommands (Proxmox VE hosts).
+#[derive(Debug, Subcommand)]
+pub enum Pve {
+    /// Take the cluster's copy of the config: when it is valid for this node
+    /// and differs from the local copy, replace the local copy (atomically)
+    /// and run setup. An invalid cluster copy changes nothing (exit 2).
+    PullConfig {
+        /// The cluster's copy [default: <root>/etc/pve/sriov-cli/sriov.toml].
+        #[arg(long, value_name = "FILE")]
+        from: Option<PathBuf>,
+        /// Say whether the local copy would be replaced, and show the diff;
+        /// write nothing and run no setup.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Give every VF whose config names a `vm` or a `mapping` exactly one
+    /// entry for this node in its PCI resource mapping (current path, id,
+    /// subsystem-id, iommugroup): a missing mapping is created, this node's
+    /// entries are replaced, other nodes' entries are kept. Through `pvesh`
+    /// (the cluster lock and the digest); nothing is written when all match.
+    /// Exit 0 in line, 1 a pvesh call failed, 2 nothing changed (no pvesh,
+    /// bad config, a VF missing).
+    SyncMappings {
+        /// Print what would change, write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Print one JSON document on stdout instead of text.
+        #[arg(long)]
+        json: bool,
     },
 }
 

@@ -28,9 +28,11 @@ mod config;
 mod ctx;
 mod fault;
 pub mod generator;
+mod guest;
 mod host;
 mod lock;
 mod plan;
+mod pve;
 mod render;
 mod state;
 
@@ -260,7 +262,8 @@ fn command_json(cmd: &cli::Command) -> bool {
         cli::Command::Setup { json, .. }
         | cli::Command::Status { json, .. }
         | cli::Command::CheckIommu { json }
-        | cli::Command::Check { json } => *json,
+        | cli::Command::Check { json }
+        | cli::Command::Pve(cli::Pve::SyncMappings { json, .. }) => *json,
         _ => false,
     }
 }

@@ -27,7 +27,7 @@ pub struct HostLock {
 }
 
 /// Whether an `flock` on `f` was taken.
-fn try_flock(f: &File) -> std::io::Result<bool> {
+pub(crate) fn try_flock(f: &File) -> std::io::Result<bool> {
     // SAFETY: flock on a file descriptor this function borrows for the
     // duration of the call; no memory is passed.
     let r = unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };

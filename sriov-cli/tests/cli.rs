@@ -364,7 +364,7 @@ fn generate_for_the_example() {
     assert_eq!(o.code, 0);
     assert!(
         o.stderr.starts_with("warning: /etc/pve/sriov.toml is on the Proxmox cluster file system, which pve-cluster mounts only after the network is up")
-            && o.stderr.contains("install -D -m 0644 /etc/pve/sriov.toml /etc/sriov-cli/sriov.toml"),
+            && o.stderr.contains("Generate the unit with --config /etc/sriov-cli/sriov.toml: on Proxmox VE, sriov-vfs-pve.service (`generate pve-unit`) copies /etc/pve/sriov-cli/sriov.toml there at every boot"),
         "{}",
         o.stderr
     );

@@ -3,6 +3,8 @@
 
 mod generate;
 mod iommu;
+mod pull_config;
+mod pve;
 mod reset;
 mod setup;
 mod stats;
@@ -10,7 +12,7 @@ mod status;
 
 use std::io::Write;
 
-use crate::cli::{Command, Generate};
+use crate::cli::{Command, Generate, Pve};
 use crate::host::Host;
 use crate::plan::Options;
 use crate::{CliError, Ctx};
@@ -64,9 +66,37 @@ pub(crate) fn dispatch(
         } => iommu::enable_iommu(ctx, out, *dry_run, *yes, *pci_realloc),
         Command::Generate(g) => match g {
             Generate::SystemdUnit { bin } => generate::systemd_unit(ctx, host, out, bin),
-            Generate::Lxc { ctid } => generate::lxc(ctx, out, *ctid),
+            Generate::Lxc {
+                ctid,
+                write,
+                dry_run,
+            } => generate::lxc(ctx, out, *ctid, *write, *dry_run),
             Generate::PveMapping => generate::pve_mapping(ctx, host, out),
-            Generate::Hostpci { vm } => generate::hostpci(ctx, host, out, vm.as_deref()),
+            Generate::Hostpci {
+                vm,
+                vmid,
+                write,
+                dry_run,
+            } => generate::hostpci(
+                ctx,
+                host,
+                out,
+                vm.as_deref(),
+                generate::HostpciMode {
+                    vmid: *vmid,
+                    write: *write,
+                    dry_run: *dry_run,
+                },
+            ),
+            Generate::PveUnit { bin } => generate::pve_unit(out, bin),
+        },
+        Command::Pve(p) => match p {
+            Pve::PullConfig { from, dry_run } => {
+                pull_config::pull_config(ctx, host, out, from.as_deref(), *dry_run)
+            }
+            Pve::SyncMappings { dry_run, json } => {
+                pve::sync_mappings(ctx, host, out, *dry_run, *json)
+            }
         },
         Command::Stats { format, output } => {
             stats::stats(ctx, host, out, *format, output.as_deref())

@@ -16,6 +16,10 @@ struct StatusJson<'a> {
     netlink: bool,
     /// The PFs.
     pfs: Vec<&'a PfState>,
+    /// This node's resource mapping entries that no longer match sysfs:
+    /// only on a Proxmox VE node (pvesh found).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    mappings: Option<super::pve::MappingCheck>,
 }
 
 const NA: &str = "n/a";
@@ -147,15 +151,21 @@ pub(crate) fn status(
         .iter()
         .filter(|p| found.is_none_or(|a| p.address == a))
         .collect();
+    // On a Proxmox VE node: this node's mapping entries against sysfs.
+    let mappings = super::pve::check_mappings(ctx, &st);
     if json {
         out.write_all(
             crate::render::json(&StatusJson {
                 netlink: st.netlink,
                 pfs,
+                mappings,
             })
             .as_bytes(),
         )?;
         return Ok(0);
+    }
+    if let Some(m) = &mappings {
+        super::pve::warn_stale(ctx, m);
     }
     if pfs.is_empty() {
         writeln!(

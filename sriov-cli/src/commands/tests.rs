@@ -222,3 +222,57 @@ fn generate_systemd_unit_waits_for_the_pfs_of_the_config() {
         "{out}"
     );
 }
+
+fn pull(from: &std::path::Path) -> Command {
+    Command::Pve(crate::cli::Pve::PullConfig {
+        from: Some(from.to_path_buf()),
+        dry_run: false,
+    })
+}
+
+#[test]
+fn pull_config_replaces_the_local_copy_and_runs_setup_under_the_host_lock() {
+    let r = with_config("[[pf]]\nname = \"eno1\"\nnum_vfs = 1\n");
+    let cluster = r.ctx.root.join("cluster.toml");
+    std::fs::write(&cluster, GUIDE).unwrap();
+    let mut f = fake();
+    let (res, out) = run(&r, &mut f, pull(&cluster));
+    assert_eq!(res.unwrap(), 0, "{out}");
+    let local = r.ctx.config.clone().unwrap();
+    assert_eq!(std::fs::read_to_string(&local).unwrap(), GUIDE);
+    assert!(
+        out.contains("applied  PF eno1 (0000:01:00.0): num_vfs 0 -> 4\n"),
+        "{out}"
+    );
+    assert_eq!(f.state.pfs[0].vfs[1].netdev.as_deref(), Some("eth0pve050"));
+    // The host lock was taken for it (lock.rs: the holder's line).
+    let holder = std::fs::read_to_string(r.ctx.root.join(crate::lock::LOCK_PATH)).unwrap();
+    assert!(holder.ends_with(", pve pull-config\n"), "{holder}");
+    // Again: the same content, no write, no setup.
+    f.log.clear();
+    let (res, out) = run(&r, &mut f, pull(&cluster));
+    assert_eq!(res.unwrap(), 0);
+    assert!(out.ends_with(": nothing to do\n"), "{out}");
+    assert!(f.log.is_empty(), "{:?}", f.log);
+}
+
+#[test]
+fn pull_config_keeps_setups_refusal_of_destroying_vfs_in_use() {
+    let r = with_config("[[pf]]\nname = \"eno1\"\nnum_vfs = 2\n");
+    let cluster = r.ctx.root.join("cluster.toml");
+    std::fs::write(&cluster, "[[pf]]\nname = \"eno1\"\nnum_vfs = 0\n").unwrap();
+    let mut f = fake();
+    f.state = crate::host::fake::host(2, true);
+    f.state.pfs[0].vfs[1].in_use = vec![InUse::Passthrough {
+        driver: "vfio-pci".into(),
+    }];
+    let (res, _) = run(&r, &mut f, pull(&cluster));
+    assert!(matches!(res, Err(CliError::Invalid(_))), "{res:?}");
+    assert!(f.log.is_empty(), "the host was changed: {:?}", f.log);
+    // The local copy is the cluster's now: the boot unit applies it at the
+    // next boot, before any guest holds the VFs (README).
+    assert_eq!(
+        std::fs::read_to_string(r.ctx.config.as_ref().unwrap()).unwrap(),
+        "[[pf]]\nname = \"eno1\"\nnum_vfs = 0\n"
+    );
+}

@@ -42,6 +42,7 @@ mod diag;
 mod raw;
 mod resolve;
 mod vf;
+pub(crate) use vf::check_mapping_id;
 
 pub use addr::{is_link_local, parse_prefix, prefix_contains};
 use diag::Src;
