@@ -123,8 +123,12 @@ impl Sysfs {
         self.unbind_file_wait
     }
 
-    #[cfg(test)]
-    pub(crate) fn with_unbind_file_wait(mut self, wait: Duration) -> Self {
+    /// Sets how long an unbind waits for the `unbind` file of a driver that is
+    /// still registering (default 10 s; see [`Error::UnbindFileMissing`]).
+    ///
+    /// [`Error::UnbindFileMissing`]: crate::Error::UnbindFileMissing
+    #[must_use]
+    pub fn with_unbind_file_wait(mut self, wait: Duration) -> Self {
         self.unbind_file_wait = wait;
         self
     }
