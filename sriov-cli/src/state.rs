@@ -73,6 +73,10 @@ pub struct PfState {
     /// the address and ids a VF not created yet will have).
     #[serde(skip)]
     pub sriov: Option<SriovInfo>,
+    /// The PCI class code (`0x020000` Ethernet, `0x010802` NVMe), `None` when
+    /// unknown.
+    #[serde(skip)]
+    pub class: Option<u32>,
 }
 
 impl PfState {
@@ -96,7 +100,16 @@ impl PfState {
             iommu_group: None,
             vfs: Vec::new(),
             sriov: None,
+            class: None,
         }
+    }
+
+    /// Whether the PF is a network controller (class `0x02xxxx`, or unknown):
+    /// its VFs get netdevs from a network driver. An NVMe or crypto PF's VFs
+    /// never do, and their default driver is not setup's business unless the
+    /// config names one.
+    pub fn is_network(&self) -> bool {
+        self.class.is_none_or(|c| c >> 16 == 0x02)
     }
 
     /// The name to show: first netdev, else the PCI address.

@@ -66,11 +66,22 @@ pub struct Pf {
     pub numa_node: Option<i32>,
     /// IOMMU group number; `None` without an active IOMMU.
     pub iommu_group: Option<u32>,
+    /// PCI class code (`class`: `0x020000` Ethernet, `0x010802` NVMe); `None`
+    /// when sysfs does not show it. Its VFs have the same class.
+    pub class: Option<u32>,
     /// SR-IOV attributes.
     pub sriov: SriovInfo,
 }
 
 impl Pf {
+    /// Whether the PF is a network controller (PCI class `0x02xxxx`), or its
+    /// class is not shown: VFs of any other class (NVMe, crypto) never get a
+    /// netdev.
+    #[must_use]
+    pub fn is_network(&self) -> bool {
+        self.class.is_none_or(|c| c >> 16 == 0x02)
+    }
+
     /// The address VF `index` has (or will have), from `sriov_offset`/`sriov_stride`.
     ///
     /// # Errors
@@ -202,6 +213,7 @@ impl Sysfs {
             subsystem: self.subsystem_of(addr)?,
             numa_node,
             iommu_group: self.iommu_group_of(addr)?,
+            class: attr::read_hex_u32_opt(&self.device_file(addr, "class"))?,
             sriov: self.sriov_info(addr)?,
         })
     }

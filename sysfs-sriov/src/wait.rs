@@ -40,9 +40,10 @@ impl Sysfs {
     /// current VFs.
     ///
     /// A VF is final when its device exists and:
-    /// - it is bound to a passthrough driver (vfio-pci, ...), or has a driver and is
-    ///   not a network-class device, or has no driver while `sriov_drivers_autoprobe`
-    ///   is 0 (nothing will bind); or
+    /// - it is not a network-class device (PCI class other than `0x02xxxx`: NVMe,
+    ///   crypto; with a driver or without), or is bound to a passthrough driver
+    ///   (vfio-pci, ...), or has no driver while `sriov_drivers_autoprobe` is 0
+    ///   (nothing will bind); or
     /// - it has a netdev, and, when udev runs under the root (`run/udev/control`
     ///   exists), udev has processed it (`run/udev/data/n<ifindex>` exists). Without
     ///   udev the kernel's name is final at once.
@@ -135,6 +136,14 @@ impl Sysfs {
         if !self.device_dir(&addr).exists() {
             return Ok((false, Some(pending(Some(addr), WaitingFor::Device))));
         }
+        // PCI class 0x02xxxx is "network controller"; other VFs (crypto, NVMe) never
+        // get a netdev, and their driver is not what the wait is for: one whose
+        // driver gave it up (an NVMe VF without queue resources: nvme's probe
+        // fails) stays without one, autoprobe or not.
+        let class = attr::read_hex_u32_opt(&self.device_file(&addr, "class"))?;
+        if class.is_some_and(|c| c >> 16 != 0x02) {
+            return Ok((true, None));
+        }
         let Some(driver) = self.driver_of(&addr)? else {
             return Ok(if autoprobe {
                 (true, Some(pending(Some(addr), WaitingFor::Driver)))
@@ -143,12 +152,6 @@ impl Sysfs {
             });
         };
         if is_passthrough_driver(&driver) {
-            return Ok((true, None));
-        }
-        // PCI class 0x02xxxx is "network controller"; other VFs (crypto, NVMe) never
-        // get a netdev.
-        let class = attr::read_hex_u32_opt(&self.device_file(&addr, "class"))?;
-        if class.is_some_and(|c| c >> 16 != 0x02) {
             return Ok((true, None));
         }
         let netdevs = self.netdev_names(&addr)?;

@@ -1249,3 +1249,45 @@ fn iommu_group_type_follows_passthrough_mode() {
         );
     }
 }
+
+#[test]
+fn a_vf_that_is_not_a_nic_is_final_without_a_driver() {
+    // Issue 15, item 5: an NVMe PF's VFs (class 0x010802) never get a netdev,
+    // and nvme gives up a VF it cannot start (QEMU's nvme VF without queue
+    // resources), autoprobe on or not. The wait must not wait for a driver
+    // that will not come. The same tree as a NIC waits for it.
+    let pf = addr("0000:02:00.0");
+    let host = HostBuilder::new()
+        .pf(PfSpec::intel_x710(pf)
+            .no_netdev()
+            .vfs(2)
+            .vf_driver_at(0, VfDriver::None)
+            .vf_driver_at(1, VfDriver::VfioPci))
+        .build()
+        .unwrap();
+    let sysfs = host.sysfs();
+    assert!(sysfs.pf_by_address(&pf).unwrap().is_network());
+    match sysfs.wait_for_vfs(&pf, 2, Duration::from_millis(50), &mut |_| {}) {
+        Err(Error::WaitTimeout { missing, .. }) => {
+            assert_eq!(missing.len(), 1);
+            assert_eq!(missing[0].waiting_for, WaitingFor::Driver);
+        }
+        other => panic!("{other:?}"),
+    }
+    let mut devs = vec![pf];
+    devs.extend(sysfs.vfs(&pf).unwrap().iter().map(|v| v.address));
+    for a in devs {
+        std::fs::write(
+            host.root().join(format!("sys/bus/pci/devices/{a}/class")),
+            "0x010802\n",
+        )
+        .unwrap();
+    }
+    let p = sysfs.pf_by_address(&pf).unwrap();
+    assert_eq!((p.class, p.is_network()), (Some(0x01_08_02), false));
+    let vfs = sysfs
+        .wait_for_vfs(&pf, 2, Duration::from_secs(5), &mut |_| {})
+        .unwrap();
+    assert_eq!(vfs.len(), 2);
+    assert_eq!(vfs[0].driver, None);
+}

@@ -54,6 +54,7 @@ pub(super) fn read_state(
         ps.device_name.clone_from(&pf.device_name);
         ps.iommu_group = pf.iommu_group;
         ps.sriov = Some(pf.sriov);
+        ps.class = pf.class;
         ps.vfs = vfs
             .into_iter()
             .map(|v| {

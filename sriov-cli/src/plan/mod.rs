@@ -283,8 +283,10 @@ fn plan_pf(spec: &PfSpec, pf: &PfState, ctx: &Ctx<'_>, p: &mut Plan) {
     }
     // The VFs the config does not mention, left without a driver by a run
     // killed after its count write, get theirs as an uninterrupted run gives
-    // them (see plan_driver).
-    if survives && vf::autoprobes(pf) {
+    // them (see plan_driver). Not on a PF that is not a NIC: its VFs' driver
+    // may have given them up (nvme cannot start a VF without queue
+    // resources), and a re-run would probe them again each time.
+    if survives && vf::autoprobes(pf) && pf.is_network() {
         for v in pf.vfs.iter().filter(|v| v.driver.is_none()) {
             if spec.vfs.iter().all(|s| s.index != v.index) {
                 p.changes.push(mk(

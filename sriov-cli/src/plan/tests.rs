@@ -506,3 +506,37 @@ fn vfs_left_without_a_driver_on_an_autoprobing_pf_are_probed() {
     let p = plan(&cfg(text), &h, NO);
     assert_eq!(probes(&p), [Some(1)], "{:?}", summary(&p));
 }
+
+#[test]
+fn vfs_of_a_pf_that_is_not_a_nic_are_left_to_their_driver() {
+    // Issue 15, item 5, seen on QEMU's nvme: nvme gives up a VF it cannot
+    // start (no flexible queue resources yet), which leaves it without a
+    // driver on a PF that autoprobes. That is not a killed run's leftover: a
+    // re-run must not probe it again (each run would "apply" that probe), and
+    // a VF for a VM has no VLAN to warn about. The same host as a NIC probes
+    // the unbound VFs and warns, so the class is what decides.
+    let text = "[[pf]]\npci = \"0000:01:00.0\"\nnum_vfs = 4\n[[pf.vf]]\nindex = 1\ndriver = \"vfio-pci\"\n";
+    let mut h = host(4, true);
+    h.pfs[0].netdevs.clear();
+    for v in &mut h.pfs[0].vfs {
+        (v.driver, v.netdev, v.link) = (None, None, None);
+    }
+    h.pfs[0].vfs[1].driver = Some("vfio-pci".into());
+    h.pfs[0].class = Some(0x01_08_02);
+    assert!(!h.pfs[0].is_network());
+    let p = plan(&cfg(text), &h, NO);
+    assert!(p.errors.is_empty(), "{:?}", p.errors);
+    assert!(p.changes.is_empty(), "{:?}", summary(&p));
+    assert!(p.warnings.is_empty(), "{:?}", p.warnings);
+
+    h.pfs[0].class = Some(0x02_00_00);
+    let p = plan(&cfg(text), &h, NO);
+    let probed: Vec<Option<u32>> = p
+        .changes
+        .iter()
+        .filter(|c| matches!(c.op, Op::Driver { implicit: true, .. }))
+        .map(|c| c.vf)
+        .collect();
+    assert_eq!(probed, [Some(0), Some(2), Some(3)], "{:?}", summary(&p));
+    assert!(p.warnings.iter().any(|w| w.contains("without a VLAN")));
+}

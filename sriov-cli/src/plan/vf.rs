@@ -21,7 +21,7 @@ pub(super) fn plan_vf(
     check_vf_live(pfn, vs, vf, ctx, p);
     trunk_warnings(pfn, pf, vs, p);
     plan_attrs(vs, vf, &mk, p);
-    plan_driver(vs, vf, autoprobes(pf), &mk, p);
+    plan_driver(vs, vf, autoprobes(pf) && pf.is_network(), &mk, p);
     plan_reload(pfn, pf, vs, vf, &mk, ctx, p);
     check_unbind(pfn, vs, vf, ctx, p);
     // A VF bound to its network driver whose netdev is not visible here has
@@ -73,7 +73,8 @@ fn check_vf_live(pfn: &str, vs: &VfSpec, vf: Option<&VfState>, ctx: &Ctx<'_>, p:
 }
 
 fn trunk_warnings(pfn: &str, pf: &PfState, vs: &VfSpec, p: &mut Plan) {
-    if !vs.is_trunk() {
+    // VLANs are a NIC's: an NVMe VF for a VM has none to leak.
+    if !vs.is_trunk() || !pf.is_network() {
         return;
     }
     if vs.driver == Some(DriverSpec::VfioPci) {

@@ -192,3 +192,52 @@ fixed_macs_config() {
         /tb/guest/configs/guide.toml >/tmp/fixed-macs.toml
     echo /tmp/fixed-macs.toml
 }
+
+# --- the nvme PF (sets nvme and bars: a QEMU nvme with SR-IOV, testbed/vm/run) ---
+# nvme_pf_or_return PREFIX: loads the nvme module (on demand, /tb/modules/order.nvme),
+# finds the nvme PF (class 0x010802 with sriov_totalvfs) and waits (20 s) for
+# the nvme driver to bind it; sets NPCI and NDEV. A FAIL and status 1 when not.
+nvme_pf_or_return() {
+    _mf=""
+    if [ -f /tb/modules/order.nvme ]; then
+        while read -r _m _; do
+            case $_m in '#'*) continue ;; MISSING) _mf="$_mf missing:$_m"; continue ;; esac
+            grep -q "^${_m%.ko} " /proc/modules || _o=$(insmod "/tb/modules/$_m" 2>&1) || _mf="$_mf $_m($_o)"
+        done </tb/modules/order.nvme
+    else
+        _mf="no /tb/modules/order.nvme in the image"
+    fi
+    if [ -n "$_mf" ]; then fail "$1.module" "$_mf"; return 1; fi
+    NPCI=""
+    for _d in /sys/bus/pci/devices/*; do
+        [ "$(cat "$_d/class" 2>/dev/null)" = 0x010802 ] && [ -e "$_d/sriov_totalvfs" ] && { NPCI=$(basename "$_d"); break; }
+    done
+    if [ -z "$NPCI" ]; then
+        fail "$1.pf" "no nvme device (class 0x010802) with sriov_totalvfs: $(grep -l 0x0108 /sys/bus/pci/devices/*/class 2>/dev/null | tr '\n' ' ')"
+        return 1
+    fi
+    NDEV=/sys/bus/pci/devices/$NPCI
+    wait_until 20 test "$(nvme_driver)" = nvme
+    pass "$1.pf" "$NPCI ($(cat "$NDEV/vendor"):$(cat "$NDEV/device"), driver '$(nvme_driver)', modules $(grep -v '^#' /tb/modules/order.nvme | tr '\n' ' '))"
+}
+nvme_driver() { [ -e "$NDEV/driver" ] && basename "$(readlink "$NDEV/driver")"; }
+nvme_vf_addr() { basename "$(readlink "$NDEV/virtfn$1")"; }
+nvme_vf_driver() { [ -e "$NDEV/virtfn$1/driver" ] && basename "$(readlink "$NDEV/virtfn$1/driver")"; }
+nvme_vf_group() { [ -e "$NDEV/virtfn$1/iommu_group" ] && basename "$(readlink "$NDEV/virtfn$1/iommu_group")"; }
+nvme_require_vfs() {
+    [ "$(cat "$NDEV/sriov_numvfs")" = "$2" ] && return 0
+    fail "$1" "precondition: setup did not create $2 VFs of $NPCI (sriov_numvfs=$(cat "$NDEV/sriov_numvfs")); the rest of the scenario is not run"
+    return 1
+}
+# nvme_snapshot FILE: the nvme PF's sysfs state and /dev/vfio.
+nvme_snapshot() {
+    {
+        echo "numvfs $(cat "$NDEV/sriov_numvfs") autoprobe $(cat "$NDEV/sriov_drivers_autoprobe") driver $(nvme_driver)"
+        _i=0
+        while [ -e "$NDEV/virtfn$_i" ]; do
+            echo "vf$_i $(nvme_vf_addr $_i) drv=$(nvme_vf_driver $_i) override=$(cat "$NDEV/virtfn$_i/driver_override")"
+            _i=$((_i + 1))
+        done
+        ls /dev/vfio 2>/dev/null
+    } >"$1"
+}
