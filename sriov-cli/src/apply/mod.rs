@@ -207,6 +207,12 @@ impl Engine<'_> {
             took: Duration::ZERO,
         });
         let t_phase = Instant::now();
+        // VFs bound before their MAC was set show up only now (see
+        // `late_reloads`): reloaded first, under this phase's line.
+        let (state, p) = match step {
+            Step::Link => self.late_reloads(state, p)?,
+            _ => (state, p),
+        };
         if !p.errors.is_empty() {
             return Err(format!(
                 "the host changed during setup: {}",

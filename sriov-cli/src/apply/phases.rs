@@ -8,8 +8,8 @@ use sysfs_sriov::PciAddress;
 
 use super::{finish, together, Engine, Progress, Timing};
 use crate::config::DriverSpec;
-use crate::host::{chain, HostError};
-use crate::plan::{plan, Change, Op, Status};
+use crate::host::{chain, Detail, HostError};
+use crate::plan::{plan, Change, Op, Options, Status};
 use crate::state::{HostState, PfState, VfState};
 
 fn pf_of<'a>(state: &'a HostState, c: &Change) -> Option<&'a PfState> {
@@ -266,28 +266,13 @@ impl Engine<'_> {
                     // with the others, not reported as a change of its own.
                     continue;
                 }
-                Op::Reload { .. } => {
-                    let blocked = strict.as_ref().and_then(|p| {
-                        p.changes
-                            .iter()
-                            .find(|s| s.same_target(&c) && s.reload_blocked())
-                    });
-                    if let Some(s) = blocked {
-                        c.status = Status::Skipped;
-                        c.detail.clone_from(&s.detail);
+                Op::Reload { .. } => match self.reload(state, strict.as_ref(), &mut c) {
+                    Some(res) => res,
+                    None => {
                         self.out.changes.push(c);
                         continue;
                     }
-                    match vf_of(state, &c) {
-                        None => Err(vanished(&c)),
-                        Some(vf) => {
-                            let force = self.opts.force_unbind;
-                            self.timed(format!("{} vf {}: driver reload", c.pf, vf.index), |h| {
-                                h.reload_driver(vf, force)
-                            })
-                        }
-                    }
-                }
+                },
                 Op::Driver { to, .. } => match vf_of(state, &c) {
                     None => Err(vanished(&c)),
                     Some(vf) => {
@@ -329,6 +314,105 @@ impl Engine<'_> {
             }
         }
         Ok(())
+    }
+
+    /// A driver reload: skipped (`None`, the change's detail says why) when
+    /// validation says its netdev is in use; otherwise the reload's result.
+    fn reload(
+        &mut self,
+        state: &HostState,
+        strict: Option<&crate::plan::Plan>,
+        c: &mut Change,
+    ) -> Option<Result<(), HostError>> {
+        let blocked = strict.and_then(|p| {
+            p.changes
+                .iter()
+                .find(|s| s.same_target(c) && s.reload_blocked())
+        });
+        if let Some(s) = blocked {
+            c.status = Status::Skipped;
+            c.detail.clone_from(&s.detail);
+            return None;
+        }
+        Some(match vf_of(state, c) {
+            None => Err(vanished(c)),
+            Some(vf) => {
+                let force = self.opts.force_unbind;
+                self.timed(format!("{} vf {}: driver reload", c.pf, vf.index), |h| {
+                    h.reload_driver(vf, force)
+                })
+            }
+        })
+    }
+
+    /// VFs this run created without drivers can still have been bound before
+    /// their PF-side MAC was set: udev loads the VF driver's module on the
+    /// VFs' "add" events, and the module's `driver_attach()` binds every VF it
+    /// matches once `sriov_drivers_autoprobe` is back on (it is only off
+    /// around the count write). Such a VF's driver asked the PF for its MAC
+    /// before there was one and made one up (igbvf: a random address); its
+    /// netdev registers during the driver phase's waits, after that phase's
+    /// reading, so the link phase's plan is the first to show its reload.
+    /// Called with the link phase's reading and plan: when they hold such
+    /// reloads, does them, waits for the netdevs, and returns a new reading
+    /// and plan; otherwise returns them as they are. Nothing to do when this
+    /// run created no VFs.
+    pub(super) fn late_reloads(
+        &mut self,
+        state: HostState,
+        p: crate::plan::Plan,
+    ) -> Result<(HostState, crate::plan::Plan), String> {
+        let late: Vec<Change> = if self.unprobed.is_empty() {
+            Vec::new()
+        } else {
+            p.changes
+                .iter()
+                .filter(|c| matches!(c.op, Op::Reload { .. }))
+                .filter(|c| {
+                    let dead =
+                        c.vf.is_some_and(|i| self.dead_vfs.contains(&(c.pf_address, i)));
+                    !dead && !self.out.changes.iter().any(|d| d.same_target(c))
+                })
+                .cloned()
+                .collect()
+        };
+        if late.is_empty() {
+            return Ok((state, p));
+        }
+        let strict = plan(self.cfg, &state, self.opts);
+        let mut rebound: BTreeSet<PciAddress> = BTreeSet::new();
+        for mut c in late {
+            let Some(res) = self.reload(&state, Some(&strict), &mut c) else {
+                self.out.changes.push(c);
+                continue;
+            };
+            finish(&mut c, res, Status::Failed);
+            if c.status == Status::Applied {
+                rebound.insert(c.pf_address);
+            } else if let Some(i) = c.vf {
+                self.dead_vfs.insert((c.pf_address, i));
+            }
+            self.out.changes.push(c);
+        }
+        for addr in rebound {
+            if let Some(pf) = state.pfs.iter().find(|p| p.address == addr) {
+                self.wait_for_vfs(pf, pf.num_vfs, "wait for the reloaded VF netdevs")
+                    .map_err(|e| chain(&e))?;
+            }
+        }
+        let t = std::time::Instant::now();
+        let state = self.host.read(Detail::Plan).map_err(|e| chain(&e))?;
+        let replan = Options {
+            force_unbind: true,
+            ..self.opts
+        };
+        let p = plan(self.cfg, &state, replan);
+        self.out.timings.push(Timing {
+            depth: 1,
+            what: "read host, plan again (VFs bound before their MAC was set, reloaded)".into(),
+            took: t.elapsed(),
+        });
+        Ok((state, p))
     }
 
     /// VFs created without drivers and not bound above get the driver the

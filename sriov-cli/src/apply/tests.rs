@@ -384,6 +384,52 @@ fn a_stale_vf_mac_reloads_the_driver_and_setup_restores_the_netdev() {
 }
 
 #[test]
+fn a_vf_bound_before_its_mac_was_set_is_reloaded_in_the_same_run() {
+    // The replug boot of the systemd guest (backports): igbvf was not
+    // loaded, udev loaded it on the VFs' "add" events, and it bound VF 1
+    // after the count write, before setup set VF 1's MAC; its netdev came
+    // up with a made-up MAC after the driver phase had read the host.
+    let cfg = parse(
+        "[[pf]]\nname = \"eno1\"\nnum_vfs = 4\n[[pf.vf]]\nindex = 1\nmac = \"02:00:00:00:00:01\"\nname = \"lan\"\n",
+        Path::new("s.toml"),
+        "h",
+    )
+    .unwrap();
+    let mut f = Fake {
+        bound_early: vec![1],
+        ..fake()
+    };
+    f.state.pfs[0].carrier = Some(true);
+    let o = apply(&cfg, &mut f, Options::default(), &mut |_| {});
+    assert!(o.converged(), "{:#?}", o.changes);
+    assert_eq!(
+        f.log,
+        [
+            "numvfs 0000:01:00.0 4",
+            "setvfs 0000:01:00.0 [1]",
+            "bind 0000:01:10.0 default",
+            "bind 0000:01:10.4 default",
+            "bind 0000:01:10.6 default",
+            "reload 0000:01:10.2",
+            "rename eth101 lan",
+        ]
+    );
+    let c = o.changes.iter().find(|c| c.attr() == "reload").unwrap();
+    assert_eq!(c.status, Status::Applied);
+    assert_eq!(c.from().as_deref(), Some("02:bb:00:00:00:01"));
+    let mac = f.state.pfs[0].vfs[1].link.as_ref().and_then(|l| l.mac);
+    assert_eq!(mac, Some("02:00:00:00:00:01".parse().unwrap()));
+    // The extra reading is timed under its own name.
+    assert!(o
+        .timings
+        .iter()
+        .any(|t| t.what == "read host, plan again (VFs bound before their MAC was set, reloaded)"));
+    // Nothing left for a second run.
+    let p = plan(&cfg, &f.state, Options::default());
+    assert!(p.changes.is_empty(), "{:?}", p.changes);
+}
+
+#[test]
 fn refused_and_ignored_are_reported_per_vf_and_the_rest_applies() {
     let cfg = parse(CFG, Path::new("s.toml"), "h").unwrap();
     let mut f = fake();

@@ -92,6 +92,13 @@ pub(crate) struct Fake {
     pub autoprobe: bool,
     /// VFs created without a driver: what probing their default driver gives.
     pub unprobed: Vec<VfState>,
+    /// VFs that a VF driver module loaded by udev on their "add" events binds
+    /// behind setup's back (its `driver_attach()` once autoprobe is back on):
+    /// bound at creation, their netdev registered only at the next wait, with
+    /// a MAC the driver made up since the PF had none for it yet.
+    pub bound_early: Vec<u32>,
+    /// Those VFs' netdevs, registered at the next wait.
+    pub registering: Vec<VfState>,
     /// How many times setup read the host.
     pub reads: usize,
     /// How many times `refresh` was called (netlink-only readings).
@@ -120,6 +127,8 @@ pub(crate) fn fake() -> Fake {
         up_on_create: Vec::new(),
         autoprobe: true,
         unprobed: Vec::new(),
+        bound_early: Vec::new(),
+        registering: Vec::new(),
         reads: 0,
         refreshes: 0,
         watch_fails: false,
@@ -214,9 +223,20 @@ impl Fake {
         p.num_vfs = n;
         if defer {
             // Created unbound: no driver, no netdev yet.
-            self.unprobed.extend(p.vfs.iter().cloned());
             for v in &mut p.vfs {
-                v.driver = None;
+                if self.bound_early.contains(&v.index) {
+                    let mut made_up = v.clone();
+                    let mac = format!("02:bb:00:00:00:{:02x}", v.index);
+                    made_up.link = Some(LinkInfo {
+                        mtu: Some(1500),
+                        mac: mac.parse().ok(),
+                        ..LinkInfo::default()
+                    });
+                    self.registering.push(made_up);
+                } else {
+                    self.unprobed.push(v.clone());
+                    v.driver = None;
+                }
                 v.netdev = None;
                 v.link = None;
             }
@@ -352,6 +372,21 @@ impl Host for Fake {
         n: u32,
         progress: &mut dyn FnMut(u32, u32),
     ) -> Result<(), HostError> {
+        for fresh in std::mem::take(&mut self.registering) {
+            if let Some(v) = self
+                .state
+                .pfs
+                .iter_mut()
+                .flat_map(|p| p.vfs.iter_mut())
+                .find(|x| x.address == fresh.address)
+            {
+                v.netdev.clone_from(&fresh.netdev);
+                v.link = fresh.link;
+                if let Some(n) = &fresh.netdev {
+                    self.state.links.insert(n.clone());
+                }
+            }
+        }
         progress(n, n);
         Ok(())
     }
