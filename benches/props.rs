@@ -459,6 +459,7 @@ fn config_host(netlink: bool) -> HostState {
         default_routes: netlink
             .then(|| addr("10.0.0.254").map(|gw| vec![(gw, "vmbr0".to_string())]))
             .flatten(),
+        notes: Vec::new(),
     }
 }
 

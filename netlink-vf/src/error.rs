@@ -266,6 +266,17 @@ pub enum Error {
         /// Which rule it broke.
         reason: &'static str,
     },
+    /// A network namespace file (`/run/netns/NAME`, `/proc/PID/ns/net`)
+    /// could not be listed, opened or entered.
+    #[error("{}: {call} failed: {} ({})", path.display(), strerror(*errno), errno_name(*errno))]
+    Netns {
+        /// The file (or `proc` directory) it was read from.
+        path: std::path::PathBuf,
+        /// The call (`stat`, `readdir`, `open`, `setns`).
+        call: &'static str,
+        /// Positive errno.
+        errno: i32,
+    },
     /// Waiting for something (an event) timed out.
     #[error("{op}: timed out")]
     Timeout {
@@ -349,7 +360,7 @@ impl Error {
     /// The errno (kernel rejection or failed system call).
     pub fn errno(&self) -> Option<i32> {
         match self {
-            Error::Socket { errno, .. } => Some(*errno),
+            Error::Socket { errno, .. } | Error::Netns { errno, .. } => Some(*errno),
             _ => self.kernel().map(|k| k.errno),
         }
     }
@@ -384,6 +395,7 @@ impl Serialize for Error {
             Error::NotFound(_) => "not_found",
             Error::Kernel(_) => "kernel",
             Error::Socket { .. } => "socket",
+            Error::Netns { .. } => "netns",
             Error::Decode { .. } => "decode",
             Error::InvalidValue { .. } => "invalid_value",
             Error::Timeout { .. } => "timeout",

@@ -25,6 +25,9 @@
 //! * [`Link::promisc`] is the `IFF_PROMISC` flag a user sets;
 //!   [`Link::promiscuity`] the kernel's counter (a bridge port raises it).
 //! * [`Handle::create_bridge`] and [`Handle::set_master`] for bridge ports.
+//! * [`namespaces`] lists the host's other network namespaces (a
+//!   container's, `ip netns`'), and [`Handle::in_netns`] opens a handle in one,
+//!   for a VF netdev that was moved there.
 //! * [`driver_info`] / [`Handle::driver_info`]: driver, driver version,
 //!   firmware version and bus info of a netdev (`ethtool -i`, the
 //!   `SIOCETHTOOL` ioctl with `ETHTOOL_GDRVINFO`).
@@ -66,6 +69,7 @@ mod ethtool;
 mod events;
 mod handle;
 mod link;
+mod netns;
 mod nl;
 mod route;
 mod types;
@@ -77,6 +81,7 @@ pub use ethtool::{driver_info, DriverInfo};
 pub use events::{CarrierOutcome, CarrierWatch, LinkEvent, LinkEvents};
 pub use handle::{Batch, Handle, LinkChange, Request};
 pub use link::{parse_link, Link, LinkStats, OperState};
+pub use netns::{namespaces, Netns};
 pub use route::{Route, RouteSpec};
 pub use types::{IfName, IpPrefix, LinkState, MacAddr, Qos, VlanId, VlanProto, IFNAME_MAX_LEN};
 pub use vf::{

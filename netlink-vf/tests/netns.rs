@@ -1069,3 +1069,75 @@ fn link_counters_match_iproute2_after_traffic() {
         assert!(sent.tx_packets <= ip_tx, "{sent:?} vs ip {ip_tx}");
     });
 }
+
+/// An `ip netns add` namespace, deleted on drop.
+struct NamedNetns(String);
+
+impl Drop for NamedNetns {
+    fn drop(&mut self) {
+        let _ = ip(&["netns", "del", &self.0]);
+    }
+}
+
+/// `ip -n NS -s -j link show dev NAME` as one JSON object.
+fn ip_in(ns: &str, dev: &str) -> serde_json::Value {
+    ip_json(&["-n", ns, "-s", "link", "show", "dev", dev])[0].clone()
+}
+
+#[test]
+fn a_handle_in_another_namespace_sees_its_links_and_counters() {
+    require_root!();
+    let ns = NamedNetns(format!("nlvf{}", std::process::id()));
+    let (ok, err) = ip(&["netns", "add", &ns.0]);
+    assert!(ok, "ip netns add {}: {err}", ns.0);
+    let own = std::fs::metadata("/proc/thread-self/ns/net").unwrap();
+    let all = netlink_vf::namespaces(std::path::Path::new("/")).unwrap();
+    let found = all
+        .iter()
+        .find(|n| n.name.as_deref() == Some(ns.0.as_str()))
+        .unwrap_or_else(|| panic!("{} not listed: {all:?}", ns.0));
+    assert_eq!(found.path, std::path::Path::new("/run/netns").join(&ns.0));
+    use std::os::unix::fs::MetadataExt;
+    assert!(
+        all.iter().all(|n| n.id != (own.dev(), own.ino())),
+        "our own namespace is listed: {all:?}"
+    );
+
+    let mut h = Handle::in_netns(&found.path).unwrap();
+    let a = h.create_veth(&name("nsx0"), &name("nsx1")).unwrap();
+    let b = h.index_of(&name("nsx1")).unwrap();
+    h.set_up(a, true).unwrap();
+    h.set_up(b, true).unwrap();
+    // The caller's namespace is untouched: the pair is only in the other one.
+    let after = std::fs::metadata("/proc/thread-self/ns/net").unwrap();
+    assert_eq!((own.dev(), own.ino()), (after.dev(), after.ino()));
+    let (here, _) = ip(&["link", "show", "dev", "nsx0"]);
+    assert!(!here, "nsx0 is in the caller's namespace");
+    assert_eq!(ip_in(&ns.0, "nsx0")["ifindex"], a);
+    // Counters read through the handle lie between two of iproute2's (IPv6
+    // neighbour discovery may send while we read).
+    for _ in 0..200 {
+        if h.link_by_index(b).unwrap().operstate == Some(OperState::Up) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let first = ip_in(&ns.0, "nsx0")["stats64"]["tx"]["packets"]
+        .as_u64()
+        .unwrap();
+    let links = h.links().unwrap();
+    let second = ip_in(&ns.0, "nsx0")["stats64"]["tx"]["packets"]
+        .as_u64()
+        .unwrap();
+    let ours = links
+        .iter()
+        .find(|l| l.index == a)
+        .and_then(|l| l.stats)
+        .unwrap()
+        .tx_packets;
+    assert!(
+        first <= ours && ours <= second,
+        "ip {first} <= ours {ours} <= ip {second}"
+    );
+    assert_eq!(links.len(), 3, "lo and the pair: {links:?}");
+}

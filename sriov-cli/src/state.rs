@@ -9,7 +9,7 @@
 use std::collections::BTreeSet;
 use std::net::IpAddr;
 
-use netlink_vf::{IpPrefix, LinkState, MacAddr, VfStats, VlanConfig};
+use netlink_vf::{IpPrefix, LinkState, LinkStats, MacAddr, VfStats, VlanConfig};
 use serde::Serialize;
 use sysfs_sriov::{InUse, PciAddress, SriovInfo, SubsystemId};
 
@@ -28,6 +28,10 @@ pub struct HostState {
     /// Default routes (main table) as (gateway, device name); `None` when
     /// unavailable.
     pub default_routes: Option<Vec<(IpAddr, String)>>,
+    /// What the reading could not see, for notes on stderr (a network
+    /// namespace it could not enter, say).
+    #[serde(skip)]
+    pub notes: Vec<String>,
 }
 
 /// One physical function.
@@ -163,9 +167,25 @@ pub struct VfState {
     /// What is in use on it (from sysfs, also under `--root`): what a VF count
     /// change through 0 or an unbind would disturb. Empty when nothing is.
     pub in_use: Vec<InUse>,
+    /// Its netdev in another network namespace (a container's, `ip netns`'),
+    /// when it is not in this one: read for `stats` only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub netns_link: Option<NetnsLink>,
     /// The VF's own PCI ids (vendor, device, subsystem), for resource mappings.
     #[serde(skip)]
     pub ids: Option<VfIds>,
+}
+
+/// A VF netdev found in another network namespace.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NetnsLink {
+    /// The namespace's label: its `ip netns` name, else `pid:N` of its
+    /// lowest pid (a container's init).
+    pub netns: String,
+    /// The netdev's name there.
+    pub name: String,
+    /// Its IFLA_STATS64 there.
+    pub stats: Option<LinkStats>,
 }
 
 /// A VF's PCI identity, what a Proxmox resource mapping matches.
@@ -193,6 +213,7 @@ impl VfState {
             attrs: None,
             link: None,
             in_use: Vec::new(),
+            netns_link: None,
             ids: None,
         }
     }

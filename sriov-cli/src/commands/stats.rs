@@ -23,6 +23,9 @@ enum Source {
     /// The VF netdev's own IFLA_STATS64, where the PF driver keeps no
     /// per-VF counters and the netdev is in this network namespace.
     Netdev(LinkStats),
+    /// The same, read in the network namespace that holds the netdev (a
+    /// container's, `ip netns`').
+    Netns(LinkStats),
 }
 
 impl Source {
@@ -31,17 +34,47 @@ impl Source {
         match self {
             Self::Pf(_) => "pf",
             Self::Netdev(_) => "netdev",
+            Self::Netns(_) => "netns",
+        }
+    }
+
+    /// A PF's count, or a netdev's own (here or in another namespace).
+    fn get(
+        self,
+        pf: fn(&VfStats) -> Option<u64>,
+        link: fn(&LinkStats) -> Option<u64>,
+    ) -> Option<u64> {
+        match self {
+            Self::Pf(c) => pf(&c),
+            Self::Netdev(c) | Self::Netns(c) => link(&c),
         }
     }
 }
 
 /// The figures of VF `v`: the PF's counters where it keeps them, else its
-/// netdev's own; `None` when neither is available.
+/// netdev's own, here or in the namespace that holds it; `None` when none is
+/// available.
 fn source(v: &VfState) -> Option<Source> {
     if let Some(s) = v.attrs.as_ref().and_then(|a| a.stats) {
         return Some(Source::Pf(s));
     }
-    v.link.as_ref().and_then(|l| l.stats).map(Source::Netdev)
+    if let Some(s) = v.link.as_ref().and_then(|l| l.stats) {
+        return Some(Source::Netdev(s));
+    }
+    v.netns_link
+        .as_ref()
+        .and_then(|l| l.stats)
+        .map(Source::Netns)
+}
+
+/// VF `v`'s netdev name (here, or in the namespace that holds it) and that
+/// namespace's label.
+fn netdev(v: &VfState) -> (&str, Option<&str>) {
+    match (&v.netdev, &v.netns_link) {
+        (Some(n), _) => (n, None),
+        (None, Some(l)) => (&l.name, Some(&l.netns)),
+        (None, None) => ("", None),
+    }
 }
 
 /// A counter: its metric name, help text, and its value from each source
@@ -49,55 +82,35 @@ fn source(v: &VfState) -> Option<Source> {
 type Field = (&'static str, &'static str, fn(Source) -> Option<u64>);
 
 const FIELDS: [Field; 8] = [
-    ("rx_packets", "Packets received by the VF", |s| match s {
-        Source::Pf(c) => Some(c.rx_packets),
-        Source::Netdev(c) => Some(c.rx_packets),
+    ("rx_packets", "Packets received by the VF", |s| {
+        s.get(|c| Some(c.rx_packets), |c| Some(c.rx_packets))
     }),
-    ("tx_packets", "Packets sent by the VF", |s| match s {
-        Source::Pf(c) => Some(c.tx_packets),
-        Source::Netdev(c) => Some(c.tx_packets),
+    ("tx_packets", "Packets sent by the VF", |s| {
+        s.get(|c| Some(c.tx_packets), |c| Some(c.tx_packets))
     }),
-    ("rx_bytes", "Bytes received by the VF", |s| match s {
-        Source::Pf(c) => Some(c.rx_bytes),
-        Source::Netdev(c) => Some(c.rx_bytes),
+    ("rx_bytes", "Bytes received by the VF", |s| {
+        s.get(|c| Some(c.rx_bytes), |c| Some(c.rx_bytes))
     }),
-    ("tx_bytes", "Bytes sent by the VF", |s| match s {
-        Source::Pf(c) => Some(c.tx_bytes),
-        Source::Netdev(c) => Some(c.tx_bytes),
+    ("tx_bytes", "Bytes sent by the VF", |s| {
+        s.get(|c| Some(c.tx_bytes), |c| Some(c.tx_bytes))
     }),
     (
         "rx_broadcast",
         "Broadcast packets received by the VF",
         // A netdev counts no broadcasts of their own.
-        |s| match s {
-            Source::Pf(c) => Some(c.broadcast),
-            Source::Netdev(_) => None,
-        },
+        |s| s.get(|c| Some(c.broadcast), |_| None),
     ),
     (
         "rx_multicast",
         "Multicast packets received by the VF",
-        |s| match s {
-            Source::Pf(c) => Some(c.multicast),
-            Source::Netdev(c) => Some(c.multicast),
-        },
+        |s| s.get(|c| Some(c.multicast), |c| Some(c.multicast)),
     ),
-    (
-        "rx_dropped",
-        "Received packets dropped for the VF",
-        |s| match s {
-            Source::Pf(c) => c.rx_dropped,
-            Source::Netdev(c) => Some(c.rx_dropped),
-        },
-    ),
-    (
-        "tx_dropped",
-        "Sent packets dropped for the VF",
-        |s| match s {
-            Source::Pf(c) => c.tx_dropped,
-            Source::Netdev(c) => Some(c.tx_dropped),
-        },
-    ),
+    ("rx_dropped", "Received packets dropped for the VF", |s| {
+        s.get(|c| c.rx_dropped, |c| Some(c.rx_dropped))
+    }),
+    ("tx_dropped", "Sent packets dropped for the VF", |s| {
+        s.get(|c| c.tx_dropped, |c| Some(c.tx_dropped))
+    }),
 ];
 
 /// Escapes a Prometheus label value.
@@ -141,7 +154,7 @@ pub(crate) fn prometheus(st: &HostState) -> String {
     for (name, help, get) in FIELDS {
         let _ = writeln!(
             o,
-            "# HELP sriov_vf_{name}_total {help} (source=\"pf\": IFLA_VF_STATS, counted by the PF; source=\"netdev\": the VF netdev's own IFLA_STATS64, where the PF keeps no per-VF counters)."
+            "# HELP sriov_vf_{name}_total {help} (source=\"pf\": IFLA_VF_STATS, counted by the PF; source=\"netdev\": the VF netdev's own IFLA_STATS64, where the PF keeps no per-VF counters; source=\"netns\": the same, read in the network namespace named by the netns label, a container's)."
         );
         let _ = writeln!(o, "# TYPE sriov_vf_{name}_total counter");
         for p in &st.pfs {
@@ -152,16 +165,18 @@ pub(crate) fn prometheus(st: &HostState) -> String {
                 let Some(n) = get(src) else {
                     continue;
                 };
+                let (dev, netns) = netdev(v);
                 let _ = writeln!(
                     o,
-                    "sriov_vf_{name}_total{{pf=\"{}\",pf_address=\"{}\",vf=\"{}\",vf_address=\"{}\",netdev=\"{}\",driver=\"{}\",source=\"{}\"}} {}",
+                    "sriov_vf_{name}_total{{pf=\"{}\",pf_address=\"{}\",vf=\"{}\",vf_address=\"{}\",netdev=\"{}\",driver=\"{}\",source=\"{}\"{}}} {}",
                     esc(&p.label()),
                     p.address,
                     v.index,
                     v.address,
-                    esc(v.netdev.as_deref().unwrap_or("")),
+                    esc(dev),
                     esc(v.driver.as_deref().unwrap_or("")),
                     src.name(),
+                    netns.map(|n| format!(",netns=\"{}\"", esc(n))).unwrap_or_default(),
                     n
                 );
             }
@@ -175,18 +190,18 @@ fn text(st: &HostState, style: crate::render::Style) -> String {
     for p in &st.pfs {
         for v in &p.vfs {
             let src = source(v);
-            let mut row = vec![
-                p.label().to_string(),
-                v.index.to_string(),
-                v.netdev.clone().unwrap_or_default(),
-            ];
+            let (dev, netns) = netdev(v);
+            let mut row = vec![p.label().to_string(), v.index.to_string(), dev.to_string()];
             for (_, _, get) in FIELDS {
                 row.push(
                     src.and_then(get)
                         .map_or_else(|| "n/a".to_string(), |n| n.to_string()),
                 );
             }
-            row.push(src.map_or("-", Source::name).to_string());
+            row.push(match (src, netns) {
+                (Some(s @ Source::Netns(_)), Some(n)) => format!("{}:{n}", s.name()),
+                (s, _) => s.map_or("-", Source::name).to_string(),
+            });
             rows.push(row);
         }
     }
@@ -226,11 +241,14 @@ pub(crate) fn stats(
         ctx.note(&n);
     }
     let st = host.read(Detail::Stats)?;
+    for n in &st.notes {
+        ctx.note(n);
+    }
     for p in &st.pfs {
         if let Some(d) = p.driver.as_deref() {
             if st.netlink && p.num_vfs > 0 && !netlink_vf::driver_counts_vf_stats(d) {
                 ctx.note(&format!(
-                    "PF {} ({d}) keeps no per-VF counters (the kernel reports them as 0 for drivers without ndo_get_vf_stats): its VFs' figures are their own netdevs' counters (source \"netdev\") where this network namespace holds the netdev; VFs on vfio-pci or in another namespace (a container's) have none here (`ip -s link show <netdev>` in the namespace that holds it)",
+                    "PF {} ({d}) keeps no per-VF counters (the kernel reports them as 0 for drivers without ndo_get_vf_stats): its VFs' figures are their own netdevs' counters, read in this network namespace (source \"netdev\") or in the one that holds the netdev (source \"netns\", a container's); VFs on vfio-pci have none (the guest's driver counts their traffic)",
                     p.label()
                 ));
             }
@@ -346,5 +364,38 @@ mod tests {
         );
         assert_eq!(rows[1].last(), Some(&"-"), "{t}");
         assert!(rows[1].iter().filter(|c| **c == "n/a").count() == 8, "{t}");
+    }
+
+    #[test]
+    fn a_vf_netdev_in_another_namespace_is_counted_there_and_named() {
+        // igb (no PF counters): VF 0's netdev is in a container's namespace,
+        // VF 1 is on vfio-pci (nothing anywhere).
+        let mut st = crate::plan::tests::host(2, true);
+        for v in &mut st.pfs[0].vfs {
+            v.attrs = Some(VfAttrs::default());
+            v.link = None;
+            v.netdev = None;
+        }
+        let mut c = LinkStats::default();
+        c.rx_packets = 4;
+        c.tx_packets = 9;
+        st.pfs[0].vfs[0].netns_link = Some(crate::state::NetnsLink {
+            netns: "pid:4242".into(),
+            name: "eth0".into(),
+            stats: Some(c),
+        });
+        st.pfs[0].vfs[1].driver = Some("vfio-pci".into());
+        let p = prometheus(&st);
+        assert!(p.contains("sriov_vf_tx_packets_total{pf=\"eno1\",pf_address=\"0000:01:00.0\",vf=\"0\",vf_address=\"0000:01:10.0\",netdev=\"eth0\",driver=\"igbvf\",source=\"netns\",netns=\"pid:4242\"} 9\n"), "{p}");
+        assert!(!p.contains("vf=\"1\""), "VF 1 has no source: {p}");
+        assert!(
+            p.contains("source=\"netns\": the same, read in the network namespace"),
+            "{p}"
+        );
+        let t = text(&st, crate::render::Style::default());
+        let row: Vec<&str> = t.lines().nth(1).unwrap().split_whitespace().collect();
+        assert_eq!(row[2], "eth0", "{t}");
+        assert_eq!(row[3..5], ["4", "9"], "{t}");
+        assert_eq!(row.last(), Some(&"netns:pid:4242"), "{t}");
     }
 }

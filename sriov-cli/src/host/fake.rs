@@ -61,6 +61,7 @@ pub(crate) fn host(n: u32, netlink: bool) -> HostState {
         links,
         netlink,
         default_routes: netlink.then(Vec::new),
+        notes: Vec::new(),
     }
 }
 

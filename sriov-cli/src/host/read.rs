@@ -8,7 +8,7 @@ use netlink_vf::{Handle, IpPrefix};
 use sysfs_sriov::Sysfs;
 
 use super::{Detail, HostError};
-use crate::state::{HostState, LinkInfo, PfState, VfAttrs, VfIds, VfState};
+use crate::state::{HostState, LinkInfo, NetnsLink, PfState, VfAttrs, VfIds, VfState};
 
 /// Reads sysfs under `root`, then netlink details through `nl` when given.
 pub(super) fn read_state(
@@ -87,8 +87,67 @@ pub(super) fn read_state(
     st.links.extend(sysfs.interface_names()?);
     if let (Some(nl), Some((links, addrs))) = (nl, dumps) {
         read_netlink(nl, &links, addrs, &mut st, detail)?;
+        if detail == Detail::Stats {
+            read_other_netns(root, &mut st);
+        }
     }
     Ok(st)
+}
+
+/// `stats`: a VF on a network driver whose netdev is in no namespace of ours
+/// and whose PF keeps no counters for it is looked for in the host's other
+/// network namespaces (a container's, `ip netns`'): the netdev whose parent
+/// (IFLA_PARENT_DEV_NAME, bus `pci`) is the VF's address. Best effort: a
+/// namespace that cannot be entered or read is named in a note and skipped.
+fn read_other_netns(root: &Path, st: &mut HostState) {
+    let wanted = |v: &VfState| {
+        v.netdev.is_none()
+            && v.driver.as_deref().is_some_and(|d| d != "vfio-pci")
+            && v.attrs.as_ref().and_then(|a| a.stats).is_none()
+    };
+    if !st.pfs.iter().flat_map(|p| &p.vfs).any(wanted) {
+        return;
+    }
+    let all = match netlink_vf::namespaces(root) {
+        Ok(all) => all,
+        Err(e) => {
+            st.notes.push(format!(
+                "the other network namespaces (a container's) were not searched for VF netdevs: {e}"
+            ));
+            return;
+        }
+    };
+    let mut found: BTreeMap<String, (String, netlink_vf::Link)> = BTreeMap::new();
+    for ns in &all {
+        let links = Handle::in_netns(&ns.path).and_then(|mut h| h.links());
+        match links {
+            Ok(links) => {
+                for l in links {
+                    if l.parent_bus.as_deref() != Some("pci") {
+                        continue;
+                    }
+                    if let Some(dev) = l.parent_dev.clone() {
+                        found.entry(dev).or_insert((ns.label(), l));
+                    }
+                }
+            }
+            Err(e) => st.notes.push(format!(
+                "{ns} was not searched for VF netdevs: {e} (run as root)"
+            )),
+        }
+    }
+    for v in st.pfs.iter_mut().flat_map(|p| &mut p.vfs) {
+        if !wanted(v) {
+            continue;
+        }
+        if let Some((netns, l)) = found.remove(&v.address.to_string()) {
+            v.netns_link = Some(NetnsLink {
+                netns,
+                name: l.name.to_string(),
+                stats: l.stats,
+            });
+        }
+    }
 }
 
 /// Reads the netlink fields of `st` again, keeping what sysfs showed.

@@ -361,10 +361,17 @@ fi
 # VF 1's netdev stays in this namespace: with igb keeping no per-VF
 # counters, stats gives its netdev's own (source="netdev"), which iproute2
 # read just before and just after (counters only grow).
+# VF 4's netdev is in the container's namespace, VF 5's in vm5: stats reads
+# them there (source="netns", the namespace in the netns label), which
+# iproute2 read inside each just before and just after. The container's name
+# goes first: as on Proxmox, its namespace is then reachable only through its
+# init's /proc/PID/ns/net.
+ip netns delete lxc9999 || note "ip netns delete lxc9999 failed"
 hstat() { ip -s -j link show eth0pve050 | jq -r ".[0].stats64.$1.packets"; }
-htx0=$(hstat tx) hrx0=$(hstat rx)
+v5stat() { in_ns vm5 /tb/bin/ip -s -j link show eth0vm5v070 | jq -r ".[0].stats64.$1.packets"; }
+htx0=$(hstat tx) hrx0=$(hstat rx) ctx0=$(ctstat tx) crx0=$(ctstat rx) v5tx0=$(v5stat tx) v5rx0=$(v5stat rx)
 cli stats --format prometheus
-htx1=$(hstat tx) hrx1=$(hstat rx)
+htx1=$(hstat tx) hrx1=$(hstat rx) ctx1=$(ctstat tx) crx1=$(ctstat rx) v5tx1=$(v5stat tx) v5rx1=$(v5stat rx)
 cli_htx=$(grep -E '^sriov_vf_tx_packets_total\{.*vf="1",.*source="netdev"\}' "$CLI_OUT" | awk '{ print $NF }')
 cli_hrx=$(grep -E '^sriov_vf_rx_packets_total\{.*vf="1",.*source="netdev"\}' "$CLI_OUT" | awk '{ print $NF }')
 if [ -n "$cli_htx" ] && [ -n "$cli_hrx" ] && [ "$cli_htx" -gt 0 ] && [ "$htx0" -le "$cli_htx" ] && [ "$cli_htx" -le "$htx1" ] &&
@@ -373,15 +380,27 @@ if [ -n "$cli_htx" ] && [ -n "$cli_hrx" ] && [ "$cli_htx" -gt 0 ] && [ "$htx0" -
 else
     fail dataplane.stats_cli_netdev_source "sriov-cli stats: VF 1 tx '$cli_htx' rx '$cli_hrx' (want source=\"netdev\" samples, tx > 0, within ip -s link show eth0pve050: tx $htx0..$htx1, rx $hrx0..$hrx1): $(grep -E 'vf="1"' "$CLI_OUT" | head -n 2 | tr '\n' '|')"
 fi
-cli_tx=$(grep -E '^sriov_vf_tx_packets_total\{.*vf="4"' "$CLI_OUT" | awk '{ print $NF }')
-cli_rx=$(grep -E '^sriov_vf_rx_packets_total\{.*vf="4"' "$CLI_OUT" | awk '{ print $NF }')
-if [ -z "$cli_tx$cli_rx" ]; then
-    pass dataplane.stats_cli_uncounted "sriov-cli stats --format prometheus: no tx/rx_packets sample for VF 4 (igb does not count per VF)"
-elif [ "$cli_tx $cli_rx" = "$ptx1 $prx1" ] && [ "$ptx1" != 0 ]; then
-    pass dataplane.stats_cli_uncounted "sriov-cli stats: VF 4 tx_packets $cli_tx rx_packets $cli_rx, as IFLA_VF_STATS"
+# netns_sample CHECK VF NETNS NETDEV TX0 TX1 RX0 RX1: VF's tx/rx_packets
+# samples are source="netns" in NETNS under NETDEV's name, within TX0..TX1
+# and RX0..RX1.
+netns_sample() {
+    local tx rx want="netns=\"$3\"" dev="netdev=\"$4\""
+    tx=$(grep -E "^sriov_vf_tx_packets_total\\{.*vf=\"$2\",.*$dev.*source=\"netns\",$want\\}" "$CLI_OUT" | awk '{ print $NF }')
+    rx=$(grep -E "^sriov_vf_rx_packets_total\\{.*vf=\"$2\",.*$dev.*source=\"netns\",$want\\}" "$CLI_OUT" | awk '{ print $NF }')
+    if [ -n "$tx" ] && [ -n "$rx" ] && [ "$tx" -gt 0 ] && [ "$5" -le "$tx" ] && [ "$tx" -le "$6" ] && [ "$7" -le "$rx" ] && [ "$rx" -le "$8" ]; then
+        pass "$1" "sriov-cli stats: VF $2 tx_packets $tx rx_packets $rx, source=\"netns\" $want $dev, within ip -s link show $4 in $3 around it (tx $5..$6, rx $7..$8)"
+    else
+        fail "$1" "sriov-cli stats: VF $2 tx '$tx' rx '$rx' (want source=\"netns\" $want $dev samples, tx > 0, within ip -s link show $4 in $3: tx $5..$6, rx $7..$8): $(grep -E "vf=\"$2\"" "$CLI_OUT" | head -n 2 | tr '\n' '|')"
+    fi
+}
+if [ "$ptx1" != 0 ] && [ "$ptx1" != none ]; then
+    # A PF that counts per VF: its figures come first.
+    cli_tx=$(grep -E '^sriov_vf_tx_packets_total\{.*vf="4",.*source="pf"' "$CLI_OUT" | awk '{ print $NF }')
+    expect_eq dataplane.stats_cli_netns_source "$cli_tx" "$ptx1" "(VF 4: IFLA_VF_STATS)"
 else
-    fail dataplane.stats_cli_uncounted "sriov-cli stats --format prometheus prints sriov_vf_tx_packets_total{vf=\"4\"} $cli_tx and rx $cli_rx: counters igb does not keep (IFLA_VF_STATS zeroed by rtnl_fill_vfinfo), printed as 0 where VF 4's netdev counted tx $tx1 rx $rx1"
+    netns_sample dataplane.stats_cli_netns_source 4 "pid:$CT_PID" eth1lxc9999v050 "$ctx0" "$ctx1" "$crx0" "$crx1"
 fi
+netns_sample dataplane.stats_cli_netns_vm5 5 vm5 eth0vm5v070 "$v5tx0" "$v5tx1" "$v5rx0" "$v5rx1"
 
 phase cleanup
 note "dataplane scenario: $(awk -v a="$DP_T0" -v b="$(cut -d' ' -f1 /proc/uptime)" 'BEGIN { printf "%.1f", b - a }') s"
