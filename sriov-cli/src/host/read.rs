@@ -100,54 +100,63 @@ pub(super) fn read_state(
 /// (IFLA_PARENT_DEV_NAME, bus `pci`) is the VF's address. Best effort: a
 /// namespace that cannot be entered or read is named in a note and skipped.
 fn read_other_netns(root: &Path, st: &mut HostState) {
-    let wanted = |v: &VfState| {
-        v.netdev.is_none()
-            && v.driver.as_deref().is_some_and(|d| d != "vfio-pci")
-            && v.attrs.as_ref().and_then(|a| a.stats).is_none()
-    };
-    if !st.pfs.iter().flat_map(|p| &p.vfs).any(wanted) {
+    // The VFs looked for, by PCI address: the search ends when all are found.
+    let mut wanted: BTreeMap<String, &mut VfState> = st
+        .pfs
+        .iter_mut()
+        .flat_map(|p| &mut p.vfs)
+        .filter(|v| {
+            v.netdev.is_none()
+                && v.driver.as_deref().is_some_and(|d| d != "vfio-pci")
+                && v.attrs.as_ref().and_then(|a| a.stats).is_none()
+        })
+        .map(|v| (v.address.to_string(), v))
+        .collect();
+    if wanted.is_empty() {
         return;
     }
-    let all = match netlink_vf::namespaces(root) {
-        Ok(all) => all,
-        Err(e) => {
-            st.notes.push(format!(
-                "the other network namespaces (a container's) were not searched for VF netdevs: {e}"
-            ));
-            return;
-        }
-    };
-    let mut found: BTreeMap<String, (String, netlink_vf::Link)> = BTreeMap::new();
-    for ns in &all {
-        let links = Handle::in_netns(&ns.path).and_then(|mut h| h.links());
-        match links {
-            Ok(links) => {
-                for l in links {
-                    if l.parent_bus.as_deref() != Some("pci") {
-                        continue;
+    let mut notes = Vec::new();
+    match netlink_vf::namespaces(root) {
+        Err(e) => notes.push(format!(
+            "the other network namespaces (a container's) were not searched for VF netdevs: {e}"
+        )),
+        Ok(all) => {
+            for ns in &all {
+                if wanted.is_empty() {
+                    break;
+                }
+                match Handle::in_netns(&ns.path).and_then(|mut h| h.links()) {
+                    Ok(links) => {
+                        for l in links {
+                            if l.parent_bus.as_deref() != Some("pci") {
+                                continue;
+                            }
+                            let Some(v) = l.parent_dev.as_ref().and_then(|d| wanted.remove(d))
+                            else {
+                                continue;
+                            };
+                            v.netns_link = Some(NetnsLink {
+                                netns: ns.label(),
+                                name: l.name.to_string(),
+                                stats: l.stats,
+                            });
+                        }
                     }
-                    if let Some(dev) = l.parent_dev.clone() {
-                        found.entry(dev).or_insert((ns.label(), l));
+                    // The process ended between the listing and the open.
+                    Err(e) if e.errno() == Some(libc::ENOENT) || e.errno() == Some(libc::ESRCH) => {
+                    }
+                    Err(e) => {
+                        let hint = matches!(e.errno(), Some(libc::EPERM | libc::EACCES));
+                        notes.push(format!(
+                            "{ns} was not searched for VF netdevs: {e}{}",
+                            if hint { " (run as root)" } else { "" }
+                        ));
                     }
                 }
             }
-            Err(e) => st.notes.push(format!(
-                "{ns} was not searched for VF netdevs: {e} (run as root)"
-            )),
         }
     }
-    for v in st.pfs.iter_mut().flat_map(|p| &mut p.vfs) {
-        if !wanted(v) {
-            continue;
-        }
-        if let Some((netns, l)) = found.remove(&v.address.to_string()) {
-            v.netns_link = Some(NetnsLink {
-                netns,
-                name: l.name.to_string(),
-                stats: l.stats,
-            });
-        }
-    }
+    st.notes.extend(notes);
 }
 
 /// Reads the netlink fields of `st` again, keeping what sysfs showed.
