@@ -142,8 +142,9 @@ fn check_pf(spec: &PfSpec, pf: &PfState, opts: Options, p: &mut Plan) -> bool {
     let before = p.errors.len();
     if pf.driver.is_none() {
         p.error(spec.key_loc, format!(
-            "PF {pfn} ({}): no driver is bound, so the kernel cannot create VFs (bind its network driver first)",
-            pf.address
+            "PF {pfn} ({addr}): no driver is bound, so the kernel cannot create VFs (bind its driver first: \
+             load its module, or `echo {addr} > /sys/bus/pci/drivers_probe`)",
+            addr = pf.address
         ));
     }
     if pf.total_vfs == 0 {

@@ -246,7 +246,8 @@ fn live_validation() {
     assert_eq!(
         p.errors,
         [
-            "s.toml:2:8: PF eno1 (0000:01:00.0): no driver is bound, so the kernel cannot create VFs (bind its network driver first)",
+            "s.toml:2:8: PF eno1 (0000:01:00.0): no driver is bound, so the kernel cannot create VFs (bind its driver first: \
+             load its module, or `echo 0000:01:00.0 > /sys/bus/pci/drivers_probe`)",
             "s.toml:3:11: PF eno1 (0000:01:00.0): num_vfs = 9 is above sriov_totalvfs = 7",
             "s.toml:8:7: PF 07:00.0: no SR-IOV capable PCI device at 07:00.0",
         ]

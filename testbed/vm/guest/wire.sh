@@ -1,6 +1,7 @@
 # shellcheck shell=sh
-# Reading and writing frames on the wire, for the dataplane scenario (busybox
-# sh, sourced after lib.sh). Everything here is stock: tcpdump (Debian's, with
+# Reading and writing frames on the wire, for the dataplane scenario (POSIX
+# sh: busybox's in the initramfs guest, bash in the systemd guest; sourced
+# after the guest's lib.sh). Everything here is stock: tcpdump (Debian's, with
 # libpcap) reads, the kernel's pktgen and ping write. No sriov-cli code.
 #
 #   in_ns NS CMD...            run CMD in network namespace NS ("-": the host's)
@@ -20,7 +21,11 @@
 #                              bypassing the stack (a forged source MAC, a tag
 #                              in the frame itself); prints pktgen's result
 
-TCPDUMP=/tb/bin/tcpdump
+# Where iproute2's ip and tcpdump are: the initramfs guest's /tb/bin (busybox
+# would run its own applets for a bare `ip`); the systemd guest sets both to
+# Debian's.
+IPROUTE=${IPROUTE:-/tb/bin/ip}
+TCPDUMP=${TCPDUMP:-/tb/bin/tcpdump}
 # testbed/vm/build packs tcpdump and the libraries only it needs apart.
 [ -x "$TCPDUMP" ] || { [ -f /tb/tcpdump.tar.xz ] && tar -xJf /tb/tcpdump.tar.xz -C /; }
 # tcpdump looks its user up (-Z root) and the initramfs has no user database.
@@ -41,7 +46,7 @@ wait_secs() {
 
 in_ns() {
     w_ns=$1; shift
-    if [ "$w_ns" = - ]; then "$@"; else /tb/bin/ip netns exec "$w_ns" "$@"; fi
+    if [ "$w_ns" = - ]; then "$@"; else "$IPROUTE" netns exec "$w_ns" "$@"; fi
 }
 
 cap_start() {
@@ -65,7 +70,7 @@ cap_stop() {
     sleep 0.5
     kill -INT "$w_pid" 2>/dev/null
     w_i=0
-    while kill -0 "$w_pid" 2>/dev/null && [ $w_i -lt 50 ]; do usleep 100000; w_i=$((w_i + 1)); done
+    while kill -0 "$w_pid" 2>/dev/null && [ $w_i -lt 50 ]; do sleep 0.1; w_i=$((w_i + 1)); done
     kill -9 "$w_pid" 2>/dev/null
     wait "$w_pid" 2>/dev/null
     rm -f "/tmp/cap.$1.pid"

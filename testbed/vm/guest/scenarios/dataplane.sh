@@ -10,8 +10,16 @@
 # configuration; every verdict comes from tcpdump, ip -s and sysfs.
 # A check QEMU's igb model or the igb driver cannot honour is printed as SKIP
 # with the limit named (file and function); see testbed/README.md.
-. /tb/guest/wire.sh
-CFG=/tb/guest/configs/dataplane.toml
+#
+# Two guests source it: the initramfs guest (busybox, testbed/vm/guest/main),
+# where this scenario runs the setup itself, and the systemd guest
+# (testbed/vm/systemd/guest/driver, phase dataplane), where the package's
+# sriov-vfs.service did it at boot from the same config: DP_AT_BOOT=1, and
+# dp_boot_setup (the driver's) checks that unit instead. TB_GUEST is where
+# wire.sh and configs/ are.
+TB_GUEST=${TB_GUEST:-/tb/guest}
+. "$TB_GUEST/wire.sh"
+CFG=$TB_GUEST/configs/dataplane.toml
 OBSMAC=52:54:00:0d:a7:a1      # testbed/vm/run gives the observer this MAC
 VF1MAC=02:00:00:01:00:50
 FORGED4=02:de:ad:00:00:04 FORGED5=02:de:ad:00:00:05
@@ -29,7 +37,7 @@ obs_tx() {
     : >/tmp/obs_tx.ping
     for w in "$@"; do
         set -- $w
-        echo "/tb/bin/ip neigh replace $2 lladdr $3 dev $1 nud permanent"
+        echo "$IPROUTE neigh replace $2 lladdr $3 dev $1 nud permanent"
         echo "ping -c 3 -i 0.1 -W 1 -w 2 $2 >/dev/null 2>&1 &" >>/tmp/obs_tx.ping
     done >/tmp/obs_tx.sh
     { cat /tmp/obs_tx.ping; echo wait; } >>/tmp/obs_tx.sh
@@ -54,7 +62,12 @@ dp_cleanup() {
 # --- the tools and the observer -------------------------------------------
 modfail=""
 for m in e1000e 8021q pktgen macvlan; do
-    [ -f "/tb/modules/order.$m" ] || { modfail="$modfail no-order.$m"; continue; }
+    if [ ! -f "/tb/modules/order.$m" ]; then
+        # the systemd guest: the image has the modules, kmod finds them
+        if [ "${DP_AT_BOOT:-}" = 1 ]; then out=$(modprobe "$m" 2>&1) || modfail="$modfail $m($out)"; else
+            modfail="$modfail no-order.$m"; fi
+        continue
+    fi
     while read -r f rest; do
         case $f in '#'*|'') continue ;; MISSING) modfail="$modfail $rest(missing)"; continue ;; esac
         grep -q "^${f%.ko} " /proc/modules || out=$(insmod "/tb/modules/$f" 2>&1) || modfail="$modfail $f($out)"
@@ -97,7 +110,7 @@ ip netns attach lxc9999 "$CT_PID" &&
 ct() { nsenter --net="/proc/$CT_PID/ns/net" "$@"; }
 
 ip link set "$OBS" netns obs
-in_ns obs /tb/bin/ip -batch - <<EOF
+in_ns obs $IPROUTE -batch - <<EOF
 link set $OBS promisc on up
 link add link $OBS name obs.50 type vlan id 50
 address add 10.0.50.1/24 dev obs.50
@@ -124,10 +137,15 @@ cap_start obs obs "$OBS" || { fail dataplane.capture "tcpdump on the observer di
 
 phase setup
 # --- setup order: the VFs setup brought up have carrier with the PF up ------
-ip link set "$PF" down
-dmesg -c >/dev/null
-cli setup --config "$CFG" --json --timings
-expect_rc dataplane.setup_exit 0
+if [ "${DP_AT_BOOT:-}" = 1 ]; then
+    # set up at boot (this boot's kernel log has only that setup's VFs)
+    dp_boot_setup dataplane.setup_exit
+else
+    ip link set "$PF" down
+    dmesg -c >/dev/null
+    cli setup --config "$CFG" --json --timings
+    expect_rc dataplane.setup_exit 0
+fi
 require_vfs dataplane.setup_numvfs 7 || { dp_cleanup; return 0; }
 carriers() {
     dp_all=1 dp_s=""
@@ -142,12 +160,14 @@ carriers() {
 # reset state", a random MAC instead of the PF's) gets its link only when
 # igbvf's reset task retries, 10 s or more later.
 t0=$(cut -d' ' -f1 /proc/uptime)
+dp_when="5 s after setup"
+[ "${DP_AT_BOOT:-}" = 1 ] && dp_when="after the boot's setup (sriov-vfs.service), within 5 s"
 wait_secs 5 carriers
 got=$(carriers) inreset=$(dmesg | grep -c 'PF still in reset state')
 note "carrier $(awk -v a="$t0" -v b="$(cut -d' ' -f1 /proc/uptime)" 'BEGIN { printf "%.1f", b - a }') s after setup:$got; PF $PF carrier $(cat /sys/class/net/$PF/carrier)"
 dmesg | grep -iE 'igbvf|igb .*(VF|reset)|Link is' | grep -v 'invalid MAC filter' | tail -n 40 | indent 40
 expect_eq dataplane.setup_vf_carrier "$(echo $got) in-reset:$inreset" "eth0pve0:1 eth0pve050:1 eth0pve060:1 eth0pve070:1 eth1lxc9999v050:1 in-reset:0" \
-    "(sysfs carrier of the VF netdevs setup brought up, PF up, 5 s after setup; igbvf 'PF still in reset state' messages; $(dmesg | grep -c 'Link is Up') x 'Link is Up')"
+    "(sysfs carrier of the VF netdevs setup brought up, PF up, $dp_when; igbvf 'PF still in reset state' messages; $(dmesg | grep -c 'Link is Up') x 'Link is Up')"
 if ! carriers >/dev/null; then
     # so that the wire checks still run: igbvf's own retry
     wait_secs 20 carriers
@@ -158,12 +178,12 @@ phase guests
 # --- the VFs where the guests have them -------------------------------------
 VF4MAC=$(vf_info 4 .address) VF5MAC=$(vf_info 5 .address) VF0MAC=$(cat /sys/class/net/eth0pve0/address)
 ip link set eth1lxc9999v050 netns "$CT_PID"
-ct /tb/bin/ip link set eth1lxc9999v050 up
-ct /tb/bin/ip addr add 10.0.50.104/24 dev eth1lxc9999v050
+ct $IPROUTE link set eth1lxc9999v050 up
+ct $IPROUTE addr add 10.0.50.104/24 dev eth1lxc9999v050
 ip link set eth0vm5v070 netns vm5
 in_ns vm5 sh -c 'ip link set eth0vm5v070 up && ip addr add 10.2.70.105/24 dev eth0vm5v070'
 guest_carrier() { [ "$(ct_lower_up)$(in_ns vm5 cat /sys/class/net/eth0vm5v070/carrier 2>/dev/null)" = true1 ]; }
-ct_lower_up() { ct /tb/bin/ip -j link show dev eth1lxc9999v050 | jq -r '.[0].flags | index("LOWER_UP") != null'; }
+ct_lower_up() { ct $IPROUTE -j link show dev eth1lxc9999v050 | jq -r '.[0].flags | index("LOWER_UP") != null'; }
 wait_secs 12 guest_carrier
 expect_eq dataplane.guest_vf_carrier "ct:$(ct_lower_up) vm5:$(in_ns vm5 cat /sys/class/net/eth0vm5v070/carrier 2>&1)" "ct:true vm5:1" \
     "(VF 4 in the container's namespace, VF 5 (not up after setup) brought up in the VM's namespace)"
@@ -335,9 +355,9 @@ phase stats
 # sent, the observer NIC's own tx counter for what it sent VF 4 (pktgen's
 # frames bypass the capture tap of the NIC that sends them). pktgen's frames
 # go to addresses nobody holds: no ICMP errors, no ARP, exact counts.
-ctstat() { ct /tb/bin/ip -s -j link show eth1lxc9999v050 | jq -r ".[0].stats64.$1.packets"; }
+ctstat() { ct $IPROUTE -s -j link show eth1lxc9999v050 | jq -r ".[0].stats64.$1.packets"; }
 pfstat() { ip -s -j link show "$PF" | jq -r ".[0].vfinfo_list[] | select(.vf == 4) | (.stats.$1.packets // .stats.$1.$1_packets // \"none\")"; }
-obstx() { in_ns obs /tb/bin/ip -s -j link show "$OBS" | jq -r '.[0].stats64.tx.packets'; }
+obstx() { in_ns obs $IPROUTE -s -j link show "$OBS" | jq -r '.[0].stats64.tx.packets'; }
 tx0=$(ctstat tx) rx0=$(ctstat rx) ptx0=$(pfstat tx) prx0=$(pfstat rx) otx0=$(obstx)
 pgs=$(pktgen_send lxc9999 eth1lxc9999v050 count=20 delay=5000000 pkt_size=100 dst_mac="$OBSMAC" dst=10.0.50.251 \
     src_min=10.0.50.104 src_max=10.0.50.104 udp_dst_min=4020 udp_dst_max=4020)
@@ -368,7 +388,7 @@ fi
 # init's /proc/PID/ns/net.
 ip netns delete lxc9999 || note "ip netns delete lxc9999 failed"
 hstat() { ip -s -j link show eth0pve050 | jq -r ".[0].stats64.$1.packets"; }
-v5stat() { in_ns vm5 /tb/bin/ip -s -j link show eth0vm5v070 | jq -r ".[0].stats64.$1.packets"; }
+v5stat() { in_ns vm5 $IPROUTE -s -j link show eth0vm5v070 | jq -r ".[0].stats64.$1.packets"; }
 htx0=$(hstat tx) hrx0=$(hstat rx) ctx0=$(ctstat tx) crx0=$(ctstat rx) v5tx0=$(v5stat tx) v5rx0=$(v5stat rx)
 cli stats --format prometheus
 htx1=$(hstat tx) hrx1=$(hstat rx) ctx1=$(ctstat tx) crx1=$(ctstat rx) v5tx1=$(v5stat tx) v5rx1=$(v5stat rx)
