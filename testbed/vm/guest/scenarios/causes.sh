@@ -42,14 +42,14 @@ pci = "$PFPCI"
 num_vfs = 2
 TOML
 
-# rebind DRIVER: the PF to DRIVER ("" = none) through driver_override.
+# rebind DRIVER: the PF to DRIVER through driver_override; "" leaves it
+# without a driver, "-" clears the override and lets its own driver probe it.
 rebind() {
     [ -e "$PCIDEV/driver" ] && echo "$PFPCI" >"$PCIDEV/driver/unbind"
-    if [ -n "$1" ]; then
-        echo "$1" >"$PCIDEV/driver_override"
-        echo "$PFPCI" >/sys/bus/pci/drivers_probe
-    fi
-    [ "$(drv)" = "$1" ]
+    [ -z "$1" ] && { [ -z "$(drv)" ]; return; }
+    if [ "$1" = - ]; then echo >"$PCIDEV/driver_override"; else echo "$1" >"$PCIDEV/driver_override"; fi
+    echo "$PFPCI" >/sys/bus/pci/drivers_probe
+    [ "$1" = - ] || [ "$(drv)" = "$1" ]
 }
 # raw_write NAME: the kernel's answer to `echo 2 > sriov_numvfs` is ENOENT.
 raw_write() {
@@ -112,9 +112,7 @@ else
 fi
 
 # Back to igb.
-[ -e "$PCIDEV/driver" ] && echo "$PFPCI" >"$PCIDEV/driver/unbind"
-echo >"$PCIDEV/driver_override"
-echo "$PFPCI" >/sys/bus/pci/drivers_probe
+rebind -
 pf_has_netdev() { [ -n "$(pf_netdev)" ]; }
 wait_until 20 pf_has_netdev
 expect_eq causes.back_to_igb "$(drv) $(pf_netdev)" "igb $PF" "(sysfs: driver link and net/ of $PFPCI)"
